@@ -1,0 +1,74 @@
+#include "actors/event_bus.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/events.hpp"
+#include "actors/log.hpp"
+
+namespace am {
+
+event_bus_actor::behavior_type event_bus(event_bus_pointer self) {
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto i = self->state.subscribers.find(dm.source);
+    if (i == self->state.subscribers.end())
+      return;
+    auto ptr = caf::actor_cast<caf::actor_control_block*>(i->second.first);
+    for (auto& g : i->second.second)
+      g.get()->unsubscribe(ptr);
+    self->state.subscribers.erase(i);
+  });
+  self->attach_functor([=] {
+    for (auto& kvp : self->state.subscribers) {
+      auto ptr = caf::actor_cast<caf::actor_control_block*>(kvp.second.first);
+      for (auto& g : kvp.second.second)
+        g.get()->unsubscribe(ptr);
+    }
+  });
+  return {
+    [=](publish_atom, const event& ev) {
+      auto msg = caf::make_message(ev);
+      for (auto& topic : topics_of(ev)) {
+        auto i = self->state.groups.find(topic);
+        if (i != self->state.groups.end())
+          i->second.get()->enqueue(nullptr, caf::make_message_id(), msg,
+                                   self->context());
+      }
+    },
+    [=](subscribe_atom, const std::vector<std::string>& topics,
+        caf::actor who) {
+      if (!who)
+        return false;
+      auto& sub = self->state.subscribers[who.address()];
+      if (!sub.first) {
+        sub.first = who;
+        self->monitor(who);
+      }
+      for (auto& topic : topics) {
+        auto& g = self->state.groups[topic];
+        if (!g)
+          g = self->system().groups().get_local(topic);
+        if (g.get()->subscribe(caf::actor_cast<caf::strong_actor_ptr>(who)))
+          sub.second.push_back(g);
+      }
+      return true;
+    },
+  };
+}
+
+caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus) {
+  std::vector<std::string> topics{agent_events_topic, cluster_events_topic};
+  self->send(bus, subscribe_atom::value, std::move(topics),
+             caf::actor{self});
+  return {
+    [](const event& ev) {
+      auto lvl = ev.name == "node_down" ? log::level::warning
+                                        : log::level::info;
+      log::write(lvl, log_line(ev));
+    },
+    [](bool) {
+      // Subscription confirmed.
+    },
+  };
+}
+
+} // namespace am

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/group.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/interfaces.hpp"
+
+namespace am {
+
+struct event_bus_state {
+  /// One local group per topic that has (or had) a subscriber.
+  std::unordered_map<std::string, caf::group> groups;
+  /// Subscribers and their groups, to leave them when they terminate.
+  std::unordered_map<caf::actor_addr,
+                     std::pair<caf::actor, std::vector<caf::group>>>
+    subscribers;
+  static inline const char* name = "event_bus";
+};
+
+using event_bus_pointer = event_bus_actor::stateful_pointer<event_bus_state>;
+
+/// The node's event bus: publishes each event to the local groups of its
+/// topics. Subscribers stay subscribed until they terminate.
+event_bus_actor::behavior_type event_bus(event_bus_pointer self);
+
+/// Logs every agent and cluster event with the exact lines of SPEC 5.
+caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus);
+
+} // namespace am

@@ -1,0 +1,44 @@
+#include "actors/events.hpp"
+
+#include "actors/clock.hpp"
+
+namespace am {
+
+event make_agent_event(const std::string& name, const std::string& agent,
+                       const std::string& node, const std::string& source_node,
+                       json extra) {
+  json obj{{"event", name},
+           {"agent", agent},
+           {"node", node},
+           {"source_node", source_node},
+           {"timestamp", iso8601_now()}};
+  if (extra.is_object())
+    for (auto& kvp : extra.items())
+      obj[kvp.key()] = kvp.value();
+  return event{name, agent, node, dump(obj)};
+}
+
+event make_cluster_event(const std::string& name, const std::string& node,
+                         const std::string& source_node,
+                         const std::vector<std::string>& connected) {
+  json obj{{"event", name},
+           {"node", node},
+           {"source_node", source_node},
+           {"connected", connected},
+           {"timestamp", iso8601_now()}};
+  return event{name, {}, node, dump(obj)};
+}
+
+std::vector<std::string> topics_of(const event& ev) {
+  if (ev.agent.empty())
+    return {cluster_events_topic};
+  return {agent_events_topic, agent_topic(ev.agent)};
+}
+
+std::string log_line(const event& ev) {
+  if (ev.agent.empty())
+    return "[AgentEventLogger] cluster: " + ev.name + " " + ev.node;
+  return "[AgentEventLogger] " + ev.name + ": " + ev.agent + " on " + ev.node;
+}
+
+} // namespace am

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "actors/actions.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/sharded_map.hpp"
+
+namespace am {
+
+/// name -> entry. Read from any thread; written only by the directory actor.
+using directory_map = sharded_map<std::string, dir_entry>;
+
+/// task id -> agent name, for GetTask. Written by agents, read by anyone.
+using task_index = sharded_map<std::string, std::string>;
+
+/// Supervision and history settings (`[agents]`).
+struct agent_settings {
+  size_t max_restarts = 5;
+  std::chrono::milliseconds restart_window{60000};
+  size_t history_limit = 1000;
+};
+
+/// What every actor of a node shares: immutable settings plus the two
+/// concurrent maps.
+struct node_context {
+  std::string node_name = "nonode@nohost";
+  std::shared_ptr<directory_map> directory = std::make_shared<directory_map>();
+  std::shared_ptr<task_index> tasks = std::make_shared<task_index>();
+  std::shared_ptr<const action_registry> actions
+    = std::make_shared<action_registry>(action_registry::builtin());
+  agent_settings agents;
+};
+
+using node_context_ptr = std::shared_ptr<const node_context>;
+
+} // namespace am

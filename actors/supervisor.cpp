@@ -1,0 +1,155 @@
+#include "actors/supervisor.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/agent.hpp"
+#include "actors/clock.hpp"
+#include "actors/events.hpp"
+#include "actors/log.hpp"
+
+namespace am {
+
+bool may_restart(std::deque<caf::actor_clock::time_point>& restarts,
+                 caf::actor_clock::time_point now,
+                 std::chrono::milliseconds window, size_t max_restarts) {
+  while (!restarts.empty() && now - restarts.front() >= window)
+    restarts.pop_front();
+  return restarts.size() < max_restarts;
+}
+
+namespace {
+
+agent_actor spawn_agent(supervisor_pointer self, const node_context_ptr& ctx,
+                        const event_bus_actor& bus,
+                        const std::shared_ptr<agent_state>& st) {
+  auto handle = self->spawn(agent, st, ctx, supervisor_actor{self}, bus);
+  self->monitor(handle);
+  self->state.names[handle.address()] = st->name();
+  return handle;
+}
+
+void publish_stopped(supervisor_pointer self, const node_context_ptr& ctx,
+                     const event_bus_actor& bus, const std::string& name,
+                     const char* reason) {
+  self->send(bus, publish_atom::value,
+             make_agent_event("agent_stopped", name, ctx->node_name,
+                              ctx->node_name, json{{"reason", reason}}));
+}
+
+/// Removes an agent from the supervisor, the directory and the task index.
+void forget(supervisor_pointer self, const node_context_ptr& ctx,
+            const std::string& name) {
+  auto i = self->state.agents.find(name);
+  if (i == self->state.agents.end())
+    return;
+  for (auto& id : i->second.state->task_ids())
+    ctx->tasks->erase(id);
+  self->state.names.erase(i->second.handle.address());
+  self->state.agents.erase(i);
+}
+
+void on_agent_down(supervisor_pointer self, const node_context_ptr& ctx,
+                   const directory_actor& directory,
+                   const event_bus_actor& bus, const caf::down_msg& dm) {
+  auto n = self->state.names.find(dm.source);
+  if (n == self->state.names.end())
+    return; // stopped on purpose
+  auto name = n->second;
+  self->state.names.erase(n);
+  auto& sa = self->state.agents[name];
+  if (auto rec = sa.state->fail_in_flight("agent_crashed"))
+    log::warning("[Supervisor] task " + rec->t.id + " of agent " + name
+                 + " failed: agent_crashed");
+  auto& limits = ctx->agents;
+  if (!may_restart(sa.restarts, self->clock().now(), limits.restart_window,
+                   limits.max_restarts)) {
+    log::warning("[Supervisor] agent " + name
+                 + " exceeded its restart limit; stopped: "
+                 + self->system().render(dm.reason));
+    caf::anon_send(directory, erase_atom::value, name);
+    forget(self, ctx, name);
+    publish_stopped(self, ctx, bus, name, "restart_limit");
+    return;
+  }
+  sa.restarts.push_back(self->clock().now());
+  sa.handle = spawn_agent(self, ctx, bus, sa.state);
+  log::info("[Supervisor] restarted agent " + name + " after "
+            + self->system().render(dm.reason));
+  self->send(directory, update_atom::value,
+             dir_entry{name, ctx->node_name, sa.handle, sa.started_at});
+}
+
+} // namespace
+
+supervisor_actor::behavior_type supervisor(supervisor_pointer self,
+                                           node_context_ptr ctx,
+                                           directory_actor directory,
+                                           event_bus_actor bus) {
+  self->set_down_handler([=](caf::down_msg& dm) {
+    on_agent_down(self, ctx, directory, bus, dm);
+  });
+  // Agents are not linked to us: take them down when we go.
+  self->attach_functor([=] {
+    for (auto& kvp : self->state.agents)
+      caf::anon_send_exit(kvp.second.handle, caf::exit_reason::user_shutdown);
+  });
+  return {
+    [=](start_atom, const std::string& name,
+        const std::string& memory_text) -> caf::result<start_result> {
+      if (auto e = ctx->directory->find(name))
+        return start_result{"already_exists", name, e->node};
+      if (self->state.agents.count(name) > 0)
+        return start_result{"already_exists", name, ctx->node_name};
+      auto memory = json::object();
+      if (!memory_text.empty()) {
+        memory = json::parse(memory_text, nullptr, false);
+        if (memory.is_discarded() || !memory.is_object())
+          return make_error(errc::invalid_argument, "memory must be an object");
+      }
+      auto st = std::make_shared<agent_state>(name, std::move(memory),
+                                              ctx->agents.history_limit);
+      auto& sa = self->state.agents[name];
+      sa.state = st;
+      sa.started_at = now_us();
+      sa.handle = spawn_agent(self, ctx, bus, st);
+      auto rp = self->make_response_promise<start_result>();
+      dir_entry entry{name, ctx->node_name, sa.handle, sa.started_at};
+      self->request(directory, caf::infinite, put_atom::value, entry)
+        .then([=](const std::string& holder) mutable {
+          if (!holder.empty()) {
+            // Lost a race against an entry from another node.
+            auto i = self->state.agents.find(name);
+            if (i != self->state.agents.end()) {
+              auto h = i->second.handle;
+              forget(self, ctx, name);
+              caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+            }
+            rp.deliver(start_result{"already_exists", name, holder});
+            return;
+          }
+          self->send(bus, publish_atom::value,
+                     make_agent_event("agent_started", name, ctx->node_name,
+                                      ctx->node_name));
+          rp.deliver(start_result{"started", name, ctx->node_name});
+        });
+      return rp;
+    },
+    [=](stop_atom, const std::string& name) -> caf::result<bool> {
+      auto i = self->state.agents.find(name);
+      if (i == self->state.agents.end())
+        return false;
+      auto handle = i->second.handle;
+      forget(self, ctx, name);
+      auto rp = self->make_response_promise<bool>();
+      self->request(directory, caf::infinite, erase_atom::value, name)
+        .then([=](bool) mutable {
+          caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+          publish_stopped(self, ctx, bus, name, "stopped");
+          rp.deliver(true);
+        });
+      return rp;
+    },
+  };
+}
+
+} // namespace am

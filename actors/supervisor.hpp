@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <caf/actor_addr.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/agent_state.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
+
+namespace am {
+
+/// One supervised agent: its state outlives the actor.
+struct supervised_agent {
+  std::shared_ptr<agent_state> state;
+  agent_actor handle;
+  int64_t started_at = 0;
+  /// Times of recent restarts, oldest first, within the restart window.
+  std::deque<caf::actor_clock::time_point> restarts;
+};
+
+/// Restarts within the sliding window, as a plain rule for unit tests:
+/// drops restarts older than `window` and answers whether one more restart
+/// is allowed.
+bool may_restart(std::deque<caf::actor_clock::time_point>& restarts,
+                 caf::actor_clock::time_point now,
+                 std::chrono::milliseconds window, size_t max_restarts);
+
+struct supervisor_state {
+  std::unordered_map<std::string, supervised_agent> agents;
+  std::unordered_map<caf::actor_addr, std::string> names;
+  static inline const char* name = "supervisor";
+};
+
+using supervisor_pointer = supervisor_actor::stateful_pointer<supervisor_state>;
+
+/// Spawns agents, monitors them, restarts crashed ones on the same state
+/// (failing the task in flight), and stops an agent for good once it crashed
+/// more than `max_restarts` times within `restart_window`.
+supervisor_actor::behavior_type supervisor(supervisor_pointer self,
+                                           node_context_ptr ctx,
+                                           directory_actor directory,
+                                           event_bus_actor bus);
+
+} // namespace am

@@ -1,0 +1,72 @@
+#include "actors/vocabulary.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "actors/interfaces.hpp"
+
+namespace am {
+
+namespace {
+
+constexpr caf::atom_value category = caf::atom("agentmesh");
+
+} // namespace
+
+const char* to_string(errc x) {
+  switch (x) {
+    case errc::agent_not_found:
+      return "agent_not_found";
+    case errc::task_not_found:
+      return "task_not_found";
+    case errc::agent_crashed:
+      return "agent_crashed";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::shutting_down:
+      return "shutting_down";
+  }
+  return "unknown";
+}
+
+caf::error make_error(errc x) {
+  return caf::error{static_cast<uint8_t>(x), category};
+}
+
+caf::error make_error(errc x, std::string context) {
+  return caf::error{static_cast<uint8_t>(x), category,
+                    caf::make_message(std::move(context))};
+}
+
+uint8_t code_of(const caf::error& err) {
+  return err.category() == category ? err.code() : 0;
+}
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<start_result>("am::start_result");
+  cfg.add_message_type<agent_status>("am::agent_status");
+  cfg.add_message_type<process_result>("am::process_result");
+  cfg.add_message_type<task_view>("am::task_view");
+  cfg.add_message_type<agent_location>("am::agent_location");
+  cfg.add_message_type<std::vector<agent_location>>("am::agent_locations");
+  cfg.add_message_type<cluster_info>("am::cluster_info");
+  cfg.add_message_type<event>("am::event");
+  cfg.add_message_type<dir_entry>("am::dir_entry");
+  cfg.add_message_type<std::vector<dir_entry>>("am::dir_entries");
+  cfg.add_message_type<agent_actor>("am::agent_actor");
+  cfg.add_message_type<supervisor_actor>("am::supervisor_actor");
+  cfg.add_message_type<directory_actor>("am::directory_actor");
+  cfg.add_message_type<event_bus_actor>("am::event_bus_actor");
+  cfg.add_error_category(category, [](uint8_t code, caf::atom_value,
+                                      const caf::message& ctx) {
+    std::string result = "agentmesh: ";
+    result += to_string(static_cast<errc>(code));
+    if (ctx.match_elements<std::string>()) {
+      result += " (";
+      result += ctx.get_as<std::string>(0);
+      result += ")";
+    }
+    return result;
+  });
+}
+
+} // namespace am

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/timespan.hpp>
+
+namespace am::app {
+
+/// Every option of an agentmesh node. CAF reads them from the INI file given
+/// with `--config-file` (or `caf-application.ini`) and from the command line;
+/// `load` then applies `PORT` and validates what CAF silently ignores.
+class config : public caf::actor_system_config {
+public:
+  // -- [node] ---------------------------------------------------------------
+  std::string node_name;
+
+  // -- [http] ---------------------------------------------------------------
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 4000;
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1024 * 1024;
+  caf::timespan idle_timeout = std::chrono::seconds(30);
+  size_t max_connections = 1024;
+  caf::timespan request_timeout = std::chrono::seconds(5);
+  std::string card_name = "agentmesh";
+
+  // -- [cluster] ------------------------------------------------------------
+  bool cluster_enabled = false;
+  std::string cluster_host = "127.0.0.1";
+  uint16_t cluster_port = 5000;
+  std::vector<std::string> cluster_seeds;
+  std::string cluster_cookie;
+
+  // -- [agents] -------------------------------------------------------------
+  size_t max_restarts = 5;
+  caf::timespan restart_window = std::chrono::seconds(60);
+  size_t task_history = 1000;
+
+  // -- [log] ----------------------------------------------------------------
+  std::string log_level = "info";
+
+  config();
+
+  /// The node's full name: `<name>@<hostname>`, or `nonode@nohost` without a
+  /// name and without clustering.
+  std::string full_node_name() const;
+};
+
+/// Parses the command line and config file, applies `PORT`, validates our
+/// sections and fills in defaults CAF lacks (middleman heartbeats). Returns
+/// an exit code if the program must stop (after printing why): 0 after
+/// `--help`, 2 for any configuration error.
+std::optional<int> load(config& cfg, int argc, char** argv);
+
+/// Checks the parsed content of our sections: unknown keys, wrong types and
+/// invalid values. Returns one message naming the key, or nothing.
+std::optional<std::string> validate(const config& cfg);
+
+} // namespace am::app

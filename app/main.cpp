@@ -1,0 +1,42 @@
+// agentmesh: one node of a distributed multi-agent runtime.
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <caf/actor_system.hpp>
+
+#include "actors/log.hpp"
+#include "app/config.hpp"
+#include "app/node.hpp"
+
+int main(int argc, char** argv) {
+  am::app::config cfg;
+  if (auto code = am::app::load(cfg, argc, argv))
+    return *code;
+  // Block the shutdown signals in every thread; main waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  caf::actor_system sys{cfg};
+  auto n = am::app::start_node(sys, cfg, am::action_registry::builtin());
+  if (!n) {
+    std::cerr << "agentmesh: cannot start: " << sys.render(n.error()) << '\n';
+    return 1;
+  }
+  std::cout << "agentmesh " << AGENTMESH_VERSION << " node " << n->ctx->node_name
+            << " http://" << cfg.http_host << ':' << n->http.port
+            << " cluster "
+            << (cfg.cluster_enabled
+                  ? cfg.cluster_host + ":" + std::to_string(cfg.cluster_port)
+                  : std::string{"off"})
+            << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  am::log::info("agentmesh: shutting down (signal " + std::to_string(sig)
+                + ")");
+  am::app::stop_node(sys, *n);
+  return 0;
+}

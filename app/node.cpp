@@ -1,0 +1,77 @@
+#include "app/node.hpp"
+
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/directory.hpp"
+#include "actors/event_bus.hpp"
+#include "actors/supervisor.hpp"
+
+namespace am::app {
+
+caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
+                               action_registry actions) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto ctx = std::make_shared<node_context>();
+  ctx->node_name = cfg.full_node_name();
+  ctx->actions = std::make_shared<action_registry>(std::move(actions));
+  ctx->agents.max_restarts = cfg.max_restarts;
+  ctx->agents.restart_window = duration_cast<milliseconds>(cfg.restart_window);
+  ctx->agents.history_limit = cfg.task_history;
+  node n;
+  n.ctx = ctx;
+  n.bus = sys.spawn(event_bus);
+  n.logger = sys.spawn(event_logger, n.bus);
+  n.directory = sys.spawn(directory, n.ctx);
+  n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);
+  http::site s{ctx->node_name, cfg.card_name, AGENTMESH_VERSION,
+               cfg.http_host + ":" + std::to_string(cfg.http_port)};
+  auto timeout = duration_cast<milliseconds>(cfg.request_timeout);
+  auto nworkers = std::max(2u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < nworkers; ++i)
+    n.workers.push_back(http::spawn_worker(
+      sys, ctx, http::node_handles{n.supervisor, n.directory, n.bus}, s,
+      timeout));
+  http::server_config sc;
+  sc.host = cfg.http_host;
+  sc.port = cfg.http_port;
+  sc.lim.max_header_bytes = cfg.max_header_bytes;
+  sc.lim.max_body_bytes = cfg.max_body_bytes;
+  sc.idle_timeout = duration_cast<milliseconds>(cfg.idle_timeout);
+  sc.max_connections = cfg.max_connections;
+  sc.request_timeout = timeout;
+  auto srv = http::start_server(sys, sc, n.workers, n.bus);
+  if (!srv) {
+    stop_node(sys, n);
+    return std::move(srv.error());
+  }
+  n.http = *srv;
+  return n;
+}
+
+void stop_node(caf::actor_system& sys, node& n) {
+  caf::scoped_actor self{sys};
+  if (n.http.acceptor) {
+    self->monitor(n.http.acceptor);
+    self->send(n.http.acceptor, drain_atom::value);
+    self->receive([](const caf::down_msg&) {},
+                  caf::after(std::chrono::seconds(5)) >> [&] {
+                    self->send_exit(n.http.acceptor,
+                                    caf::exit_reason::user_shutdown);
+                  });
+  }
+  auto stop = [&](const auto& hdl) {
+    if (hdl)
+      self->send_exit(hdl, caf::exit_reason::user_shutdown);
+  };
+  for (auto& w : n.workers)
+    stop(w);
+  stop(n.supervisor);
+  stop(n.directory);
+  stop(n.logger);
+  stop(n.bus);
+}
+
+} // namespace am::app

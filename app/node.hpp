@@ -1,0 +1,34 @@
+#pragma once
+
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
+#include "app/config.hpp"
+#include "http/server.hpp"
+
+namespace am::app {
+
+/// The actors of one running node.
+struct node {
+  node_context_ptr ctx;
+  event_bus_actor bus;
+  caf::actor logger;
+  directory_actor directory;
+  supervisor_actor supervisor;
+  std::vector<http::worker_actor> workers;
+  http::server http;
+};
+
+/// Spawns the node's actors and opens its HTTP port.
+caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
+                               action_registry actions);
+
+/// Stops accepting, answers in-flight requests (bounded wait), then stops
+/// every actor of the node.
+void stop_node(caf::actor_system& sys, node& n);
+
+} // namespace am::app

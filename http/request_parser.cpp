@@ -1,0 +1,168 @@
+#include "http/request_parser.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <http_parser.h>
+
+namespace am::http {
+
+struct request_parser::impl {
+  http_parser parser;
+  http_parser_settings settings;
+  limits lim;
+  request cur;
+  std::string url;
+  std::string field;
+  std::string value;
+  bool last_was_value = false;
+  size_t header_bytes = 0;
+  bool in_message = false;
+  status error = status::ok;
+  std::vector<request>* out = nullptr;
+
+  static impl& self(http_parser* p) {
+    return *static_cast<impl*>(p->data);
+  }
+
+  int count_header_bytes(size_t n) {
+    header_bytes += n;
+    if (header_bytes > lim.max_header_bytes) {
+      error = status::header_too_large;
+      return -1;
+    }
+    return 0;
+  }
+
+  void push_header() {
+    if (field.empty())
+      return;
+    std::transform(field.begin(), field.end(), field.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    cur.headers.emplace_back(std::move(field), std::move(value));
+    field.clear();
+    value.clear();
+  }
+
+  void split_url() {
+    auto target = std::string_view{url};
+    // Absolute form: http://host/path?query
+    if (auto scheme = target.find("://"); scheme != std::string_view::npos
+                                          && scheme < target.find('/')) {
+      auto slash = target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view{"/"}
+                                               : target.substr(slash);
+    }
+    if (auto q = target.find('?'); q != std::string_view::npos) {
+      cur.path = std::string{target.substr(0, q)};
+      cur.query = std::string{target.substr(q + 1)};
+    } else {
+      cur.path = std::string{target};
+    }
+  }
+
+  impl(limits l) : lim(l) {
+    http_parser_init(&parser, HTTP_REQUEST);
+    parser.data = this;
+    http_parser_settings_init(&settings);
+    settings.on_message_begin = [](http_parser* p) {
+      auto& s = self(p);
+      s.cur = request{};
+      s.url.clear();
+      s.field.clear();
+      s.value.clear();
+      s.last_was_value = false;
+      s.header_bytes = 0;
+      s.in_message = true;
+      return 0;
+    };
+    settings.on_url = [](http_parser* p, const char* at, size_t n) {
+      auto& s = self(p);
+      s.url.append(at, n);
+      return s.count_header_bytes(n);
+    };
+    settings.on_header_field = [](http_parser* p, const char* at, size_t n) {
+      auto& s = self(p);
+      if (s.last_was_value) {
+        s.push_header();
+        s.last_was_value = false;
+      }
+      s.field.append(at, n);
+      // Count the separators too, so many tiny headers add up.
+      return s.count_header_bytes(n + 4);
+    };
+    settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
+      auto& s = self(p);
+      s.last_was_value = true;
+      s.value.append(at, n);
+      return s.count_header_bytes(n);
+    };
+    settings.on_headers_complete = [](http_parser* p) {
+      auto& s = self(p);
+      s.push_header();
+      s.cur.method = http_method_str(static_cast<http_method>(p->method));
+      s.split_url();
+      if ((p->flags & F_CONTENTLENGTH) != 0
+          && p->content_length > s.lim.max_body_bytes) {
+        s.error = status::body_too_large;
+        return -1;
+      }
+      return 0;
+    };
+    settings.on_body = [](http_parser* p, const char* at, size_t n) {
+      auto& s = self(p);
+      if (s.cur.body.size() + n > s.lim.max_body_bytes) {
+        s.error = status::body_too_large;
+        return -1;
+      }
+      s.cur.body.append(at, n);
+      return 0;
+    };
+    settings.on_message_complete = [](http_parser* p) {
+      auto& s = self(p);
+      s.cur.keep_alive = http_should_keep_alive(p) != 0 && p->upgrade == 0;
+      s.out->push_back(std::move(s.cur));
+      s.cur = request{};
+      s.in_message = false;
+      return 0;
+    };
+  }
+};
+
+request_parser::request_parser(limits lim) : impl_(new impl(lim)) {
+  // nop
+}
+
+request_parser::~request_parser() {
+  // nop
+}
+
+request_parser::status request_parser::feed(const char* data, size_t n,
+                                            std::vector<request>& out) {
+  auto& s = *impl_;
+  if (s.error != status::ok)
+    return s.error;
+  if (s.parser.upgrade != 0)
+    return status::ok; // bytes after an upgrade request are not HTTP
+  s.out = &out;
+  auto consumed = http_parser_execute(&s.parser, &s.settings, data, n);
+  s.out = nullptr;
+  auto err = static_cast<http_errno>(s.parser.http_errno);
+  if (err != HPE_OK) {
+    if (s.error == status::ok)
+      s.error = err == HPE_HEADER_OVERFLOW ? status::header_too_large
+                                           : status::bad_request;
+    return s.error;
+  }
+  if (consumed != n && s.parser.upgrade == 0) {
+    s.error = status::bad_request;
+    return s.error;
+  }
+  return status::ok;
+}
+
+bool request_parser::mid_request() const {
+  return impl_->in_message;
+}
+
+} // namespace am::http

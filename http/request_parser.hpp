@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace am::http {
+
+/// Size limits for one request.
+struct limits {
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1024 * 1024;
+};
+
+/// Assembles HTTP/1.1 requests from a byte stream (split reads, pipelining,
+/// Content-Length and chunked bodies) on top of http-parser. No sockets: the
+/// connection broker feeds it whatever arrives.
+class request_parser {
+public:
+  enum class status {
+    ok,
+    /// Malformed HTTP: answer 400 and close.
+    bad_request,
+    /// Request line plus headers exceed the limit: answer 431 and close.
+    header_too_large,
+    /// Body exceeds the limit: answer 413 and close.
+    body_too_large,
+  };
+
+  explicit request_parser(limits lim = {});
+  ~request_parser();
+
+  request_parser(const request_parser&) = delete;
+  request_parser& operator=(const request_parser&) = delete;
+
+  /// Consumes `n` bytes and appends every request completed by them to
+  /// `out`. After an error status the parser accepts no more input.
+  status feed(const char* data, size_t n, std::vector<request>& out);
+
+  /// True if bytes of an incomplete request were consumed.
+  bool mid_request() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace am::http

@@ -1,0 +1,114 @@
+#include "http/router.hpp"
+
+#include "actors/clock.hpp"
+#include "actors/json.hpp"
+
+namespace am::http {
+
+std::string normalize_path(std::string path) {
+  while (path.size() > 1 && path.back() == '/')
+    path.pop_back();
+  return path;
+}
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0
+               && hex_value(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+json skill(const char* id, const char* name, const char* description,
+           const char* param) {
+  return json{{"id", id},
+              {"name", name},
+              {"description", description},
+              {"inputSchema",
+               {{"type", "object"},
+                {"properties", {{param, {{"type", "string"}}}}},
+                {"required", {param}}}}};
+}
+
+} // namespace
+
+std::vector<std::string> query_values(const std::string& query,
+                                      const std::string& key) {
+  std::vector<std::string> result;
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    auto amp = query.find('&', pos);
+    auto part = query.substr(pos, amp == std::string::npos ? std::string::npos
+                                                           : amp - pos);
+    auto eq = part.find('=');
+    if (eq != std::string::npos && percent_decode(part.substr(0, eq)) == key)
+      result.push_back(percent_decode(part.substr(eq + 1)));
+    if (amp == std::string::npos)
+      break;
+    pos = amp + 1;
+  }
+  return result;
+}
+
+std::string agent_card(const site& s, const std::string& host) {
+  json card{
+    {"name", s.card_name},
+    {"description", "agentmesh node " + s.node_name
+                      + ": supervised agents with a task inbox and memory"},
+    {"version", s.version},
+    {"url", "http://" + (host.empty() ? s.authority : host)},
+    {"capabilities", {{"streaming", false}, {"pushNotifications", false}}},
+    {"skills",
+     {skill("search", "Search", "Searches for a query.", "query"),
+      skill("analyze", "Analyze", "Analyzes data.", "data"),
+      skill("summarize", "Summarize",
+            "Summarizes text (first 50 characters).", "text")}}};
+  return dump(card);
+}
+
+route route_request(const request& req, const site& s) {
+  auto path = normalize_path(req.path);
+  bool get = req.method == "GET" || req.method == "HEAD";
+  route result;
+  if (get && path == "/health") {
+    json body{{"status", "healthy"},
+              {"timestamp", iso8601_now()},
+              {"node", s.node_name}};
+    result.res = response{200, "application/json", dump(body)};
+  } else if (get && path == "/.well-known/agent.json") {
+    result.res = response{200, "application/json",
+                          agent_card(s, req.header("host"))};
+  } else if (req.method == "POST" && path == "/a2a") {
+    result.kind = route::rpc;
+  } else if (req.method == "GET" && path == "/events") {
+    result.kind = route::events;
+    result.topics = query_values(req.query, "topic");
+  } else if (req.method == "HEAD" && path == "/events") {
+    result.res = response{200, "text/event-stream", {}};
+  } else {
+    result.res = error_response(404, "Not Found");
+  }
+  return result;
+}
+
+} // namespace am::http

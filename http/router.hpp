@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace am::http {
+
+/// What the router needs to know about the node.
+struct site {
+  std::string node_name;
+  std::string card_name = "agentmesh";
+  std::string version;
+  /// `host:port` for the agent card when a request has no Host header.
+  std::string authority;
+};
+
+/// The router's decision for one request.
+struct route {
+  enum kind_t { respond, rpc, events } kind = respond;
+  response res;                    // for `respond`
+  std::vector<std::string> topics; // for `events`; empty = all
+};
+
+/// Routes a request: trailing slashes are ignored, HEAD works on every GET
+/// route, unknown routes and verbs get 404 JSON.
+route route_request(const request& req, const site& s);
+
+/// Removes trailing slashes (keeps a lone "/").
+std::string normalize_path(std::string path);
+
+/// Values of every `key=` parameter in a query string, percent-decoded.
+std::vector<std::string> query_values(const std::string& query,
+                                      const std::string& key);
+
+/// The agent card (SPEC 6) as JSON text.
+std::string agent_card(const site& s, const std::string& host);
+
+} // namespace am::http

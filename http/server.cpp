@@ -1,0 +1,283 @@
+// The HTTP front end: an acceptor broker and one broker per connection. The
+// brokers run on the multiplexer thread and only frame bytes; workers on
+// the scheduler produce the reply bytes.
+
+#include "http/server.hpp"
+
+#include <map>
+#include <set>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+namespace am::http {
+
+namespace {
+
+using namespace std::chrono;
+
+/// Everything a connection needs, shared by all connections of a server.
+struct shared_config {
+  server_config cfg;
+  std::vector<worker_actor> workers;
+  event_bus_actor bus;
+  size_t next_worker = 0; // only touched on the multiplexer thread
+};
+
+using shared_config_ptr = std::shared_ptr<shared_config>;
+
+struct conn_state {
+  std::unique_ptr<request_parser> parser;
+  uint64_t next_seq = 0;   // sequence number of the next request
+  uint64_t next_write = 0; // sequence number of the next reply to write
+  std::map<uint64_t, reply> ready;
+  /// Write nothing after this sequence number, then close.
+  uint64_t last_seq = UINT64_MAX;
+  bool streaming = false;
+  bool reading = true;
+  steady_clock::time_point last_activity = steady_clock::now();
+  static inline const char* name = "http_connection";
+};
+
+using conn_pointer = caf::stateful_actor<conn_state, caf::io::broker>*;
+
+size_t outstanding(conn_pointer self) {
+  return self->state.next_seq - self->state.next_write;
+}
+
+void close_connection(conn_pointer self, caf::io::connection_handle hdl) {
+  self->flush(hdl);
+  self->close(hdl);
+  self->quit();
+}
+
+std::string error_bytes(int status, const char* detail) {
+  return serialize(error_response(status, detail), false, false);
+}
+
+void start_stream(conn_pointer self, caf::io::connection_handle hdl,
+                  const shared_config_ptr& sc, reply r);
+
+/// Writes every reply that is next in order; closes when done.
+void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
+                 const shared_config_ptr& sc) {
+  auto& st = self->state;
+  while (!st.ready.empty() && st.ready.begin()->first == st.next_write) {
+    auto r = std::move(st.ready.begin()->second);
+    st.ready.erase(st.ready.begin());
+    auto seq = st.next_write++;
+    st.last_activity = steady_clock::now();
+    if (r.stream) {
+      st.last_seq = seq;
+      start_stream(self, hdl, sc, std::move(r));
+      return;
+    }
+    auto& buf = self->wr_buf(hdl);
+    buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
+    if (r.close || seq >= st.last_seq) {
+      st.last_seq = seq;
+      close_connection(self, hdl);
+      return;
+    }
+  }
+  self->flush(hdl);
+  if (!st.reading && outstanding(self) < sc->cfg.max_pipeline) {
+    st.reading = true;
+    self->trigger(hdl);
+  }
+}
+
+void start_stream(conn_pointer self, caf::io::connection_handle hdl,
+                  const shared_config_ptr& sc, reply r) {
+  auto& st = self->state;
+  st.streaming = true;
+  auto topics = r.topics;
+  if (topics.empty())
+    topics = {agent_events_topic, cluster_events_topic};
+  // Answer only once subscribed: a client that saw the headers gets every
+  // later event.
+  self->request(sc->bus, caf::infinite, subscribe_atom::value,
+                std::move(topics), caf::actor{self})
+    .then([=](bool) {
+      auto& buf = self->wr_buf(hdl);
+      buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
+      static constexpr char hello[] = ": subscribed\n\n";
+      buf.insert(buf.end(), hello, hello + sizeof(hello) - 1);
+      self->flush(hdl);
+    });
+}
+
+void dispatch(conn_pointer self, caf::io::connection_handle hdl,
+              const shared_config_ptr& sc, request req) {
+  auto seq = self->state.next_seq++;
+  if (!req.keep_alive)
+    self->state.last_seq = seq;
+  auto& w = sc->workers[sc->next_worker++ % sc->workers.size()];
+  self->request(w, sc->cfg.request_timeout * 2, http_atom::value, std::move(req))
+    .then(
+      [=](reply& r) {
+        self->state.ready.emplace(seq, std::move(r));
+        flush_ready(self, hdl, sc);
+      },
+      [=](caf::error&) {
+        self->state.ready.emplace(
+          seq, reply{error_bytes(500, "Internal Server Error"), true});
+        flush_ready(self, hdl, sc);
+      });
+}
+
+void on_data(conn_pointer self, caf::io::new_data_msg& msg,
+             const shared_config_ptr& sc) {
+  auto& st = self->state;
+  if (st.streaming || st.last_seq != UINT64_MAX)
+    return; // no requests after a stream or a final request
+  std::vector<request> reqs;
+  auto status = st.parser->feed(msg.buf.data(), msg.buf.size(), reqs);
+  for (auto& req : reqs) {
+    if (st.last_seq != UINT64_MAX)
+      break;
+    dispatch(self, msg.handle, sc, std::move(req));
+  }
+  if (status != request_parser::status::ok && st.last_seq == UINT64_MAX) {
+    auto seq = st.next_seq++;
+    st.last_seq = seq;
+    switch (status) {
+      case request_parser::status::body_too_large:
+        st.ready.emplace(seq, reply{error_bytes(413, "Payload Too Large"), true});
+        break;
+      case request_parser::status::header_too_large:
+        st.ready.emplace(
+          seq,
+          reply{error_bytes(431, "Request Header Fields Too Large"), true});
+        break;
+      default:
+        st.ready.emplace(seq, reply{error_bytes(400, "Bad Request"), true});
+    }
+    flush_ready(self, msg.handle, sc);
+    return;
+  }
+  if (st.reading && outstanding(self) >= sc->cfg.max_pipeline) {
+    st.reading = false;
+    self->halt(msg.handle);
+  }
+}
+
+caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
+                         shared_config_ptr sc, bool reject) {
+  if (reject) {
+    auto bytes = error_bytes(503, "Service Unavailable");
+    self->write(hdl, bytes.size(), bytes.data());
+    close_connection(self, hdl);
+    return {};
+  }
+  self->state.parser = std::make_unique<request_parser>(sc->cfg.lim);
+  self->configure_read(hdl, caf::io::receive_policy::at_most(16384));
+  auto idle = sc->cfg.idle_timeout;
+  self->delayed_send(self, idle, tick_atom::value);
+  return {
+    [=](caf::io::new_data_msg& msg) { on_data(self, msg, sc); },
+    [=](caf::io::connection_closed_msg&) { self->quit(); },
+    [=](const event& ev) {
+      if (!self->state.streaming)
+        return;
+      std::string chunk = "data: ";
+      chunk += ev.json;
+      chunk += "\n\n";
+      self->write(hdl, chunk.size(), chunk.data());
+      self->flush(hdl);
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      if (st.streaming)
+        return;
+      auto now = steady_clock::now();
+      auto deadline = st.last_activity + idle;
+      if (outstanding(self) == 0 && now >= deadline) {
+        close_connection(self, hdl);
+        return;
+      }
+      auto wait = outstanding(self) > 0 ? idle : deadline - now;
+      self->delayed_send(self, duration_cast<milliseconds>(wait) + 1ms,
+                         tick_atom::value);
+    },
+    [=](drain_atom) {
+      auto& st = self->state;
+      if (st.streaming || outstanding(self) == 0) {
+        close_connection(self, hdl);
+        return;
+      }
+      // Answer what was asked, then close.
+      st.last_seq = st.next_seq - 1;
+    },
+  };
+}
+
+struct acceptor_state {
+  std::set<caf::actor> connections;
+  bool draining = false;
+  static inline const char* name = "http_acceptor";
+};
+
+caf::behavior acceptor(caf::stateful_actor<acceptor_state, caf::io::broker>* self,
+                       caf::io::doorman_ptr doorman, shared_config_ptr sc) {
+  self->add_doorman(std::move(doorman));
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& conns = self->state.connections;
+    for (auto i = conns.begin(); i != conns.end(); ++i) {
+      if (i->address() == dm.source) {
+        conns.erase(i);
+        break;
+      }
+    }
+    if (self->state.draining && conns.empty())
+      self->quit();
+  });
+  return {
+    [=](const caf::io::new_connection_msg& msg) {
+      auto reject = self->state.draining
+                    || self->state.connections.size()
+                         >= sc->cfg.max_connections;
+      auto conn = self->fork(connection, msg.handle, sc, reject);
+      self->monitor(conn);
+      self->state.connections.insert(conn);
+    },
+    [=](const caf::io::acceptor_closed_msg&) {
+      // nop
+    },
+    [=](drain_atom) {
+      self->state.draining = true;
+      self->close_all();
+      for (auto& conn : self->state.connections)
+        self->send(conn, drain_atom::value);
+      if (self->state.connections.empty())
+        self->quit();
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<server> start_server(caf::actor_system& sys,
+                                   const server_config& cfg,
+                                   std::vector<worker_actor> workers,
+                                   event_bus_actor bus) {
+  auto& mm = sys.middleman();
+  auto doorman = mm.backend().new_tcp_doorman(cfg.port, cfg.host.c_str(),
+                                              true);
+  if (!doorman)
+    return std::move(doorman.error());
+  auto port = (*doorman)->port();
+  auto sc = std::make_shared<shared_config>();
+  sc->cfg = cfg;
+  sc->workers = std::move(workers);
+  sc->bus = std::move(bus);
+  auto acc = mm.spawn_broker(acceptor, std::move(*doorman), sc);
+  return server{acc, port};
+}
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<request>("am::http::request");
+  cfg.add_message_type<reply>("am::http::reply");
+}
+
+} // namespace am::http

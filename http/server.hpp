@@ -1,0 +1,84 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
+#include "http/message.hpp"
+#include "http/request_parser.hpp"
+#include "http/router.hpp"
+
+namespace am::http {
+
+/// Turns a request into reply bytes: routing, JSON-RPC, the agent card.
+/// Runs on the scheduler; connection brokers only move bytes.
+using worker_actor
+  = caf::typed_actor<caf::replies_to<http_atom, request>::with<reply>>;
+
+/// Handles of the node's actors that serve requests.
+struct node_handles {
+  supervisor_actor supervisor;
+  directory_actor directory;
+  event_bus_actor bus;
+};
+
+/// Settings of the HTTP front end (`[http]`).
+struct server_config {
+  std::string host = "127.0.0.1";
+  uint16_t port = 4000;
+  limits lim;
+  std::chrono::milliseconds idle_timeout{30000};
+  size_t max_connections = 1024;
+  /// Upper bound for one request's backend work (JSON-RPC calls).
+  std::chrono::milliseconds request_timeout{5000};
+  /// Pipelined requests a connection may have outstanding before it stops
+  /// reading.
+  size_t max_pipeline = 64;
+};
+
+/// Spawns a request worker.
+worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
+                          node_handles handles, site s,
+                          std::chrono::milliseconds timeout);
+
+/// A running HTTP server.
+struct server {
+  /// The acceptor broker. Send it `drain_atom` to stop accepting and close
+  /// every connection once its in-flight requests are answered; it quits
+  /// when the last connection is gone.
+  caf::actor acceptor;
+  uint16_t port;
+};
+
+/// Binds `cfg.host:cfg.port` (0 = ephemeral) and starts accepting.
+caf::expected<server> start_server(caf::actor_system& sys,
+                                   const server_config& cfg,
+                                   std::vector<worker_actor> workers,
+                                   event_bus_actor bus);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request& x) {
+  return f(caf::meta::type_name("am::http::request"), x.method, x.path,
+           x.query, x.headers, x.body, x.keep_alive);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reply& x) {
+  return f(caf::meta::type_name("am::http::reply"), x.bytes, x.close, x.stream,
+           x.topics);
+}
+
+/// Registers the HTTP message types.
+void register_types(caf::actor_system_config& cfg);
+
+} // namespace am::http
