@@ -36,7 +36,8 @@ directory_actor::behavior_type directory(directory_pointer self,
     },
     [=](update_atom, dir_entry& entry) {
       watch(self, entry);
-      ctx->directory->assign(entry.name, std::move(entry));
+      auto name = entry.name;
+      ctx->directory->assign(name, std::move(entry));
     },
     [=](erase_atom, const std::string& name) {
       return ctx->directory->erase(name);

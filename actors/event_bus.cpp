@@ -17,12 +17,15 @@ event_bus_actor::behavior_type event_bus(event_bus_pointer self) {
       g.get()->unsubscribe(ptr);
     self->state.subscribers.erase(i);
   });
-  self->attach_functor([=] {
+  // Leave the groups on shutdown (the state is gone once we terminated).
+  self->set_exit_handler([=](caf::exit_msg& em) {
     for (auto& kvp : self->state.subscribers) {
       auto ptr = caf::actor_cast<caf::actor_control_block*>(kvp.second.first);
       for (auto& g : kvp.second.second)
         g.get()->unsubscribe(ptr);
     }
+    self->state.subscribers.clear();
+    self->quit(em.reason);
   });
   return {
     [=](publish_atom, const event& ev) {

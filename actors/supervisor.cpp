@@ -88,10 +88,11 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
   self->set_down_handler([=](caf::down_msg& dm) {
     on_agent_down(self, ctx, directory, bus, dm);
   });
-  // Agents are not linked to us: take them down when we go.
-  self->attach_functor([=] {
+  // Agents are not linked to us: take them down when we are told to go.
+  self->set_exit_handler([=](caf::exit_msg& em) {
     for (auto& kvp : self->state.agents)
-      caf::anon_send_exit(kvp.second.handle, caf::exit_reason::user_shutdown);
+      self->send_exit(kvp.second.handle, em.reason);
+    self->quit(em.reason);
   });
   return {
     [=](start_atom, const std::string& name,

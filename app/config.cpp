@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -174,12 +175,12 @@ const schema_t& caf_schema() {
 
 } // namespace
 
-std::optional<std::string> validate(const config& cfg) {
+std::optional<std::string> validate(const caf::settings& content) {
   auto check = [&](const schema_t& s,
                    bool strict) -> std::optional<std::string> {
     for (auto& [section, keys] : s) {
-      auto i = cfg.content.find(section);
-      if (i == cfg.content.end())
+      auto i = content.find(section);
+      if (i == content.end())
         continue;
       auto dict = caf::get_if<caf::config_value::dictionary>(&i->second);
       if (!dict)
@@ -197,12 +198,6 @@ std::optional<std::string> validate(const config& cfg) {
     }
     return std::nullopt;
   };
-  // Anything at the top level that is not a section is a typo as well.
-  for (auto& [key, value] : cfg.content) {
-    if (schema().count(key) == 0 && !caf::holds_alternative<
-                                      caf::config_value::dictionary>(value))
-      return key + ": unknown option";
-  }
   if (auto err = check(schema(), true))
     return err;
   return check(caf_schema(), false);
@@ -236,9 +231,26 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
     cfg.http_port = static_cast<uint16_t>(port);
     cfg.set("http.port", port);
   }
-  if (auto err = validate(cfg)) {
-    std::cerr << "agentmesh: configuration error: " << *err << '\n';
-    return 2;
+  // CAF drops wrongly typed values of declared options without a word, so
+  // check the file as written, then what the command line added.
+  caf::settings raw;
+  if (std::ifstream file{cfg.config_file_path}) {
+    auto parsed = caf::actor_system_config::parse_config(file);
+    if (!parsed) {
+      std::cerr << "agentmesh: configuration error: "
+                << to_string(parsed.error()) << '\n';
+      return 2;
+    }
+    raw = std::move(*parsed);
+  }
+  for (auto* content : {&raw, &cfg.content}) {
+    if (auto err = validate(*content)) {
+      std::cerr << "agentmesh: configuration error in "
+                << (content == &raw ? cfg.config_file_path
+                                    : std::string{"command line"})
+                << ": " << *err << '\n';
+      return 2;
+    }
   }
   // CAF 0.17.6 turns heartbeats off by default; a frozen peer is then never
   // detected. Default them unless the user chose.

@@ -57,8 +57,9 @@ public:
 /// `--help`, 2 for any configuration error.
 std::optional<int> load(config& cfg, int argc, char** argv);
 
-/// Checks the parsed content of our sections: unknown keys, wrong types and
-/// invalid values. Returns one message naming the key, or nothing.
-std::optional<std::string> validate(const config& cfg);
+/// Checks settings as parsed, before CAF dropped what it did not like:
+/// unknown keys, wrong types and invalid values in our sections. Returns one
+/// message naming the key, or nothing.
+std::optional<std::string> validate(const caf::settings& content);
 
 } // namespace am::app

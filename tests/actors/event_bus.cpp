@@ -1,0 +1,96 @@
+#define CAF_SUITE event_bus
+
+#include "tests/actors/fixture.hpp"
+
+#include "actors/events.hpp"
+
+using namespace am;
+using namespace am::test;
+
+namespace {
+
+struct fixture : node_fixture {
+  fixture() {
+    spawn_node();
+  }
+
+  void publish(event ev) {
+    self->send(bus, publish_atom::value, std::move(ev));
+    sched.run();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(event_bus_tests, fixture)
+
+CAF_TEST(subscribers receive the events of their topics in order) {
+  auto all = record({agent_events_topic});
+  auto only_a = record({agent_topic("a")});
+  auto cluster = record({cluster_events_topic});
+  publish(make_agent_event("agent_started", "a", "n1@h", "n1@h"));
+  publish(make_agent_event("agent_started", "b", "n1@h", "n1@h"));
+  publish(make_agent_event("task_received", "a", "n1@h", "n1@h"));
+  publish(make_cluster_event("node_up", "n2@h", "n1@h", {"n2@h"}));
+  CAF_REQUIRE_EQUAL(all->size(), 3u);
+  CAF_CHECK(all->at(0).agent == "a");
+  CAF_CHECK(all->at(1).agent == "b");
+  CAF_CHECK(all->at(2).name == "task_received");
+  CAF_REQUIRE_EQUAL(only_a->size(), 2u);
+  CAF_CHECK(only_a->at(1).name == "task_received");
+  CAF_REQUIRE_EQUAL(cluster->size(), 1u);
+  auto ev = json::parse(cluster->at(0).json);
+  CAF_CHECK(ev["event"] == "node_up");
+  CAF_CHECK(ev["node"] == "n2@h");
+  CAF_CHECK(ev["source_node"] == "n1@h");
+  CAF_CHECK(ev["connected"] == json::array({"n2@h"}));
+}
+
+CAF_TEST(terminated subscribers are dropped) {
+  auto out = std::make_shared<std::vector<event>>();
+  auto rec = sys.spawn(recorder, out);
+  self->send(bus, subscribe_atom::value,
+             std::vector<std::string>{agent_events_topic}, rec);
+  sched.run();
+  anon_send_exit(rec, caf::exit_reason::user_shutdown);
+  sched.run();
+  publish(make_agent_event("agent_started", "a", "n1@h", "n1@h"));
+  CAF_CHECK(out->empty());
+  CAF_CHECK(sched.jobs.empty());
+}
+
+CAF_TEST(event JSON carries the SPEC fields) {
+  auto ev = make_agent_event("agent_stopped", "a", "n2@h", "n1@h",
+                             json{{"reason", "stopped"}});
+  auto obj = json::parse(ev.json);
+  CAF_CHECK(obj["event"] == "agent_stopped");
+  CAF_CHECK(obj["agent"] == "a");
+  CAF_CHECK(obj["node"] == "n2@h");
+  CAF_CHECK(obj["source_node"] == "n1@h");
+  CAF_CHECK(obj["reason"] == "stopped");
+  auto ts = obj["timestamp"].get<std::string>();
+  CAF_CHECK_EQUAL(ts.size(), 27u); // 2026-11-27T10:00:00.123456Z
+  CAF_CHECK_EQUAL(ts.back(), 'Z');
+}
+
+CAF_TEST(the logger writes the exact lines) {
+  extras.push_back(sys.spawn(event_logger, bus));
+  sched.run();
+  publish(make_agent_event("agent_started", "W", "n1@h", "n1@h"));
+  publish(make_agent_event("task_received", "W", "n1@h", "n1@h"));
+  publish(make_agent_event("task_completed", "W", "n1@h", "n1@h"));
+  publish(make_agent_event("agent_stopped", "W", "n1@h", "n1@h"));
+  publish(make_cluster_event("node_up", "n2@h", "n1@h", {}));
+  publish(make_cluster_event("node_down", "n2@h", "n1@h", {}));
+  std::vector<std::string> expected{
+    "[info] [AgentEventLogger] agent_started: W on n1@h",
+    "[info] [AgentEventLogger] task_received: W on n1@h",
+    "[info] [AgentEventLogger] task_completed: W on n1@h",
+    "[info] [AgentEventLogger] agent_stopped: W on n1@h",
+    "[info] [AgentEventLogger] cluster: node_up n2@h",
+    "[warning] [AgentEventLogger] cluster: node_down n2@h",
+  };
+  CAF_CHECK(*logs.lines == expected);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,146 @@
+#pragma once
+
+// Shared fixture for deterministic actor tests: a test coordinator, the
+// node's actors on it, and helpers to ask actors and capture log lines.
+
+#include <caf/test/dsl.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "actors/directory.hpp"
+#include "actors/event_bus.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/log.hpp"
+#include "actors/node_context.hpp"
+#include "actors/supervisor.hpp"
+
+namespace am::test {
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    register_types(*this);
+  }
+};
+
+/// Records every log line while alive.
+struct log_capture {
+  std::shared_ptr<std::vector<std::string>> lines
+    = std::make_shared<std::vector<std::string>>();
+
+  log_capture() {
+    auto xs = lines;
+    log::set_sink([xs](log::level lvl, const std::string& msg) {
+      xs->push_back(std::string{"["} + log::to_string(lvl) + "] " + msg);
+    });
+  }
+
+  ~log_capture() {
+    log::set_sink(nullptr);
+  }
+
+  bool contains_prefix(const std::string& prefix) const {
+    for (auto& x : *lines)
+      if (x.compare(0, prefix.size(), prefix) == 0)
+        return true;
+    return false;
+  }
+
+  bool contains(const std::string& line) const {
+    for (auto& x : *lines)
+      if (x == line)
+        return true;
+    return false;
+  }
+};
+
+/// An actor that stores every event it receives.
+inline caf::behavior recorder(caf::event_based_actor*,
+                              std::shared_ptr<std::vector<event>> out) {
+  return {
+    [out](const event& ev) { out->push_back(ev); },
+    [](bool) {},
+  };
+}
+
+struct node_fixture : test_coordinator_fixture<test_config> {
+  std::shared_ptr<node_context> ctx = std::make_shared<node_context>();
+  event_bus_actor bus;
+  directory_actor dir;
+  supervisor_actor sup;
+  log_capture logs;
+  /// Further actors of a test, stopped with the node.
+  std::vector<caf::actor> extras;
+
+  node_fixture() {
+    ctx->node_name = "test@host";
+  }
+
+  /// Spawns bus, directory and supervisor (call after adjusting `ctx`).
+  void spawn_node() {
+    bus = sys.spawn(event_bus);
+    dir = sys.spawn(directory, node_context_ptr{ctx});
+    sup = sys.spawn(supervisor, node_context_ptr{ctx}, dir, bus);
+    sched.run();
+  }
+
+  ~node_fixture() {
+    for (auto& h : extras)
+      anon_send_exit(h, caf::exit_reason::user_shutdown);
+    for (auto h : {caf::actor_cast<caf::actor>(sup),
+                   caf::actor_cast<caf::actor>(dir),
+                   caf::actor_cast<caf::actor>(bus)})
+      if (h)
+        anon_send_exit(h, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Subscribes a recorder to `topics`; returns its event log.
+  std::shared_ptr<std::vector<event>>
+  record(std::vector<std::string> topics) {
+    auto out = std::make_shared<std::vector<event>>();
+    auto rec = sys.spawn(recorder, out);
+    extras.push_back(rec);
+    self->send(bus, subscribe_atom::value, std::move(topics), rec);
+    sched.run();
+    return out;
+  }
+
+  /// Sends a request, drains all mailboxes and returns the answer.
+  template <class T, class Handle, class... Ts>
+  T ask(const Handle& h, Ts... xs) {
+    auto rh = self->request(h, caf::infinite, xs...);
+    sched.run();
+    T result{};
+    rh.receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) {
+                 CAF_FAIL("unexpected error: " << sys.render(err));
+               });
+    return result;
+  }
+
+  /// Sends a request that must fail; returns the error.
+  template <class T, class Handle, class... Ts>
+  caf::error ask_error(const Handle& h, Ts... xs) {
+    auto rh = self->request(h, caf::infinite, xs...);
+    sched.run();
+    caf::error result;
+    rh.receive([&](T&) { CAF_FAIL("expected an error"); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+
+  start_result start(const std::string& name, const std::string& memory = "") {
+    return ask<start_result>(sup, start_atom::value, name, memory);
+  }
+
+  agent_actor handle_of(const std::string& name) {
+    auto e = ctx->directory->find(name);
+    CAF_REQUIRE(e.has_value());
+    return e->handle;
+  }
+};
+
+} // namespace am::test

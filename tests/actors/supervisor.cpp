@@ -1,0 +1,152 @@
+#define CAF_SUITE supervisor
+
+#include "tests/actors/fixture.hpp"
+
+#include <stdexcept>
+
+using namespace am;
+using namespace am::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture : node_fixture {
+  std::shared_ptr<std::vector<event>> events;
+
+  fixture() {
+    auto actions = action_registry::builtin();
+    actions.add("boom", [](const json&) -> json {
+      throw std::runtime_error("boom");
+    });
+    ctx->actions = std::make_shared<action_registry>(std::move(actions));
+    ctx->agents.max_restarts = 2;
+    ctx->agents.restart_window = 10s;
+    spawn_node();
+    events = record({agent_events_topic});
+  }
+
+  std::string enqueue(const std::string& agent, const std::string& action) {
+    return ask<std::string>(handle_of(agent), enqueue_atom::value, action,
+                            std::string{R"({"query":"q"})"});
+  }
+
+  /// Kills the agent's actor abnormally and lets the supervisor react.
+  void crash(const std::string& agent) {
+    anon_send_exit(handle_of(agent), caf::exit_reason::kill);
+    sched.run();
+  }
+
+  bool saw(const std::string& name, const std::string& agent) {
+    for (auto& ev : *events)
+      if (ev.name == name && ev.agent == agent)
+        return true;
+    return false;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(supervisor_tests, fixture)
+
+CAF_TEST(names are unique on a node) {
+  CAF_CHECK(start("A").status == "started");
+  auto again = start("A");
+  CAF_CHECK_EQUAL(again.status, "already_exists");
+  CAF_CHECK_EQUAL(again.node, "test@host");
+  CAF_CHECK(saw("agent_started", "A"));
+}
+
+CAF_TEST(memory must be a JSON object) {
+  auto err = ask_error<start_result>(sup, start_atom::value, std::string{"M"},
+                                     std::string{"[1]"});
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::invalid_argument));
+  CAF_CHECK(!ctx->directory->contains("M"));
+  CAF_CHECK(start("M", R"({"k":1})").status == "started");
+  auto st = ask<agent_status>(handle_of("M"), state_atom::value);
+  CAF_CHECK_EQUAL(st.memory_keys, std::vector<std::string>{"k"});
+}
+
+CAF_TEST(a crashed agent restarts with its memory and queued tasks) {
+  start("A", R"({"k":"v"})");
+  enqueue("A", "search");
+  ask<process_result>(handle_of("A"), process_atom::value);
+  auto queued = enqueue("A", "search");
+  auto old = handle_of("A");
+  crash("A");
+  auto fresh = handle_of("A");
+  CAF_CHECK_NOT_EQUAL(old, fresh);
+  auto st = ask<agent_status>(fresh, state_atom::value);
+  CAF_CHECK_EQUAL(st.inbox_count, 1u);
+  CAF_CHECK_EQUAL(st.processed_count, 1u);
+  auto keys = st.memory_keys;
+  std::sort(keys.begin(), keys.end());
+  CAF_CHECK_EQUAL(keys, (std::vector<std::string>{"k", "last_result"}));
+  auto res = ask<process_result>(fresh, process_atom::value);
+  CAF_CHECK_EQUAL(res.task_id, queued);
+  CAF_CHECK(logs.contains_prefix("[info] [Supervisor] restarted agent A"));
+}
+
+CAF_TEST(the task in flight during a crash is reported failed) {
+  start("A");
+  auto doomed = enqueue("A", "boom");
+  auto after = enqueue("A", "search");
+  auto err = ask_error<process_result>(handle_of("A"), process_atom::value);
+  CAF_CHECK(err != caf::none);
+  // Restarted: the failed task is in the history, the next one still queued.
+  auto fresh = handle_of("A");
+  auto view = ask<task_view>(fresh, task_atom::value, doomed);
+  CAF_CHECK_EQUAL(view.status, "failed");
+  CAF_CHECK(json::parse(view.result) == json({{"error", "agent_crashed"}}));
+  auto st = ask<agent_status>(fresh, state_atom::value);
+  CAF_CHECK_EQUAL(st.inbox_count, 1u);
+  CAF_CHECK_EQUAL(st.processed_count, 0u);
+  CAF_CHECK(ask<process_result>(fresh, process_atom::value).task_id ==
+                  after);
+}
+
+CAF_TEST(an agent that crashes too often is stopped for good) {
+  start("A");
+  start("B");
+  auto b = handle_of("B");
+  crash("A");
+  crash("A");
+  CAF_CHECK(ctx->directory->contains("A"));
+  CAF_CHECK(!saw("agent_stopped", "A"));
+  crash("A"); // third crash within the window: limit is 2 restarts
+  CAF_CHECK(!ctx->directory->contains("A"));
+  CAF_REQUIRE(saw("agent_stopped", "A"));
+  auto ev = json::parse(events->back().json);
+  CAF_CHECK(ev["reason"] == "restart_limit");
+  // Other agents are not affected.
+  CAF_CHECK_EQUAL(handle_of("B"), b);
+  CAF_CHECK(ask<agent_status>(b, state_atom::value).name == "B");
+  // The name can be used again.
+  CAF_CHECK(start("A").status == "started");
+}
+
+CAF_TEST(restarts older than the window are forgotten) {
+  start("A");
+  crash("A");
+  crash("A");
+  advance_time(11s);
+  crash("A");
+  CAF_CHECK(ctx->directory->contains("A"));
+  crash("A");
+  CAF_CHECK(ctx->directory->contains("A"));
+  crash("A");
+  CAF_CHECK(!ctx->directory->contains("A"));
+}
+
+CAF_TEST(may_restart implements a sliding window) {
+  std::deque<caf::actor_clock::time_point> xs;
+  caf::actor_clock::time_point t0{};
+  CAF_CHECK(may_restart(xs, t0, 10s, 2));
+  xs.push_back(t0);
+  xs.push_back(t0 + 1s);
+  CAF_CHECK(!may_restart(xs, t0 + 9s, 10s, 2));
+  CAF_CHECK(may_restart(xs, t0 + 10s, 10s, 2));
+  CAF_CHECK_EQUAL(xs.size(), 1u);
+  CAF_CHECK(!may_restart(xs, t0, 10s, 0));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

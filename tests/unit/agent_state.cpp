@@ -1,0 +1,130 @@
+#define CAF_SUITE agent_state
+
+#include <caf/test/unit_test.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "actors/agent_state.hpp"
+
+using namespace am;
+
+namespace {
+
+struct fixture {
+  action_registry actions = action_registry::builtin();
+  agent_state st{"W", json::object(), 3};
+
+  fixture() {
+    actions.add("boom", [](const json&) -> json {
+      throw std::runtime_error("boom");
+    });
+  }
+};
+
+bool is_hex16(const std::string& id) {
+  return id.size() == 16
+         && std::all_of(id.begin(), id.end(), [](char c) {
+              return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            });
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(agent_state_tests, fixture)
+
+CAF_TEST(a new agent is idle and empty) {
+  CAF_CHECK_EQUAL(st.name(), "W");
+  CAF_CHECK(!st.busy());
+  CAF_CHECK_EQUAL(st.inbox_count(), 0u);
+  CAF_CHECK_EQUAL(st.processed_count(), 0u);
+  CAF_CHECK(st.memory_keys().empty());
+  CAF_CHECK(!st.process_next(actions));
+}
+
+CAF_TEST(initial memory must be an object) {
+  agent_state with_memory{"M", {{"a", 1}, {"b", 2}}};
+  auto keys = with_memory.memory_keys();
+  CAF_CHECK_EQUAL(keys, (std::vector<std::string>{"a", "b"}));
+  agent_state not_object{"N", json::array({1})};
+  CAF_CHECK(not_object.memory_keys().empty());
+}
+
+CAF_TEST(tasks run in FIFO order and update memory and counters) {
+  auto a = st.enqueue("search", {{"query", "one"}});
+  auto b = st.enqueue("analyze", {{"data", "two"}});
+  CAF_CHECK(is_hex16(a));
+  CAF_CHECK_NOT_EQUAL(a, b);
+  CAF_CHECK_EQUAL(st.inbox_count(), 2u);
+  auto r1 = st.process_next(actions);
+  CAF_REQUIRE(r1);
+  CAF_CHECK_EQUAL(r1->t.id, a);
+  CAF_CHECK(r1->status == task_status::completed);
+  CAF_CHECK(st.memory()["last_result"]
+            == json({{"ok", "Search results for: one"}}));
+  auto r2 = st.process_next(actions);
+  CAF_CHECK_EQUAL(r2->t.id, b);
+  CAF_CHECK_EQUAL(st.processed_count(), 2u);
+  CAF_CHECK_EQUAL(st.inbox_count(), 0u);
+  CAF_CHECK_EQUAL(st.memory_keys(), std::vector<std::string>{"last_result"});
+}
+
+CAF_TEST(find reports queued and finished tasks) {
+  auto a = st.enqueue("search", json::object());
+  CAF_CHECK(st.find(a)->status == task_status::queued);
+  st.process_next(actions);
+  auto rec = st.find(a);
+  CAF_REQUIRE(rec);
+  CAF_CHECK(rec->status == task_status::completed);
+  CAF_CHECK(!st.find("ffffffffffffffff"));
+}
+
+CAF_TEST(cancel removes only queued tasks) {
+  auto a = st.enqueue("search", json::object());
+  auto b = st.enqueue("search", json::object());
+  CAF_CHECK(st.cancel(b));
+  CAF_CHECK(!st.cancel(b));
+  CAF_CHECK(st.find(b)->status == task_status::cancelled);
+  st.process_next(actions);
+  CAF_CHECK(!st.cancel(a));
+  CAF_CHECK_EQUAL(st.inbox_count(), 0u);
+  CAF_CHECK_EQUAL(st.processed_count(), 1u);
+}
+
+CAF_TEST(a throwing action leaves the task in flight until failed) {
+  auto a = st.enqueue("boom", json::object());
+  auto b = st.enqueue("search", json::object());
+  bool thrown = false;
+  try {
+    st.process_next(actions);
+  } catch (const std::runtime_error&) {
+    thrown = true;
+  }
+  CAF_CHECK(thrown);
+  CAF_CHECK(st.busy());
+  auto rec = st.fail_in_flight("agent_crashed");
+  CAF_REQUIRE(rec);
+  CAF_CHECK_EQUAL(rec->t.id, a);
+  CAF_CHECK(rec->result == json({{"error", "agent_crashed"}}));
+  CAF_CHECK(!st.busy());
+  CAF_CHECK(st.find(a)->status == task_status::failed);
+  CAF_CHECK(!st.fail_in_flight("again"));
+  CAF_CHECK(st.process_next(actions)->t.id == b);
+  CAF_CHECK_EQUAL(st.processed_count(), 1u);
+}
+
+CAF_TEST(the history is bounded and reports evicted ids) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(st.enqueue("search", json::object()));
+    st.process_next(actions);
+  }
+  CAF_CHECK(!st.find(ids[0]));
+  CAF_CHECK(!st.find(ids[1]));
+  CAF_CHECK(st.find(ids[2]));
+  CAF_CHECK_EQUAL(st.take_evicted(), (std::vector<std::string>{ids[0], ids[1]}));
+  CAF_CHECK(st.take_evicted().empty());
+  CAF_CHECK(st.task_ids().size() == 3u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

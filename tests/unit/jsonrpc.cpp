@@ -1,0 +1,307 @@
+#define CAF_SUITE jsonrpc
+
+#include <caf/test/unit_test.hpp>
+
+#include <map>
+
+#include "http/jsonrpc.hpp"
+
+using namespace am;
+using namespace am::rpc;
+
+namespace {
+
+/// An in-memory backend that answers synchronously, like a one-node cluster.
+struct fake_backend : backend {
+  std::map<std::string, agent_status> agents;
+  std::map<std::string, std::string> tasks; // id -> agent
+  std::vector<std::string> calls;
+  int next_id = 0;
+
+  void start_agent(const std::string& name, const json& memory,
+                   callback<start_result> cb) override {
+    calls.push_back("start " + name + " " + memory.dump());
+    if (agents.count(name))
+      return cb(start_result{"already_exists", name, "n1@h"});
+    agents[name] = agent_status{name, "idle", 0, 0, {}, "n1@h"};
+    cb(start_result{"started", name, "n1@h"});
+  }
+
+  void stop_agent(const std::string& agent, callback<bool> cb) override {
+    if (agents.erase(agent) == 0)
+      return cb(failure::agent_not_found(agent));
+    cb(true);
+  }
+
+  void send_message(const std::string& agent, const std::string& action,
+                    const json& params, callback<task_ack> cb) override {
+    calls.push_back("send " + agent + " " + action + " " + params.dump());
+    auto i = agents.find(agent);
+    if (i == agents.end())
+      return cb(failure::agent_not_found(agent));
+    ++i->second.inbox_count;
+    auto id = std::string(15, '0') + std::to_string(next_id++);
+    tasks[id] = agent;
+    cb(task_ack{id, "n1@h"});
+  }
+
+  void get_agent_state(const std::string& agent,
+                       callback<agent_status> cb) override {
+    auto i = agents.find(agent);
+    if (i == agents.end())
+      return cb(failure::agent_not_found(agent));
+    cb(i->second);
+  }
+
+  void process_next(const std::string& agent,
+                    callback<process_result> cb) override {
+    auto i = agents.find(agent);
+    if (i == agents.end())
+      return cb(failure::agent_not_found(agent));
+    if (i->second.inbox_count == 0)
+      return cb(process_result{});
+    --i->second.inbox_count;
+    ++i->second.processed_count;
+    cb(process_result{false, "0000000000000000",
+                      R"({"ok":"Search results for: OTP"})"});
+  }
+
+  void list_agents(callback<std::vector<agent_location>> cb) override {
+    std::vector<agent_location> xs;
+    for (auto i = agents.rbegin(); i != agents.rend(); ++i)
+      xs.push_back({i->first, "n1@h"});
+    cb(xs);
+  }
+
+  void get_cluster_info(callback<cluster_info> cb) override {
+    cb(cluster_info{"n1@h", {"n3@h", "n2@h"}});
+  }
+
+  void get_task(const std::string& id, callback<task_view> cb) override {
+    auto i = tasks.find(id);
+    if (i == tasks.end())
+      return cb(failure::task_not_found(id));
+    cb(task_view{id, i->second, "n1@h", "search", R"({"query":"x"})",
+                 "queued", ""});
+  }
+
+  void cancel_task(const std::string& agent, const std::string& id,
+                   callback<bool> cb) override {
+    if (!agents.count(agent))
+      return cb(failure::agent_not_found(agent));
+    if (tasks.erase(id) == 0)
+      return cb(failure::task_not_found(id));
+    cb(true);
+  }
+};
+
+struct fixture {
+  fake_backend b;
+
+  /// Runs one body; returns the parsed response or null for "no body".
+  json call(const std::string& body) {
+    std::optional<std::string> out;
+    bool called = false;
+    handle(b, body, [&](std::optional<std::string> res) {
+      CAF_CHECK(!called);
+      called = true;
+      out = std::move(res);
+    });
+    CAF_REQUIRE(called);
+    if (!out)
+      return json{};
+    auto result = json::parse(*out, nullptr, false);
+    CAF_REQUIRE(!result.is_discarded());
+    return result;
+  }
+
+  json rpc(const std::string& method, const std::string& params,
+           const std::string& id = "1") {
+    return call(R"({"jsonrpc":"2.0","method":")" + method + R"(","params":)"
+                + params + R"(,"id":)" + id + "}");
+  }
+
+  static int code(const json& res) {
+    return res.at("error").at("code").get<int>();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(jsonrpc_tests, fixture)
+
+CAF_TEST(the worked example of SPEC 7) {
+  auto r = rpc("StartAgent", R"({"name":"Worker-1"})");
+  CAF_CHECK(r == json::parse(R"({"jsonrpc":"2.0","id":1,"result":
+    {"status":"started","agent":"Worker-1","node":"n1@h"}})"));
+  r = rpc("SendMessage",
+          R"({"agent":"Worker-1","action":"search","params":{"query":"OTP"}})");
+  CAF_CHECK(r["result"] == json::parse(R"({"status":"created",
+    "agent":"Worker-1","task_id":"0000000000000000","result":null,
+    "node":"n1@h"})"));
+  r = rpc("GetAgentState", R"({"agent":"Worker-1"})");
+  CAF_CHECK(r["result"] == json::parse(R"({"name":"Worker-1","status":"idle",
+    "inbox_count":1,"processed_count":0,"memory_keys":[],"node":"n1@h"})"));
+  r = rpc("ProcessNext", R"({"agent":"Worker-1"})");
+  CAF_CHECK(r["result"] == json::parse(R"({"status":"completed",
+    "agent":"Worker-1","task_id":"0000000000000000",
+    "result":{"ok":"Search results for: OTP"}})"));
+  r = rpc("ProcessNext", R"({"agent":"Worker-1"})");
+  CAF_CHECK(r["result"]
+            == json::parse(R"({"status":"empty","message":"No tasks in inbox"})"));
+  r = rpc("ListAgents", "{}");
+  CAF_CHECK(r["result"] == json::parse(R"({"agents":["Worker-1"],
+    "agents_detail":[{"name":"Worker-1","node":"n1@h"}],"count":1})"));
+  r = rpc("StartAgent", R"({"name":"Worker-1"})");
+  CAF_CHECK(r["result"]["status"] == "already_exists");
+  r = rpc("StopAgent", R"({"agent":"Worker-1"})");
+  CAF_CHECK(r["result"]
+            == json::parse(R"({"status":"stopped","agent":"Worker-1"})"));
+}
+
+CAF_TEST(StartAgent passes memory and validates it) {
+  rpc("StartAgent", R"({"name":"M","memory":{"k":[1]}})");
+  CAF_CHECK_EQUAL(b.calls.back(), R"(start M {"k":[1]})");
+  auto r = rpc("StartAgent", R"({"name":"X","memory":[1]})");
+  CAF_CHECK_EQUAL(code(r), -32602);
+  CAF_CHECK(r["error"]["data"] == "memory must be an object");
+  r = rpc("StartAgent", "{}");
+  CAF_CHECK(r["error"] == json::parse(R"({"code":-32602,
+    "message":"Invalid params","data":"Missing required: name"})"));
+  r = rpc("StartAgent", R"({"name":5})");
+  CAF_CHECK_EQUAL(code(r), -32602);
+  CAF_CHECK(r["error"]["data"] == "name must be a string");
+  CAF_CHECK_EQUAL(code(rpc("StartAgent", R"({"name":""})")), -32602);
+}
+
+CAF_TEST(ListAgents sorts by name and GetClusterInfo counts nodes) {
+  rpc("StartAgent", R"({"name":"b"})");
+  rpc("StartAgent", R"({"name":"a"})");
+  auto r = rpc("ListAgents", "{}");
+  CAF_CHECK(r["result"]["agents"] == json::parse(R"(["a","b"])"));
+  CAF_CHECK(r["result"]["agents_detail"][0]["name"] == "a");
+  CAF_CHECK(r["result"]["count"] == 2);
+  r = rpc("GetClusterInfo", "{}");
+  CAF_CHECK(r["result"] == json::parse(R"({"self":"n1@h",
+    "connected":["n2@h","n3@h"],"total_nodes":3})"));
+}
+
+CAF_TEST(SendMessage validation) {
+  rpc("StartAgent", R"({"name":"W"})");
+  auto missing = json::parse(R"({"code":-32602,"message":"Invalid params",
+    "data":"Missing required: agent, action"})");
+  CAF_CHECK(rpc("SendMessage", R"({"agent":"W"})")["error"] == missing);
+  CAF_CHECK(rpc("SendMessage", R"({"action":"search"})")["error"] == missing);
+  CAF_CHECK_EQUAL(code(rpc("SendMessage", R"({"agent":1,"action":"x"})")),
+                  -32602);
+  CAF_CHECK_EQUAL(code(rpc("SendMessage", R"({"agent":"W","action":[]})")),
+                  -32602);
+  auto r = rpc("SendMessage", R"({"agent":"W","action":"x","params":"p"})");
+  CAF_CHECK(r["error"]["data"] == "params must be an object");
+  r = rpc("SendMessage", R"({"agent":"W","action":"x"})");
+  CAF_CHECK(r["result"]["status"] == "created");
+  CAF_CHECK_EQUAL(b.calls.back(), "send W x {}");
+  r = rpc("SendMessage", R"({"agent":"Nope","action":"search"})");
+  CAF_CHECK(r["error"] == json::parse(R"({"code":-32001,
+    "message":"Agent not found: Nope"})"));
+}
+
+CAF_TEST(agent methods require a string agent) {
+  for (auto m : {"StopAgent", "GetAgentState", "ProcessNext"}) {
+    auto r = rpc(m, "{}");
+    CAF_CHECK(r["error"] == json::parse(R"({"code":-32602,
+      "message":"Invalid params","data":"Missing required: agent"})"));
+    CAF_CHECK_EQUAL(code(rpc(m, R"({"agent":{}})")), -32602);
+    CAF_CHECK_EQUAL(code(rpc(m, R"({"agent":"ghost"})")), -32001);
+  }
+}
+
+CAF_TEST(GetTask and CancelTask) {
+  rpc("StartAgent", R"({"name":"W"})");
+  auto id = rpc("SendMessage", R"({"agent":"W","action":"search"})")
+              ["result"]["task_id"].get<std::string>();
+  auto r = rpc("GetTask", R"({"task_id":")" + id + R"("})");
+  CAF_CHECK(r["result"] == json::parse(R"({"task_id":")" + id + R"(",
+    "agent":"W","node":"n1@h","action":"search","params":{"query":"x"},
+    "status":"queued"})"));
+  r = rpc("GetTask", R"({"task_id":"ffff"})");
+  CAF_CHECK(r["error"] == json::parse(R"({"code":-32002,
+    "message":"Task not found: ffff"})"));
+  CAF_CHECK_EQUAL(code(rpc("GetTask", "{}")), -32602);
+  CAF_CHECK_EQUAL(code(rpc("GetTask", R"({"task_id":7})")), -32602);
+  r = rpc("CancelTask", R"({"agent":"W","task_id":")" + id + R"("})");
+  CAF_CHECK(r["result"]
+            == json::parse(R"({"task_id":")" + id + R"(","status":"cancelled"})"));
+  r = rpc("CancelTask", R"({"agent":"W","task_id":")" + id + R"("})");
+  CAF_CHECK_EQUAL(code(r), -32002);
+  r = rpc("CancelTask", R"({"agent":"W"})");
+  CAF_CHECK(r["error"]["data"] == "Missing required: agent, task_id");
+}
+
+CAF_TEST(ids are echoed with their JSON type) {
+  CAF_CHECK(rpc("ListAgents", "{}", "\"abc\"")["id"] == "abc");
+  CAF_CHECK(rpc("ListAgents", "{}", "7.5")["id"] == 7.5);
+  CAF_CHECK(rpc("ListAgents", "{}", "null")["id"].is_null());
+  auto r = rpc("ListAgents", "{}", "[1]");
+  CAF_CHECK_EQUAL(code(r), -32600);
+  CAF_CHECK(r["id"].is_null());
+}
+
+CAF_TEST(envelope errors) {
+  auto r = call(R"({"jsonrpc":"2.0",)");
+  CAF_CHECK(r == json::parse(R"({"jsonrpc":"2.0","id":null,
+    "error":{"code":-32700,"message":"Parse error"}})"));
+  CAF_CHECK_EQUAL(code(call("\"hello\"")), -32600);
+  CAF_CHECK_EQUAL(code(call("42")), -32600);
+  r = call(R"({"jsonrpc":"1.0","method":"ListAgents","id":3})");
+  CAF_CHECK_EQUAL(code(r), -32600);
+  CAF_CHECK(r["id"] == 3);
+  CAF_CHECK_EQUAL(code(call(R"({"method":"ListAgents","id":3})")), -32600);
+  CAF_CHECK_EQUAL(code(call(R"({"jsonrpc":"2.0","method":1,"id":3})")), -32600);
+  r = call(R"({"jsonrpc":"2.0","method":"listAgents","id":3})");
+  CAF_CHECK(r["error"] == json::parse(R"({"code":-32601,
+    "message":"Method not found: listAgents"})"));
+  r = call(R"({"jsonrpc":"2.0","method":"ListAgents","params":[],"id":3})");
+  CAF_CHECK_EQUAL(code(r), -32602);
+  r = call(R"({"jsonrpc":"2.0","method":"ListAgents","id":3})");
+  CAF_CHECK(r["result"]["count"] == 0);
+  CAF_CHECK_EQUAL(code(call("\xff\xfe")), -32700);
+  CAF_CHECK_EQUAL(code(call(R"({"jsonrpc":"2.0","method":"\xff","id":1})")),
+                  -32700);
+}
+
+CAF_TEST(deeply nested JSON is refused without recursion) {
+  std::string deep(100000, '[');
+  auto r = call(deep);
+  CAF_CHECK_EQUAL(code(r), -32600);
+  CAF_CHECK_EQUAL(nesting_depth(R"({"a":[{"b":"[[[["}]})"), 3u);
+}
+
+CAF_TEST(notifications run but get no response) {
+  auto r = call(R"({"jsonrpc":"2.0","method":"StartAgent",
+    "params":{"name":"N"}})");
+  CAF_CHECK(r.is_null());
+  CAF_CHECK(b.agents.count("N"));
+  // Even failing notifications stay silent.
+  CAF_CHECK(call(R"({"jsonrpc":"2.0","method":"Nope"})").is_null());
+}
+
+CAF_TEST(batches answer every request in order) {
+  auto r = call(R"([
+    {"jsonrpc":"2.0","method":"StartAgent","params":{"name":"A"},"id":1},
+    {"jsonrpc":"2.0","method":"StartAgent","params":{"name":"B"}},
+    {"jsonrpc":"2.0","method":"Nope","id":"x"},
+    5,
+    {"jsonrpc":"2.0","method":"ListAgents","id":2}])");
+  CAF_REQUIRE(r.is_array());
+  CAF_REQUIRE_EQUAL(r.size(), 4u);
+  CAF_CHECK(r[0]["result"]["status"] == "started");
+  CAF_CHECK_EQUAL(code(r[1]), -32601);
+  CAF_CHECK(r[1]["id"] == "x");
+  CAF_CHECK_EQUAL(code(r[2]), -32600);
+  CAF_CHECK(r[3]["result"]["count"] == 2);
+  CAF_CHECK_EQUAL(code(call("[]")), -32600);
+  CAF_CHECK(call(R"([{"jsonrpc":"2.0","method":"ListAgents"}])").is_null());
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,118 @@
+#define CAF_SUITE request_parser
+
+#include <caf/test/unit_test.hpp>
+
+#include "http/request_parser.hpp"
+
+using namespace am::http;
+
+namespace {
+
+using status = request_parser::status;
+
+struct fixture {
+  request_parser parser{limits{256, 64}};
+  std::vector<request> out;
+
+  status feed(const std::string& bytes) {
+    return parser.feed(bytes.data(), bytes.size(), out);
+  }
+};
+
+const std::string post = "POST /a2a HTTP/1.1\r\nHost: x\r\n"
+                         "Content-Type: application/json\r\n"
+                         "Content-Length: 7\r\n\r\n{\"a\":1}";
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(request_parser_tests, fixture)
+
+CAF_TEST(a simple GET) {
+  CAF_CHECK(feed("GET /health?x=1 HTTP/1.1\r\nHost: a:1\r\n\r\n") == status::ok);
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].method, "GET");
+  CAF_CHECK_EQUAL(out[0].path, "/health");
+  CAF_CHECK_EQUAL(out[0].query, "x=1");
+  CAF_CHECK_EQUAL(out[0].header("host"), "a:1");
+  CAF_CHECK(out[0].keep_alive);
+  CAF_CHECK(!parser.mid_request());
+}
+
+CAF_TEST(split reads assemble one request) {
+  for (auto c : post) {
+    CAF_REQUIRE(feed(std::string(1, c)) == status::ok);
+    if (out.empty())
+      CAF_CHECK(parser.mid_request());
+  }
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].body, "{\"a\":1}");
+  CAF_CHECK_EQUAL(out[0].header("content-type"), "application/json");
+}
+
+CAF_TEST(pipelined requests in one read) {
+  auto bytes = post + "GET /health HTTP/1.1\r\n\r\n" + post;
+  CAF_CHECK(feed(bytes) == status::ok);
+  CAF_REQUIRE_EQUAL(out.size(), 3u);
+  CAF_CHECK_EQUAL(out[0].method, "POST");
+  CAF_CHECK_EQUAL(out[1].method, "GET");
+  CAF_CHECK_EQUAL(out[2].body, "{\"a\":1}");
+}
+
+CAF_TEST(chunked bodies) {
+  CAF_CHECK(feed("POST /a2a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabc\r\n4\r\ndefg\r\n")
+            == status::ok);
+  CAF_CHECK(out.empty());
+  CAF_CHECK(feed("0\r\n\r\n") == status::ok);
+  CAF_REQUIRE_EQUAL(out.size(), 1u);
+  CAF_CHECK_EQUAL(out[0].body, "abcdefg");
+}
+
+CAF_TEST(connection close and HTTP 1.0) {
+  feed("GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.0\r\n\r\n");
+  CAF_REQUIRE_EQUAL(out.size(), 2u);
+  CAF_CHECK(!out[0].keep_alive);
+  CAF_CHECK(!out[1].keep_alive);
+}
+
+CAF_TEST(oversized bodies by length or by chunks) {
+  CAF_CHECK(feed("POST /a2a HTTP/1.1\r\nContent-Length: 65\r\n\r\n")
+            == status::body_too_large);
+  CAF_CHECK(feed("more") == status::body_too_large);
+  request_parser chunked{limits{256, 64}};
+  std::string big = "POST /a2a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "40\r\n"
+                    + std::string(64, 'x') + "\r\n1\r\nx\r\n0\r\n\r\n";
+  CAF_CHECK(chunked.feed(big.data(), big.size(), out)
+            == status::body_too_large);
+  CAF_CHECK(out.empty());
+}
+
+CAF_TEST(oversized headers) {
+  auto bytes = "GET / HTTP/1.1\r\nX-Big: " + std::string(300, 'x') + "\r\n\r\n";
+  CAF_CHECK(feed(bytes) == status::header_too_large);
+  request_parser many{limits{256, 64}};
+  std::string hdrs = "GET / HTTP/1.1\r\n";
+  for (int i = 0; i < 100; ++i)
+    hdrs += "A: b\r\n";
+  CAF_CHECK(many.feed(hdrs.data(), hdrs.size(), out)
+            == status::header_too_large);
+}
+
+CAF_TEST(malformed HTTP) {
+  CAF_CHECK(feed("HELLO\r\n\r\n") == status::bad_request);
+  request_parser p2;
+  std::string bad = "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n";
+  CAF_CHECK(p2.feed(bad.data(), bad.size(), out) == status::bad_request);
+  request_parser p3;
+  std::string nul = std::string("GET /\0 HTTP/1.1\r\n\r\n", 20);
+  CAF_CHECK(p3.feed(nul.data(), nul.size(), out) == status::bad_request);
+}
+
+CAF_TEST(requests before an error are kept) {
+  auto bytes = post + "garbage\r\n\r\n";
+  CAF_CHECK(feed(bytes) == status::bad_request);
+  CAF_CHECK_EQUAL(out.size(), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,96 @@
+#define CAF_SUITE router
+
+#include <caf/test/unit_test.hpp>
+
+#include "actors/json.hpp"
+#include "http/router.hpp"
+
+using namespace am;
+using namespace am::http;
+
+namespace {
+
+struct fixture {
+  site s{"n1@h", "agentmesh", "1.2.3", "127.0.0.1:4000"};
+
+  route get(const std::string& method, const std::string& path,
+            const std::string& query = "") {
+    request req;
+    req.method = method;
+    req.path = path;
+    req.query = query;
+    req.headers.emplace_back("host", "example:4000");
+    return route_request(req, s);
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(router_tests, fixture)
+
+CAF_TEST(health with and without trailing slash) {
+  for (auto path : {"/health", "/health/", "/health//"}) {
+    auto r = get("GET", path);
+    CAF_REQUIRE(r.kind == route::respond);
+    CAF_CHECK_EQUAL(r.res.status, 200);
+    CAF_CHECK_EQUAL(r.res.content_type, "application/json");
+    auto body = json::parse(r.res.body);
+    CAF_CHECK(body["status"] == "healthy");
+    CAF_CHECK(body["node"] == "n1@h");
+    CAF_CHECK(body["timestamp"].get<std::string>().back() == 'Z');
+  }
+}
+
+CAF_TEST(the agent card) {
+  auto r = get("GET", "/.well-known/agent.json");
+  auto card = json::parse(r.res.body);
+  CAF_CHECK(card["name"] == "agentmesh");
+  CAF_CHECK(card["version"] == "1.2.3");
+  CAF_CHECK(card["url"] == "http://example:4000");
+  CAF_CHECK(card["capabilities"]
+            == json::parse(R"({"streaming":false,"pushNotifications":false})"));
+  CAF_REQUIRE_EQUAL(card["skills"].size(), 3u);
+  std::vector<std::string> ids, params;
+  for (auto& sk : card["skills"]) {
+    ids.push_back(sk["id"]);
+    params.push_back(sk["inputSchema"]["required"][0]);
+    CAF_CHECK(sk.contains("name") && sk.contains("description"));
+  }
+  CAF_CHECK_EQUAL(ids, (std::vector<std::string>{"search", "analyze",
+                                                 "summarize"}));
+  CAF_CHECK_EQUAL(params, (std::vector<std::string>{"query", "data", "text"}));
+}
+
+CAF_TEST(routes and verbs) {
+  CAF_CHECK(get("POST", "/a2a").kind == route::rpc);
+  CAF_CHECK(get("POST", "/a2a/").kind == route::rpc);
+  auto r = get("GET", "/a2a");
+  CAF_CHECK_EQUAL(r.res.status, 404);
+  CAF_CHECK_EQUAL(r.res.body, R"({"errors":{"detail":"Not Found"}})");
+  CAF_CHECK(get("POST", "/health").res.status == 404);
+  CAF_CHECK(get("DELETE", "/health").res.status == 404);
+  CAF_CHECK(get("GET", "/nope").res.status == 404);
+  CAF_CHECK(get("HEAD", "/health").res.status == 200);
+}
+
+CAF_TEST(event streams with topic filters) {
+  auto r = get("GET", "/events/", "topic=agent%3Aevents%3AW&x=1&topic=cluster:events");
+  CAF_REQUIRE(r.kind == route::events);
+  CAF_CHECK_EQUAL(r.topics, (std::vector<std::string>{"agent:events:W",
+                                                      "cluster:events"}));
+  CAF_CHECK(get("GET", "/events").topics.empty());
+}
+
+CAF_TEST(serialization) {
+  response res{200, "application/json", "{}"};
+  CAF_CHECK_EQUAL(serialize(res, false, true),
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 2\r\nConnection: keep-alive\r\n\r\n{}");
+  CAF_CHECK_EQUAL(serialize(res, true, false),
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 2\r\nConnection: close\r\n\r\n");
+  CAF_CHECK_EQUAL(serialize(response{204, "", ""}, false, true),
+                  "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
