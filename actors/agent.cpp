@@ -23,78 +23,92 @@ void forget_evicted(agent_state& st, task_index& tasks) {
     tasks.erase(id);
 }
 
+void publish(agent_pointer self, const char* name, json extra) {
+  auto& s = self->state;
+  self->send(s.bus, publish_atom::value,
+             make_agent_event(name, s.st->name(), s.ctx->node_name,
+                              s.ctx->node_name, std::move(extra)));
+}
+
+caf::error crash_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    return make_error(errc::agent_crashed, e.what());
+  } catch (...) {
+    return make_error(errc::agent_crashed);
+  }
+}
+
 } // namespace
 
-agent_actor::behavior_type agent(agent_actor::pointer self,
+agent_actor::behavior_type agent(agent_pointer self,
                                  std::shared_ptr<agent_state> st,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
                                  event_bus_actor bus) {
-  self->set_exception_handler(
-    [](caf::scheduled_actor*, std::exception_ptr& eptr) -> caf::error {
-      try {
-        std::rethrow_exception(eptr);
-      } catch (const std::exception& e) {
-        return make_error(errc::agent_crashed, e.what());
-      } catch (...) {
-        return make_error(errc::agent_crashed);
-      }
-    });
-  auto publish = [self, bus, ctx, st](const char* name, json extra) {
-    self->send(bus, publish_atom::value,
-               make_agent_event(name, st->name(), ctx->node_name,
-                                ctx->node_name, std::move(extra)));
-  };
+  self->set_exception_handler(crash_reason);
+  self->state.st = std::move(st);
+  self->state.ctx = std::move(ctx);
+  self->state.supervisor = std::move(supervisor);
+  self->state.bus = std::move(bus);
   return {
-    [=](enqueue_atom, const std::string& action,
-        const std::string& params_text) -> caf::result<std::string> {
+    [self](enqueue_atom, const std::string& action,
+           const std::string& params_text) -> caf::result<std::string> {
       auto params = parse_object(params_text);
       if (!params)
         return params.error();
-      auto id = st->enqueue(action, *params);
-      ctx->tasks->assign(id, st->name());
-      publish("task_received",
+      auto& s = self->state;
+      auto id = s.st->enqueue(action, *params);
+      s.ctx->tasks->assign(id, s.st->name());
+      publish(self, "task_received",
               json{{"task",
                     {{"task_id", id}, {"action", action}, {"params", *params}}}});
       return id;
     },
-    [=](process_atom) -> process_result {
-      auto rec = st->process_next(*ctx->actions);
+    [self](process_atom) -> process_result {
+      auto& s = self->state;
+      auto rec = s.st->process_next(*s.ctx->actions);
       if (!rec)
         return process_result{};
-      forget_evicted(*st, *ctx->tasks);
-      publish("task_completed", json{{"result", {{"task_id", rec->t.id}}}});
+      forget_evicted(*s.st, *s.ctx->tasks);
+      publish(self, "task_completed",
+              json{{"result", {{"task_id", rec->t.id}}}});
       return process_result{false, rec->t.id, dump(rec->result)};
     },
-    [=](state_atom) {
-      return agent_status{st->name(),
-                          st->busy() ? "busy" : "idle",
-                          st->inbox_count(),
-                          st->processed_count(),
-                          st->memory_keys(),
-                          ctx->node_name};
+    [self](state_atom) {
+      auto& st = *self->state.st;
+      return agent_status{st.name(),
+                          st.busy() ? "busy" : "idle",
+                          st.inbox_count(),
+                          st.processed_count(),
+                          st.memory_keys(),
+                          self->state.ctx->node_name};
     },
-    [=](task_atom, const std::string& id) -> caf::result<task_view> {
-      auto rec = st->find(id);
+    [self](task_atom, const std::string& id) -> caf::result<task_view> {
+      auto& st = *self->state.st;
+      auto rec = st.find(id);
       if (!rec)
         return make_error(errc::task_not_found);
       return task_view{rec->t.id,
-                       st->name(),
-                       ctx->node_name,
+                       st.name(),
+                       self->state.ctx->node_name,
                        rec->t.action,
                        dump(rec->t.params),
                        to_string(rec->status),
                        rec->result.is_null() ? std::string{}
                                              : dump(rec->result)};
     },
-    [=](cancel_atom, const std::string& id) {
-      if (!st->cancel(id))
+    [self](cancel_atom, const std::string& id) {
+      auto& s = self->state;
+      if (!s.st->cancel(id))
         return false;
-      forget_evicted(*st, *ctx->tasks);
+      forget_evicted(*s.st, *s.ctx->tasks);
       return true;
     },
-    [=](stop_atom) {
-      return self->delegate(supervisor, stop_atom::value, st->name());
+    [self](stop_atom) {
+      return self->delegate(self->state.supervisor, stop_atom::value,
+                            self->state.st->name());
     },
   };
 }

@@ -9,11 +9,11 @@
 
 namespace am {
 
-bool may_restart(std::deque<caf::actor_clock::time_point>& restarts,
+bool may_restart(std::vector<caf::actor_clock::time_point>& restarts,
                  caf::actor_clock::time_point now,
                  std::chrono::milliseconds window, size_t max_restarts) {
   while (!restarts.empty() && now - restarts.front() >= window)
-    restarts.pop_front();
+    restarts.erase(restarts.begin());
   return restarts.size() < max_restarts;
 }
 

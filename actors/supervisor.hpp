@@ -1,7 +1,7 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
+#include <vector>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -21,13 +21,13 @@ struct supervised_agent {
   agent_actor handle;
   int64_t started_at = 0;
   /// Times of recent restarts, oldest first, within the restart window.
-  std::deque<caf::actor_clock::time_point> restarts;
+  std::vector<caf::actor_clock::time_point> restarts;
 };
 
 /// Restarts within the sliding window, as a plain rule for unit tests:
 /// drops restarts older than `window` and answers whether one more restart
 /// is allowed.
-bool may_restart(std::deque<caf::actor_clock::time_point>& restarts,
+bool may_restart(std::vector<caf::actor_clock::time_point>& restarts,
                  caf::actor_clock::time_point now,
                  std::chrono::milliseconds window, size_t max_restarts);
 

@@ -32,7 +32,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   auto nworkers = std::max(2u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < nworkers; ++i)
     n.workers.push_back(http::spawn_worker(
-      sys, ctx, http::node_handles{n.supervisor, n.directory, n.bus}, s,
+      sys, ctx, http::node_handles{n.supervisor, n.directory, n.bus},
       timeout));
   http::server_config sc;
   sc.host = cfg.http_host;
@@ -42,6 +42,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   sc.idle_timeout = duration_cast<milliseconds>(cfg.idle_timeout);
   sc.max_connections = cfg.max_connections;
   sc.request_timeout = timeout;
+  sc.info = s;
   auto srv = http::start_server(sys, sc, n.workers, n.bus);
   if (!srv) {
     stop_node(sys, n);

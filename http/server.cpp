@@ -107,11 +107,32 @@ void start_stream(conn_pointer self, caf::io::connection_handle hdl,
     });
 }
 
+const char* sse_head = "HTTP/1.1 200 OK\r\n"
+                       "Content-Type: text/event-stream\r\n"
+                       "Cache-Control: no-cache\r\n"
+                       "Connection: keep-alive\r\n"
+                       "\r\n";
+
+/// Answers static routes right here (no JSON parsing, a few hundred bytes
+/// of output) and hands POST /a2a to a worker on the scheduler.
 void dispatch(conn_pointer self, caf::io::connection_handle hdl,
               const shared_config_ptr& sc, request req) {
   auto seq = self->state.next_seq++;
   if (!req.keep_alive)
     self->state.last_seq = seq;
+  auto r = route_request(req, sc->cfg.info);
+  if (r.kind == route::respond) {
+    auto head = req.method == "HEAD";
+    self->state.ready.emplace(seq, reply{serialize(r.res, head, req.keep_alive),
+                                         !req.keep_alive});
+    flush_ready(self, hdl, sc);
+    return;
+  }
+  if (r.kind == route::events) {
+    self->state.ready.emplace(seq, reply{sse_head, false, true, r.topics});
+    flush_ready(self, hdl, sc);
+    return;
+  }
   auto& w = sc->workers[sc->next_worker++ % sc->workers.size()];
   self->request(w, sc->cfg.request_timeout * 2, http_atom::value, std::move(req))
     .then(

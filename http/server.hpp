@@ -20,8 +20,8 @@
 
 namespace am::http {
 
-/// Turns a request into reply bytes: routing, JSON-RPC, the agent card.
-/// Runs on the scheduler; connection brokers only move bytes.
+/// Turns a POST /a2a request into reply bytes: JSON parsing, dispatch to the
+/// node's actors, encoding. Runs on the scheduler, never on the multiplexer.
 using worker_actor
   = caf::typed_actor<caf::replies_to<http_atom, request>::with<reply>>;
 
@@ -44,11 +44,13 @@ struct server_config {
   /// Pipelined requests a connection may have outstanding before it stops
   /// reading.
   size_t max_pipeline = 64;
+  /// What the static routes (health, agent card) report.
+  site info;
 };
 
 /// Spawns a request worker.
 worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
-                          node_handles handles, site s,
+                          node_handles handles,
                           std::chrono::milliseconds timeout);
 
 /// A running HTTP server.

@@ -1,4 +1,4 @@
-// The request worker: routing and JSON-RPC on the scheduler, with an
+// The request worker: JSON-RPC on the scheduler, with an
 // rpc::backend that talks to the node's actors.
 
 #include <caf/all.hpp>
@@ -176,40 +176,24 @@ struct worker_state {
   static inline const char* name = "http_worker";
 };
 
-const char* sse_head = "HTTP/1.1 200 OK\r\n"
-                       "Content-Type: text/event-stream\r\n"
-                       "Cache-Control: no-cache\r\n"
-                       "Connection: keep-alive\r\n"
-                       "\r\n";
-
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
-       node_handles handles, site s, std::chrono::milliseconds timeout) {
+       node_handles handles, std::chrono::milliseconds timeout) {
   self->state.backend = std::make_unique<actor_backend>(self, ctx, handles,
                                                         timeout);
   return {
     [=](http_atom, const request& req) -> caf::result<reply> {
-      auto r = route_request(req, s);
+      auto rp = self->make_response_promise<reply>();
       auto keep_alive = req.keep_alive;
-      switch (r.kind) {
-        case route::events:
-          return reply{sse_head, false, true, std::move(r.topics)};
-        case route::rpc: {
-          auto rp = self->make_response_promise<reply>();
-          rpc::handle(*self->state.backend, req.body,
-                      [rp, keep_alive](std::optional<std::string> body) mutable {
-                        response res = body ? response{200, "application/json",
-                                                       std::move(*body)}
-                                            : response{204, "", ""};
-                        rp.deliver(reply{serialize(res, false, keep_alive),
-                                         !keep_alive});
-                      });
-          return rp;
-        }
-        default:
-          return reply{serialize(r.res, req.method == "HEAD", keep_alive),
-                       !keep_alive};
-      }
+      rpc::handle(*self->state.backend, req.body,
+                  [rp, keep_alive](std::optional<std::string> body) mutable {
+                    response res = body ? response{200, "application/json",
+                                                   std::move(*body)}
+                                        : response{204, "", ""};
+                    rp.deliver(
+                      reply{serialize(res, false, keep_alive), !keep_alive});
+                  });
+      return rp;
     },
   };
 }
@@ -217,10 +201,9 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
 } // namespace
 
 worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
-                          node_handles handles, site s,
+                          node_handles handles,
                           std::chrono::milliseconds timeout) {
-  return sys.spawn(worker, std::move(ctx), std::move(handles), std::move(s),
-                   timeout);
+  return sys.spawn(worker, std::move(ctx), std::move(handles), timeout);
 }
 
 } // namespace am::http

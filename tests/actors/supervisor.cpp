@@ -138,7 +138,7 @@ CAF_TEST(restarts older than the window are forgotten) {
 }
 
 CAF_TEST(may_restart implements a sliding window) {
-  std::deque<caf::actor_clock::time_point> xs;
+  std::vector<caf::actor_clock::time_point> xs;
   caf::actor_clock::time_point t0{};
   CAF_CHECK(may_restart(xs, t0, 10s, 2));
   xs.push_back(t0);
