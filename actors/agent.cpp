@@ -108,7 +108,11 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](stop_atom) {
       return self->delegate(self->state.supervisor, stop_atom::value,
-                            self->state.st->name());
+                            self->state.st->name(), std::string{"stopped"});
+    },
+    [self](conflict_atom) {
+      caf::anon_send(self->state.supervisor, stop_atom::value,
+                     self->state.st->name(), std::string{"name_conflict"});
     },
   };
 }

@@ -2,7 +2,15 @@
 
 #include <caf/all.hpp>
 
+#include "actors/log.hpp"
+
 namespace am {
+
+bool wins_conflict(const dir_entry& x, const dir_entry& y) {
+  if (x.started_at != y.started_at)
+    return x.started_at < y.started_at;
+  return x.node < y.node;
+}
 
 namespace {
 
@@ -13,18 +21,82 @@ void watch(directory_pointer self, const dir_entry& entry) {
   self->state.watched[entry.handle.address()] = entry.name;
 }
 
+/// Sends `xs...` to every peer directory.
+template <class... Ts>
+void to_peers(directory_pointer self, Ts&&... xs) {
+  for (auto& kvp : self->state.peers)
+    self->send(kvp.second, xs...);
+}
+
+/// Applies an entry that a peer reports (snapshot or replication).
+void apply_remote(directory_pointer self, const node_context_ptr& ctx,
+                  const dir_entry& entry) {
+  auto& map = *ctx->directory;
+  auto existing = map.find(entry.name);
+  if (!existing || existing->node == entry.node) {
+    map.assign(entry.name, entry);
+    return;
+  }
+  if (!wins_conflict(entry, *existing))
+    return; // ours (or the entry we know) wins; its node stops the other
+  map.assign(entry.name, entry);
+  if (existing->node == ctx->node_name) {
+    log::warning("[Directory] name conflict: " + entry.name + " on "
+                 + entry.node + " wins; stopping the local agent");
+    self->send(existing->handle, conflict_atom::value);
+  }
+}
+
+/// Asks every peer with `xs...` in parallel; `done(result)` gets the first
+/// answer accepted by `accept`, or `fallback` when none (after at most
+/// `timeout`).
+template <class T, class Accept, class Done, class... Ts>
+void ask_peers(directory_pointer self, std::chrono::milliseconds timeout,
+               T fallback, Accept accept, Done done, Ts... xs) {
+  struct fan_out {
+    size_t pending;
+    bool finished = false;
+  };
+  auto st = std::make_shared<fan_out>(fan_out{self->state.peers.size()});
+  if (st->pending == 0)
+    return done(std::move(fallback));
+  auto finish_one = [st, fallback, done]() mutable {
+    if (--st->pending == 0 && !st->finished) {
+      st->finished = true;
+      done(std::move(fallback));
+    }
+  };
+  for (auto& kvp : self->state.peers) {
+    self->request(kvp.second, timeout, xs...)
+      .then(
+        [st, accept, done, finish_one](T& x) mutable {
+          if (!st->finished && accept(x)) {
+            st->finished = true;
+            done(std::move(x));
+            return;
+          }
+          finish_one();
+        },
+        [finish_one](caf::error&) mutable { finish_one(); });
+  }
+}
+
 } // namespace
 
 directory_actor::behavior_type directory(directory_pointer self,
-                                         node_context_ptr ctx) {
+                                         node_context_ptr ctx,
+                                         std::chrono::milliseconds timeout) {
   self->set_down_handler([=](caf::down_msg& dm) {
     auto i = self->state.watched.find(dm.source);
     if (i == self->state.watched.end())
       return;
-    ctx->directory->erase_if(i->second, [&](const dir_entry& e) {
+    auto name = i->second;
+    self->state.watched.erase(i);
+    auto erased = ctx->directory->erase_if(name, [&](const dir_entry& e) {
       return e.handle.address() == dm.source;
     });
-    self->state.watched.erase(i);
+    if (erased)
+      to_peers(self, erase_atom::value, name, ctx->node_name);
   });
   return {
     [=](put_atom, dir_entry& entry) -> std::string {
@@ -32,15 +104,101 @@ directory_actor::behavior_type directory(directory_pointer self,
         return existing->node;
       watch(self, entry);
       ctx->directory->insert(entry.name, entry);
+      to_peers(self, replicate_atom::value, entry);
       return {};
     },
     [=](update_atom, dir_entry& entry) {
       watch(self, entry);
       auto name = entry.name;
-      ctx->directory->assign(name, std::move(entry));
+      ctx->directory->assign(name, entry);
+      to_peers(self, replicate_atom::value, std::move(entry));
     },
-    [=](erase_atom, const std::string& name) {
-      return ctx->directory->erase(name);
+    [=](erase_atom, const std::string& name, const agent_actor& handle) {
+      auto erased = ctx->directory->erase_if(
+        name, [&](const dir_entry& e) { return e.handle == handle; });
+      if (erased)
+        to_peers(self, erase_atom::value, name, ctx->node_name);
+      return erased;
+    },
+    [=](replicate_atom, const dir_entry& entry) {
+      apply_remote(self, ctx, entry);
+    },
+    [=](erase_atom, const std::string& name, const std::string& node) {
+      ctx->directory->erase_if(
+        name, [&](const dir_entry& e) { return e.node == node; });
+    },
+    [=](peer_up_atom, const std::string& node, const caf::actor& peer,
+        const std::vector<dir_entry>& snapshot) {
+      self->state.peers[node] = caf::actor_cast<directory_actor>(peer);
+      // Resynchronise: entries of that node we still hold but it no longer
+      // has are stale.
+      std::set<std::string> names;
+      for (auto& e : snapshot)
+        names.insert(e.name);
+      ctx->directory->erase_all_if([&](const std::string& name,
+                                        const dir_entry& e) {
+        return e.node == node && names.count(name) == 0;
+      });
+      for (auto& e : snapshot)
+        apply_remote(self, ctx, e);
+    },
+    [=](peer_down_atom, const std::string& node) {
+      self->state.peers.erase(node);
+      ctx->directory->erase_all_if(
+        [&](const std::string&, const dir_entry& e) { return e.node == node; });
+      return true;
+    },
+    [=](lookup_atom, const std::string& name,
+        bool widen) -> caf::result<std::vector<dir_entry>> {
+      if (auto e = ctx->directory->find(name))
+        return std::vector<dir_entry>{*e};
+      if (!widen || self->state.peers.empty())
+        return std::vector<dir_entry>{};
+      auto rp = self->make_response_promise<std::vector<dir_entry>>();
+      ask_peers(
+        self, timeout, std::vector<dir_entry>{},
+        [](const std::vector<dir_entry>& xs) { return !xs.empty(); },
+        [=](std::vector<dir_entry> xs) mutable {
+          // Keep what a connected peer reported for its own agent.
+          if (!xs.empty() && self->state.peers.count(xs.front().node) > 0)
+            apply_remote(self, ctx, xs.front());
+          rp.deliver(std::move(xs));
+        },
+        lookup_atom::value, name, false);
+      return rp;
+    },
+    [=](task_atom, const std::string& id,
+        bool widen) -> caf::result<task_view> {
+      if (auto agent = ctx->tasks->find(id)) {
+        auto e = ctx->directory->find(*agent);
+        if (e && e->node == ctx->node_name)
+          return self->delegate(e->handle, task_atom::value, id);
+      }
+      if (!widen || self->state.peers.empty())
+        return make_error(errc::task_not_found);
+      auto rp = self->make_response_promise<task_view>();
+      ask_peers(
+        self, timeout, task_view{}, [](const task_view&) { return true; },
+        [=](task_view x) mutable {
+          if (x.task_id.empty())
+            rp.deliver(make_error(errc::task_not_found));
+          else
+            rp.deliver(std::move(x));
+        },
+        task_atom::value, id, false);
+      return rp;
+    },
+    [=](stop_atom, const std::string& name, const agent_actor& handle) {
+      ctx->directory->erase_if(
+        name, [&](const dir_entry& e) { return e.handle == handle; });
+    },
+    [=](caf::get_atom) {
+      std::vector<dir_entry> result;
+      ctx->directory->for_each([&](const std::string&, const dir_entry& e) {
+        if (e.node == ctx->node_name)
+          result.push_back(e);
+      });
+      return result;
     },
   };
 }

@@ -27,15 +27,28 @@ event_bus_actor::behavior_type event_bus(event_bus_pointer self) {
     self->state.subscribers.clear();
     self->quit(em.reason);
   });
+  auto deliver = [self](const event& ev) {
+    auto msg = caf::make_message(ev);
+    for (auto& topic : topics_of(ev)) {
+      auto i = self->state.groups.find(topic);
+      if (i != self->state.groups.end())
+        i->second.get()->enqueue(nullptr, caf::make_message_id(), msg,
+                                 self->context());
+    }
+  };
   return {
     [=](publish_atom, const event& ev) {
-      auto msg = caf::make_message(ev);
-      for (auto& topic : topics_of(ev)) {
-        auto i = self->state.groups.find(topic);
-        if (i != self->state.groups.end())
-          i->second.get()->enqueue(nullptr, caf::make_message_id(), msg,
-                                   self->context());
-      }
+      deliver(ev);
+      if (!ev.agent.empty())
+        for (auto& kvp : self->state.peers)
+          self->send(kvp.second, forward_atom::value, ev);
+    },
+    [=](forward_atom, const event& ev) { deliver(ev); },
+    [=](peer_up_atom, const std::string& node, const caf::actor& bus) {
+      self->state.peers[node] = caf::actor_cast<event_bus_actor>(bus);
+    },
+    [=](peer_down_atom, const std::string& node) {
+      self->state.peers.erase(node);
     },
     [=](subscribe_atom, const std::vector<std::string>& topics,
         caf::actor who) {

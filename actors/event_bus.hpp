@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,8 @@ namespace am {
 struct event_bus_state {
   /// One local group per topic that has (or had) a subscriber.
   std::unordered_map<std::string, caf::group> groups;
+  /// Buses of the connected nodes, by node name.
+  std::map<std::string, event_bus_actor> peers;
   /// Subscribers and their groups, to leave them when they terminate.
   std::unordered_map<caf::actor_addr,
                      std::pair<caf::actor, std::vector<caf::group>>>
@@ -26,7 +29,9 @@ struct event_bus_state {
 using event_bus_pointer = event_bus_actor::stateful_pointer<event_bus_state>;
 
 /// The node's event bus: publishes each event to the local groups of its
-/// topics. Subscribers stay subscribed until they terminate.
+/// topics and forwards agent events once to every peer's bus, which only
+/// delivers them locally. Cluster events are each node's own observation and
+/// stay local. Subscribers stay subscribed until they terminate.
 event_bus_actor::behavior_type event_bus(event_bus_pointer self);
 
 /// Logs every agent and cluster event with the exact lines of SPEC 5.

@@ -27,14 +27,16 @@ using agent_actor = caf::typed_actor<
   // Removes a queued task by id.
   caf::replies_to<cancel_atom, std::string>::with<bool>,
   // Stops the agent for good (delegated to its supervisor).
-  caf::replies_to<stop_atom>::with<bool>>;
+  caf::replies_to<stop_atom>::with<bool>,
+  // Lost a cluster-wide name conflict: stops with reason name_conflict.
+  caf::reacts_to<conflict_atom>>;
 
 /// Spawns, watches and restarts the agents of one node.
 using supervisor_actor = caf::typed_actor<
   // Starts an agent (name, memory as JSON text).
   caf::replies_to<start_atom, std::string, std::string>::with<start_result>,
-  // Stops a local agent by name; false if there is none.
-  caf::replies_to<stop_atom, std::string>::with<bool>>;
+  // Stops a local agent by name with a reason; false if there is none.
+  caf::replies_to<stop_atom, std::string, std::string>::with<bool>>;
 
 /// A directory entry: where an agent lives and how to reach it.
 struct dir_entry {
@@ -50,14 +52,32 @@ typename Inspector::result_type inspect(Inspector& f, dir_entry& x) {
            x.started_at);
 }
 
-/// The only writer of the node's directory map.
+/// The only writer of the node's directory map. Holds this node's agents
+/// and those of every connected node, replicating local changes to the
+/// directories of its peers.
 using directory_actor = caf::typed_actor<
-  // Inserts an entry; answers "" on success, else the node holding the name.
+  // Inserts a local entry; answers "" on success, else the holder's node.
   caf::replies_to<put_atom, dir_entry>::with<std::string>,
-  // Inserts or replaces an entry (a restarted agent's new handle).
+  // Inserts or replaces a local entry (a restarted agent's new handle).
   caf::reacts_to<update_atom, dir_entry>,
-  // Removes an entry; false if it was absent.
-  caf::replies_to<erase_atom, std::string>::with<bool>>;
+  // Removes a local entry if it still points at this handle.
+  caf::replies_to<erase_atom, std::string, agent_actor>::with<bool>,
+  // From a peer: an entry was added or replaced there (conflict rule).
+  caf::reacts_to<replicate_atom, dir_entry>,
+  // From a peer: its agent `name` on `node` is gone.
+  caf::reacts_to<erase_atom, std::string, std::string>,
+  // A node joined: its directory handle and its local entries.
+  caf::reacts_to<peer_up_atom, std::string, caf::actor, std::vector<dir_entry>>,
+  // A node left: removes all its entries before answering.
+  caf::replies_to<peer_down_atom, std::string>::with<bool>,
+  // Finds an agent; `ask_peers` widens a miss to every peer (bounded).
+  caf::replies_to<lookup_atom, std::string, bool>::with<std::vector<dir_entry>>,
+  // Finds a task by id, here or (with `ask_peers`) on any peer.
+  caf::replies_to<task_atom, std::string, bool>::with<task_view>,
+  // A handle failed when used: drop the entry if it still holds it.
+  caf::reacts_to<stop_atom, std::string, agent_actor>,
+  // This node's own entries (the snapshot a joining peer receives).
+  caf::replies_to<caf::get_atom>::with<std::vector<dir_entry>>>;
 
 /// Delivers events to local subscribers, one CAF group per topic.
 using event_bus_actor = caf::typed_actor<
@@ -65,6 +85,81 @@ using event_bus_actor = caf::typed_actor<
   caf::reacts_to<publish_atom, event>,
   // Subscribes an actor to topics until it terminates.
   caf::replies_to<subscribe_atom, std::vector<std::string>,
-                  caf::actor>::with<bool>>;
+                  caf::actor>::with<bool>,
+  // An event from a peer's bus: delivered here, not forwarded again.
+  caf::reacts_to<forward_atom, event>,
+  // A node joined (its bus) or left.
+  caf::reacts_to<peer_up_atom, std::string, caf::actor>,
+  caf::reacts_to<peer_down_atom, std::string>>;
+
+// -- cluster membership -------------------------------------------------------
+
+/// First handshake step: who is asking, and a fresh nonce.
+struct hello_msg {
+  std::string node;
+  std::string address; // advertised host:port
+  std::string nonce;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hello_msg& x) {
+  return f(caf::meta::type_name("hello_msg"), x.node, x.address, x.nonce);
+}
+
+/// The server's answer: its proof over the client's nonce, and its own.
+struct challenge_msg {
+  std::string node;
+  std::string nonce;
+  std::string mac;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, challenge_msg& x) {
+  return f(caf::meta::type_name("challenge_msg"), x.node, x.nonce, x.mac);
+}
+
+/// What a member hands out once authenticated.
+struct peer_info {
+  std::string node;
+  std::string address; // advertised host:port
+  directory_actor directory;
+  event_bus_actor bus;
+  std::vector<dir_entry> snapshot; // its local agents
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
+  return f(caf::meta::type_name("peer_info"), x.node, x.address, x.directory,
+           x.bus, x.snapshot);
+}
+
+/// The answer to a successful join.
+struct welcome_msg {
+  peer_info info;
+  std::vector<std::string> members; // advertised addresses
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, welcome_msg& x) {
+  return f(caf::meta::type_name("welcome_msg"), x.info, x.members);
+}
+
+/// One per node, published on `cluster.port`: authenticates peers, keeps a
+/// full mesh, detects nodes going down and coming back.
+using membership_actor = caf::typed_actor<
+  // Handshake step 1: answers a challenge proving the cookie.
+  caf::replies_to<hello_atom, hello_msg>::with<challenge_msg>,
+  // Handshake step 2 (nonce of the challenge, proof, the client's info).
+  caf::replies_to<join_atom, std::string, std::string,
+                  peer_info>::with<welcome_msg>,
+  // Addresses of members another member knows.
+  caf::reacts_to<gossip_atom, std::vector<std::string>>,
+  // Starts joining once published, with the advertised host:port.
+  caf::reacts_to<start_atom, std::string>,
+  // Timers: gossip round, and a (re)connect attempt to an address.
+  caf::reacts_to<tick_atom>,
+  caf::reacts_to<retry_atom, std::string>,
+  // GetClusterInfo.
+  caf::replies_to<info_atom>::with<cluster_info>>;
 
 } // namespace am

@@ -30,7 +30,7 @@ agent_actor spawn_agent(supervisor_pointer self, const node_context_ptr& ctx,
 
 void publish_stopped(supervisor_pointer self, const node_context_ptr& ctx,
                      const event_bus_actor& bus, const std::string& name,
-                     const char* reason) {
+                     const std::string& reason) {
   self->send(bus, publish_atom::value,
              make_agent_event("agent_stopped", name, ctx->node_name,
                               ctx->node_name, json{{"reason", reason}}));
@@ -66,7 +66,7 @@ void on_agent_down(supervisor_pointer self, const node_context_ptr& ctx,
     log::warning("[Supervisor] agent " + name
                  + " exceeded its restart limit; stopped: "
                  + self->system().render(dm.reason));
-    caf::anon_send(directory, erase_atom::value, name);
+    caf::anon_send(directory, erase_atom::value, name, sa.handle);
     forget(self, ctx, name);
     publish_stopped(self, ctx, bus, name, "restart_limit");
     return;
@@ -135,17 +135,18 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         });
       return rp;
     },
-    [=](stop_atom, const std::string& name) -> caf::result<bool> {
+    [=](stop_atom, const std::string& name,
+        const std::string& reason) -> caf::result<bool> {
       auto i = self->state.agents.find(name);
       if (i == self->state.agents.end())
         return false;
       auto handle = i->second.handle;
       forget(self, ctx, name);
       auto rp = self->make_response_promise<bool>();
-      self->request(directory, caf::infinite, erase_atom::value, name)
+      self->request(directory, caf::infinite, erase_atom::value, name, handle)
         .then([=](bool) mutable {
           caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
-          publish_stopped(self, ctx, bus, name, "stopped");
+          publish_stopped(self, ctx, bus, name, reason);
           rp.deliver(true);
         });
       return rp;

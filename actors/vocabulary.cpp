@@ -24,6 +24,8 @@ const char* to_string(errc x) {
       return "invalid_argument";
     case errc::shutting_down:
       return "shutting_down";
+    case errc::unauthorized:
+      return "unauthorized";
   }
   return "unknown";
 }
@@ -56,6 +58,11 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<supervisor_actor>("am::supervisor_actor");
   cfg.add_message_type<directory_actor>("am::directory_actor");
   cfg.add_message_type<event_bus_actor>("am::event_bus_actor");
+  cfg.add_message_type<membership_actor>("am::membership_actor");
+  cfg.add_message_type<hello_msg>("am::hello_msg");
+  cfg.add_message_type<challenge_msg>("am::challenge_msg");
+  cfg.add_message_type<peer_info>("am::peer_info");
+  cfg.add_message_type<welcome_msg>("am::welcome_msg");
   cfg.add_error_category(category, [](uint8_t code, caf::atom_value,
                                       const caf::message& ctx) {
     std::string result = "agentmesh: ";

@@ -33,6 +33,17 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using http_atom = caf::atom_constant<caf::atom("http")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using conflict_atom = caf::atom_constant<caf::atom("conflict")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using replicate_atom = caf::atom_constant<caf::atom("replicate")>;
+using peer_up_atom = caf::atom_constant<caf::atom("peer_up")>;
+using peer_down_atom = caf::atom_constant<caf::atom("peer_down")>;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using info_atom = caf::atom_constant<caf::atom("info")>;
 
 // -- errors ---------------------------------------------------------------
 
@@ -49,6 +60,8 @@ enum class errc : uint8_t {
   invalid_argument,
   /// The node is shutting down.
   shutting_down,
+  /// A cluster handshake failed (wrong cookie, stale challenge).
+  unauthorized,
 };
 
 const char* to_string(errc x);

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
             << " http://" << cfg.http_host << ':' << n->http.port
             << " cluster "
             << (cfg.cluster_enabled
-                  ? cfg.cluster_host + ":" + std::to_string(cfg.cluster_port)
+                  ? cfg.cluster_host + ":" + std::to_string(n->cluster_port)
                   : std::string{"off"})
             << std::endl;
   int sig = 0;

@@ -3,9 +3,11 @@
 #include <thread>
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include "actors/directory.hpp"
 #include "actors/event_bus.hpp"
+#include "actors/membership.hpp"
 #include "actors/supervisor.hpp"
 
 namespace am::app {
@@ -24,15 +26,33 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   n.ctx = ctx;
   n.bus = sys.spawn(event_bus);
   n.logger = sys.spawn(event_logger, n.bus);
-  n.directory = sys.spawn(directory, n.ctx);
+  n.directory = sys.spawn(directory, n.ctx, milliseconds{2000});
   n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);
+  if (cfg.cluster_enabled) {
+    membership_config mc;
+    mc.cookie = cfg.cluster_cookie;
+    mc.seeds = cfg.cluster_seeds;
+    n.membership = sys.spawn(membership, n.ctx, mc,
+                             sys.middleman().actor_handle(), n.directory,
+                             n.bus);
+    auto port = sys.middleman().publish(n.membership, cfg.cluster_port,
+                                        cfg.cluster_host.c_str(), true);
+    if (!port) {
+      stop_node(sys, n);
+      return std::move(port.error());
+    }
+    n.cluster_port = *port;
+    caf::anon_send(n.membership, start_atom::value,
+                   cfg.cluster_host + ":" + std::to_string(*port));
+  }
   http::site s{ctx->node_name, cfg.card_name, AGENTMESH_VERSION,
                cfg.http_host + ":" + std::to_string(cfg.http_port)};
   auto timeout = duration_cast<milliseconds>(cfg.request_timeout);
   auto nworkers = std::max(2u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < nworkers; ++i)
     n.workers.push_back(http::spawn_worker(
-      sys, ctx, http::node_handles{n.supervisor, n.directory, n.bus},
+      sys, ctx,
+      http::node_handles{n.supervisor, n.directory, n.bus, n.membership},
       timeout));
   http::server_config sc;
   sc.host = cfg.http_host;
@@ -69,6 +89,7 @@ void stop_node(caf::actor_system& sys, node& n) {
   };
   for (auto& w : n.workers)
     stop(w);
+  stop(n.membership);
   stop(n.supervisor);
   stop(n.directory);
   stop(n.logger);

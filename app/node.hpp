@@ -19,6 +19,8 @@ struct node {
   caf::actor logger;
   directory_actor directory;
   supervisor_actor supervisor;
+  membership_actor membership; // only with cluster.enabled
+  uint16_t cluster_port = 0;
   std::vector<http::worker_actor> workers;
   http::server http;
 };

@@ -30,6 +30,7 @@ struct node_handles {
   supervisor_actor supervisor;
   directory_actor directory;
   event_bus_actor bus;
+  membership_actor membership; // invalid without clustering
 };
 
 /// Settings of the HTTP front end (`[http]`).

@@ -34,10 +34,13 @@ failure to_failure(caf::actor_system& sys, const caf::error& err,
   return failure::internal(sys.render(err));
 }
 
-/// True if the handle is unusable: the agent is gone (or restarting).
-bool handle_is_stale(const caf::error& err) {
+/// True if the handle is unusable: the agent is gone (or restarting), or
+/// its node stopped answering (messages to a dead node's proxies vanish, so
+/// only the timeout tells).
+bool handle_is_stale(const caf::error& err, bool remote) {
   return err == caf::sec::request_receiver_down
-         || err == caf::exit_reason::remote_link_unreachable;
+         || err == caf::exit_reason::remote_link_unreachable
+         || (remote && err == caf::sec::request_timeout);
 }
 
 class actor_backend : public rpc::backend {
@@ -103,24 +106,29 @@ public:
   }
 
   void get_cluster_info(rpc::callback<cluster_info> cb) override {
-    cb(cluster_info{ctx_->node_name, {}});
+    if (!handles_.membership)
+      return cb(cluster_info{ctx_->node_name, {}});
+    auto& sys = self_->system();
+    self_->request(handles_.membership, timeout_, info_atom::value)
+      .then([cb](cluster_info& info) { cb(std::move(info)); },
+            [cb, &sys](caf::error& err) {
+              cb(to_failure(sys, err, {}, {}));
+            });
   }
 
   void get_task(const std::string& task_id,
                 rpc::callback<task_view> cb) override {
-    auto agent = ctx_->tasks->find(task_id);
-    if (!agent)
-      return cb(failure::task_not_found(task_id));
-    call<task_view>(*agent, task_id,
-                    rpc::callback<task_view>{[cb, task_id](
-                                               rpc::outcome<task_view> x) {
-                      // The agent may have gone since: the task is unknown.
-                      if (auto f = std::get_if<failure>(&x);
-                          f && f->code == -32001)
-                        return cb(failure::task_not_found(task_id));
-                      cb(std::move(x));
-                    }},
-                    pass<task_view>, task_atom::value, task_id);
+    auto& sys = self_->system();
+    self_
+      ->request(handles_.directory, timeout_, task_atom::value, task_id, true)
+      .then([cb](task_view& x) { cb(std::move(x)); },
+            [cb, task_id, &sys](caf::error& err) {
+              // An agent that went away took its tasks along.
+              if (err == caf::sec::request_receiver_down
+                  || err == caf::exit_reason::remote_link_unreachable)
+                return cb(failure::task_not_found(task_id));
+              cb(to_failure(sys, err, {}, task_id));
+            });
   }
 
   void cancel_task(const std::string& agent, const std::string& task_id,
@@ -151,17 +159,40 @@ private:
   template <class Answer, class Out, class F, class... Ts>
   void call_impl(const std::string& agent, const std::string& task_id,
                  rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
-    auto entry = ctx_->directory->find(agent);
-    if (!entry)
-      return cb(failure::agent_not_found(agent));
+    if (auto entry = ctx_->directory->find(agent))
+      return send_to<Answer>(*entry, task_id, cb, f, attempt, xs...);
+    // Not in the directory: ask every connected node (bounded).
     auto& sys = self_->system();
-    auto e = *entry;
+    self_
+      ->request(handles_.directory, timeout_, lookup_atom::value, agent, true)
+      .then(
+        [=](std::vector<dir_entry>& xs_found) {
+          if (xs_found.empty())
+            return cb(failure::agent_not_found(agent));
+          send_to<Answer>(xs_found.front(), task_id, cb, f, attempt, xs...);
+        },
+        [=, &sys](caf::error& err) {
+          cb(to_failure(sys, err, agent, task_id));
+        });
+  }
+
+  template <class Answer, class Out, class F, class... Ts>
+  void send_to(const dir_entry& e, const std::string& task_id,
+               rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
+    auto& sys = self_->system();
+    auto remote = e.node != ctx_->node_name;
     self_->request(e.handle, timeout_, xs...)
       .then([cb, f, e](Answer& answer) { cb(f(e, answer)); },
             [=, &sys](caf::error& err) {
-              if (attempt == 0 && handle_is_stale(err))
-                return call_impl<Answer>(agent, task_id, cb, f, 1, xs...);
-              cb(to_failure(sys, err, agent, task_id));
+              if (attempt == 0 && handle_is_stale(err, remote)) {
+                // Drop the stale entry and look the agent up once more.
+                self_->send(handles_.directory, stop_atom::value, e.name,
+                            e.handle);
+                return call_impl<Answer>(e.name, task_id, cb, f, 1, xs...);
+              }
+              if (handle_is_stale(err, remote))
+                return cb(failure::agent_not_found(e.name));
+              cb(to_failure(sys, err, e.name, task_id));
             });
   }
 

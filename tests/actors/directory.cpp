@@ -18,6 +18,7 @@ agent_actor::behavior_type dummy_agent(agent_actor::pointer) {
     [](task_atom, const std::string&) { return task_view{}; },
     [](cancel_atom, const std::string&) { return false; },
     [](stop_atom) { return false; },
+    [](conflict_atom) {},
   };
 }
 
@@ -47,8 +48,10 @@ CAF_TEST(put inserts once and names the holder afterwards) {
 CAF_TEST(erase removes entries) {
   auto a = sys.spawn(dummy_agent);
   ask<std::string>(dir, put_atom::value, entry("x", a));
-  CAF_CHECK(ask<bool>(dir, erase_atom::value, std::string{"x"}));
-  CAF_CHECK(!ask<bool>(dir, erase_atom::value, std::string{"x"}));
+  auto b = sys.spawn(dummy_agent);
+  CAF_CHECK(!ask<bool>(dir, erase_atom::value, std::string{"x"}, b));
+  CAF_CHECK(ask<bool>(dir, erase_atom::value, std::string{"x"}, a));
+  CAF_CHECK(!ask<bool>(dir, erase_atom::value, std::string{"x"}, a));
   CAF_CHECK(!ctx->directory->contains("x"));
 }
 

@@ -1,0 +1,63 @@
+#include "actors/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace am::auth {
+
+namespace {
+
+std::string to_hex(const unsigned char* data, size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string result;
+  result.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    result += digits[data[i] >> 4];
+    result += digits[data[i] & 0x0F];
+  }
+  return result;
+}
+
+} // namespace
+
+std::string make_nonce() {
+  unsigned char buf[16];
+  if (RAND_bytes(buf, sizeof(buf)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  return to_hex(buf, sizeof(buf));
+}
+
+std::string hmac_hex(const std::string& cookie, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), cookie.data(), static_cast<int>(cookie.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
+       &len);
+  return to_hex(out, len);
+}
+
+std::string server_proof(const std::string& cookie,
+                         const std::string& client_nonce,
+                         const std::string& server_nonce,
+                         const std::string& server_node) {
+  return hmac_hex(cookie, "agentmesh-server|" + client_nonce + "|"
+                            + server_nonce + "|" + server_node);
+}
+
+std::string client_proof(const std::string& cookie,
+                         const std::string& client_nonce,
+                         const std::string& server_nonce,
+                         const std::string& client_node) {
+  return hmac_hex(cookie, "agentmesh-client|" + server_nonce + "|"
+                            + client_nonce + "|" + client_node);
+}
+
+bool equal(const std::string& x, const std::string& y) {
+  return x.size() == y.size() && CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
+}
+
+} // namespace am::auth

@@ -1,0 +1,310 @@
+#include "actors/membership.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/auth.hpp"
+#include "actors/events.hpp"
+#include "actors/log.hpp"
+
+namespace am {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+/// Everything the handlers share; lives as long as the behavior.
+struct env {
+  membership_pointer self;
+  node_context_ptr ctx;
+  membership_config cfg;
+  caf::io::middleman_actor mm;
+  directory_actor directory;
+  event_bus_actor bus;
+
+  const std::string& node() const {
+    return ctx->node_name;
+  }
+
+  std::vector<std::string> connected() const {
+    std::vector<std::string> result;
+    for (auto& kvp : self->state.members)
+      result.push_back(kvp.first);
+    return result;
+  }
+
+  std::vector<std::string> addresses() const {
+    std::vector<std::string> result{self->state.address};
+    for (auto& kvp : self->state.members)
+      result.push_back(kvp.second.address);
+    return result;
+  }
+
+  void publish(const char* name, const std::string& who) const {
+    self->send(bus, publish_atom::value,
+               make_cluster_event(name, who, node(), connected()));
+  }
+
+  // -- connecting -------------------------------------------------------------
+
+  void schedule_retry(const std::string& address) const {
+    auto& t = self->state.targets[address];
+    if (t.retry_scheduled)
+      return;
+    t.retry_scheduled = true;
+    t.backoff = t.backoff.count() == 0
+                  ? cfg.min_backoff
+                  : std::min(cfg.max_backoff, t.backoff * 2);
+    self->delayed_send(self, t.backoff, retry_atom::value, address);
+  }
+
+  void failed(const std::string& address, const std::string& why) const {
+    auto& t = self->state.targets[address];
+    if (t.state == target::connected)
+      return;
+    t.state = target::idle;
+    log::debug("[ClusterMonitor] cannot join " + address + ": " + why);
+    schedule_retry(address);
+  }
+
+  void connect(const std::string& address) const {
+    auto& st = self->state;
+    if (st.address.empty() || address == st.address)
+      return;
+    auto& t = st.targets[address];
+    if (t.state != target::idle)
+      return;
+    for (auto& kvp : st.members)
+      if (kvp.second.address == address) {
+        t.state = target::connected;
+        return;
+      }
+    auto colon = address.rfind(':');
+    if (colon == std::string::npos)
+      return;
+    auto host = address.substr(0, colon);
+    auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
+    t.state = target::connecting;
+    auto e = *this;
+    self
+      ->request(mm, cfg.connect_timeout, caf::connect_atom::value, host, port)
+      .then(
+        [e, address](const caf::node_id& nid, caf::strong_actor_ptr& ptr,
+                     const std::set<std::string>&) {
+          auto& t = e.self->state.targets[address];
+          if (nid == e.self->node()) {
+            // A seed that points at this very node.
+            t.state = target::connected;
+            return;
+          }
+          if (!ptr || nid == t.dead)
+            return e.failed(address, "stale or missing proxy");
+          e.handshake(address, caf::actor_cast<membership_actor>(ptr), nid);
+        },
+        [e, address](caf::error& err) {
+          e.failed(address, e.self->system().render(err));
+        });
+  }
+
+  /// Client side: hello -> verify the server's proof -> join.
+  void handshake(const std::string& address, membership_actor peer,
+                 caf::node_id nid) const {
+    auto nonce = auth::make_nonce();
+    auto e = *this;
+    self
+      ->request(peer, cfg.connect_timeout, hello_atom::value,
+                hello_msg{node(), self->state.address, nonce})
+      .then(
+        [e, address, peer, nid, nonce](challenge_msg& c) {
+          auto expected = auth::server_proof(e.cfg.cookie, nonce, c.nonce,
+                                             c.node);
+          if (!auth::equal(c.mac, expected)) {
+            auto& t = e.self->state.targets[address];
+            if (!t.warned)
+              log::warning("[ClusterMonitor] refusing " + c.node + " at "
+                           + address + ": cookie mismatch");
+            t.warned = true;
+            return e.failed(address, "cookie mismatch");
+          }
+          auto proof = auth::client_proof(e.cfg.cookie, nonce, c.nonce,
+                                          e.node());
+          e.join(address, peer, nid, c.nonce, proof);
+        },
+        [e, address](caf::error& err) {
+          e.failed(address, e.self->system().render(err));
+        });
+  }
+
+  void join(const std::string& address, membership_actor peer,
+            caf::node_id nid, std::string server_nonce, std::string proof) const {
+    auto e = *this;
+    with_info([e, address, peer, nid, server_nonce, proof](peer_info info) {
+      e.self
+        ->request(peer, e.cfg.connect_timeout, join_atom::value, server_nonce,
+                  proof, std::move(info))
+        .then(
+          [e, address, peer, nid](welcome_msg& w) {
+            e.add_member(w.info, peer, nid);
+            for (auto& a : w.members)
+              e.connect(a);
+          },
+          [e, address](caf::error& err) {
+            auto& t = e.self->state.targets[address];
+            if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
+                && !t.warned) {
+              log::warning("[ClusterMonitor] " + address
+                           + " refused to let us join: cookie mismatch");
+              t.warned = true;
+            }
+            e.failed(address, e.self->system().render(err));
+          });
+    });
+  }
+
+  /// Calls `f` with this node's peer_info (its local directory snapshot).
+  template <class F>
+  void with_info(F f) const {
+    auto e = *this;
+    self->request(directory, caf::infinite, caf::get_atom::value)
+      .then([e, f](std::vector<dir_entry>& snapshot) mutable {
+        f(peer_info{e.node(), e.self->state.address, e.directory, e.bus,
+                    std::move(snapshot)});
+      });
+  }
+
+  // -- membership changes -----------------------------------------------------
+
+  void add_member(const peer_info& info, const membership_actor& handle,
+                  const caf::node_id& nid) const {
+    auto& st = self->state;
+    auto i = st.members.find(info.node);
+    if (i != st.members.end()) {
+      if (i->second.nid == nid) {
+        // Both sides connected at once: same node, same connection. Take
+        // the (possibly newer) snapshot and carry on.
+        self->send(directory, peer_up_atom::value, info.node,
+                   caf::actor_cast<caf::actor>(info.directory), info.snapshot);
+        return;
+      }
+      // The node restarted before we noticed it going down.
+      member_down(info.node);
+    }
+    st.members[info.node] = member{info.address, handle, nid};
+    auto& t = st.targets[info.address];
+    t.state = target::connected;
+    t.backoff = milliseconds{0};
+    t.warned = false;
+    self->monitor(handle);
+    self->send(directory, peer_up_atom::value, info.node,
+               caf::actor_cast<caf::actor>(info.directory), info.snapshot);
+    self->send(bus, peer_up_atom::value, info.node,
+               caf::actor_cast<caf::actor>(info.bus));
+    log::info("[ClusterMonitor] Node connected: " + info.node);
+    publish("node_up", info.node);
+  }
+
+  void member_down(const std::string& node_name) const {
+    auto& st = self->state;
+    auto i = st.members.find(node_name);
+    if (i == st.members.end())
+      return;
+    auto m = i->second;
+    st.members.erase(i);
+    self->demonitor(m.handle.address());
+    auto& t = st.targets[m.address];
+    t.state = target::idle;
+    t.dead = m.nid;
+    t.backoff = milliseconds{0};
+    schedule_retry(m.address);
+    log::warning("[ClusterMonitor] Node disconnected: " + node_name);
+    self->send(bus, peer_down_atom::value, node_name);
+    // Purge its directory entries before anyone hears of node_down.
+    auto e = *this;
+    self->request(directory, caf::infinite, peer_down_atom::value, node_name)
+      .then([e, node_name](bool) { e.publish("node_down", node_name); });
+  }
+};
+
+} // namespace
+
+membership_actor::behavior_type
+membership(membership_pointer self, node_context_ptr ctx,
+           membership_config cfg, caf::io::middleman_actor mm,
+           directory_actor directory, event_bus_actor bus) {
+  env e{self, std::move(ctx), std::move(cfg), std::move(mm),
+        std::move(directory), std::move(bus)};
+  self->set_down_handler([e](caf::down_msg& dm) {
+    for (auto& kvp : e.self->state.members)
+      if (kvp.second.handle.address() == dm.source) {
+        auto name = kvp.first;
+        return e.member_down(name);
+      }
+  });
+  return {
+    [e](start_atom, const std::string& address) {
+      e.self->state.address = address;
+      for (auto& seed : e.cfg.seeds)
+        e.connect(seed);
+      e.self->send(e.self, tick_atom::value);
+    },
+    [e](hello_atom, const hello_msg& h) {
+      auto nonce = auth::make_nonce();
+      e.self->state.challenges[nonce]
+        = pending_challenge{h.node, h.nonce, e.self->clock().now()};
+      return challenge_msg{e.node(), nonce,
+                           auth::server_proof(e.cfg.cookie, h.nonce, nonce,
+                                              e.node())};
+    },
+    [e](join_atom, const std::string& server_nonce, const std::string& proof,
+        peer_info& info) -> caf::result<welcome_msg> {
+      auto& challenges = e.self->state.challenges;
+      auto i = challenges.find(server_nonce);
+      if (i == challenges.end())
+        return make_error(errc::unauthorized, "unknown challenge");
+      auto ch = i->second;
+      challenges.erase(i);
+      auto expected = auth::client_proof(e.cfg.cookie, ch.client_nonce,
+                                         server_nonce, ch.node);
+      if (!auth::equal(proof, expected) || info.node != ch.node) {
+        log::warning("[ClusterMonitor] refusing " + ch.node
+                     + ": cookie mismatch");
+        return make_error(errc::unauthorized, "cookie mismatch");
+      }
+      auto sender = e.self->current_sender();
+      if (!sender)
+        return make_error(errc::unauthorized, "anonymous join");
+      auto peer = caf::actor_cast<membership_actor>(sender);
+      e.add_member(info, peer, sender->node());
+      auto rp = e.self->make_response_promise<welcome_msg>();
+      e.with_info([e, rp](peer_info mine) mutable {
+        rp.deliver(welcome_msg{std::move(mine), e.addresses()});
+      });
+      return rp;
+    },
+    [e](gossip_atom, const std::vector<std::string>& addresses) {
+      for (auto& a : addresses)
+        e.connect(a);
+    },
+    [e](tick_atom) {
+      auto& st = e.self->state;
+      auto addrs = e.addresses();
+      for (auto& kvp : st.members)
+        e.self->send(kvp.second.handle, gossip_atom::value, addrs);
+      auto now = e.self->clock().now();
+      for (auto i = st.challenges.begin(); i != st.challenges.end();)
+        if (now - i->second.issued > std::chrono::seconds(10))
+          i = st.challenges.erase(i);
+        else
+          ++i;
+      e.self->delayed_send(e.self, e.cfg.gossip_interval, tick_atom::value);
+    },
+    [e](retry_atom, const std::string& address) {
+      auto& t = e.self->state.targets[address];
+      t.retry_scheduled = false;
+      e.connect(address);
+    },
+    [e](info_atom) { return cluster_info{e.node(), e.connected()}; },
+  };
+}
+
+} // namespace am

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/io/middleman_actor.hpp>
+#include <caf/node_id.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/interfaces.hpp"
+#include "actors/node_context.hpp"
+
+namespace am {
+
+/// Settings of the membership actor (`[cluster]`).
+struct membership_config {
+  std::string cookie;
+  std::vector<std::string> seeds; // host:port
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds gossip_interval{1000};
+  std::chrono::milliseconds min_backoff{100};
+  std::chrono::milliseconds max_backoff{1000};
+};
+
+/// A connected, authenticated node.
+struct member {
+  std::string address; // advertised host:port
+  membership_actor handle;
+  caf::node_id nid;
+};
+
+/// An address this node wants to be connected to.
+///
+/// ```
+///             connect ok + handshake ok
+///  [idle] ──► [connecting] ────────────────► [connected]
+///    ▲            │ refused / timeout              │ down_msg
+///    │            ▼                                ▼
+///    └──── retry after backoff (100 ms doubling, at most 1 s) ◄──┘
+/// ```
+struct target {
+  enum state_t { idle, connecting, connected } state = idle;
+  std::chrono::milliseconds backoff{0};
+  bool retry_scheduled = false;
+  bool warned = false;
+  /// The node that last went down at this address: a reconnect that
+  /// returns it again got a stale cached proxy.
+  caf::node_id dead;
+};
+
+/// A challenge this node issued and awaits the proof for.
+struct pending_challenge {
+  std::string node;
+  std::string client_nonce;
+  caf::actor_clock::time_point issued;
+};
+
+struct membership_state {
+  std::string address; // own advertised host:port; empty until started
+  std::map<std::string, member> members; // by node name
+  std::map<std::string, target> targets; // by address
+  std::map<std::string, pending_challenge> challenges; // by server nonce
+  static inline const char* name = "membership";
+};
+
+using membership_pointer = membership_actor::stateful_pointer<membership_state>;
+
+/// Cluster membership: authenticates peers with the cookie, keeps a full
+/// mesh by gossiping member addresses, monitors each member's membership
+/// actor (a down_msg means the node is down), purges and resynchronises the
+/// directory and tells the bus about peers.
+membership_actor::behavior_type
+membership(membership_pointer self, node_context_ptr ctx,
+           membership_config cfg, caf::io::middleman_actor mm,
+           directory_actor directory, event_bus_actor bus);
+
+} // namespace am
