@@ -40,6 +40,20 @@ struct env {
     return result;
   }
 
+  /// True if the current message comes from this node or from a member.
+  /// Only the handshake is open to strangers; everything else is ignored.
+  bool trusted() const {
+    auto sender = self->current_sender();
+    if (!sender)
+      return false;
+    if (sender->node() == self->node())
+      return true;
+    for (auto& kvp : self->state.members)
+      if (kvp.second.nid == sender->node())
+        return true;
+    return false;
+  }
+
   void publish(const char* name, const std::string& who) const {
     self->send(bus, publish_atom::value,
                make_cluster_event(name, who, node(), connected()));
@@ -97,8 +111,11 @@ struct env {
             t.state = target::connected;
             return;
           }
-          if (!ptr || nid == t.dead)
-            return e.failed(address, "stale or missing proxy");
+          if (!ptr)
+            return e.failed(address, "no membership actor at this address");
+          // The same node as the one that went down is fine (a healed
+          // partition or a resumed process); a stale cached proxy of a dead
+          // one fails the handshake by timeout and we try again.
           e.handshake(address, caf::actor_cast<membership_actor>(ptr), nid);
         },
         [e, address](caf::error& err) {
@@ -213,7 +230,6 @@ struct env {
     self->demonitor(m.handle.address());
     auto& t = st.targets[m.address];
     t.state = target::idle;
-    t.dead = m.nid;
     t.backoff = milliseconds{0};
     schedule_retry(m.address);
     log::warning("[ClusterMonitor] Node disconnected: " + node_name);
@@ -242,6 +258,8 @@ membership(membership_pointer self, node_context_ptr ctx,
   });
   return {
     [e](start_atom, const std::string& address) {
+      if (!e.self->state.address.empty())
+        return; // started once, by the node itself
       e.self->state.address = address;
       for (auto& seed : e.cfg.seeds)
         e.connect(seed);
@@ -282,10 +300,14 @@ membership(membership_pointer self, node_context_ptr ctx,
       return rp;
     },
     [e](gossip_atom, const std::vector<std::string>& addresses) {
+      if (!e.trusted())
+        return;
       for (auto& a : addresses)
         e.connect(a);
     },
     [e](tick_atom) {
+      if (e.self->current_sender() != e.self->ctrl())
+        return;
       auto& st = e.self->state;
       auto addrs = e.addresses();
       for (auto& kvp : st.members)
@@ -299,11 +321,17 @@ membership(membership_pointer self, node_context_ptr ctx,
       e.self->delayed_send(e.self, e.cfg.gossip_interval, tick_atom::value);
     },
     [e](retry_atom, const std::string& address) {
+      if (e.self->current_sender() != e.self->ctrl())
+        return;
       auto& t = e.self->state.targets[address];
       t.retry_scheduled = false;
       e.connect(address);
     },
-    [e](info_atom) { return cluster_info{e.node(), e.connected()}; },
+    [e](info_atom) -> caf::result<cluster_info> {
+      if (!e.trusted())
+        return make_error(errc::unauthorized);
+      return cluster_info{e.node(), e.connected()};
+    },
   };
 }
 

@@ -45,9 +45,6 @@ struct target {
   std::chrono::milliseconds backoff{0};
   bool retry_scheduled = false;
   bool warned = false;
-  /// The node that last went down at this address: a reconnect that
-  /// returns it again got a stale cached proxy.
-  caf::node_id dead;
 };
 
 /// A challenge this node issued and awaits the proof for.

@@ -103,11 +103,14 @@ node_process::node_process(std::vector<std::string> args,
       continue;
     startup_line = text.substr(0, nl);
     std::istringstream in{startup_line};
-    std::string word, version, node_kw, url;
-    in >> word >> version >> node_kw >> node_name >> url;
+    std::string word, version, node_kw, url, cluster_kw, cluster;
+    in >> word >> version >> node_kw >> node_name >> url >> cluster_kw
+      >> cluster;
     auto colon = url.rfind(':');
     if (word == "agentmesh" && colon != std::string::npos)
       http_port = static_cast<uint16_t>(std::atoi(url.c_str() + colon + 1));
+    if (auto c = cluster.rfind(':'); c != std::string::npos)
+      cluster_port = static_cast<uint16_t>(std::atoi(cluster.c_str() + c + 1));
     break;
   }
 }

@@ -63,6 +63,7 @@ public:
 
   pid_t pid = -1;
   uint16_t http_port = 0;
+  uint16_t cluster_port = 0; // 0 without clustering
   std::string node_name;
   std::string startup_line;
 
