@@ -83,3 +83,119 @@ CAF_TEST(an entry pointed at a new actor survives the old one) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+/// Two directories of two simulated nodes in one test system, peered.
+struct two_nodes : fixture {
+  std::shared_ptr<node_context> ctx2 = std::make_shared<node_context>();
+  directory_actor dir2;
+
+  two_nodes() {
+    ctx2->node_name = "zzz@host";
+    dir2 = sys.spawn(directory, node_context_ptr{ctx2},
+                     std::chrono::milliseconds{2000});
+    extras.push_back(caf::actor_cast<caf::actor>(dir2));
+    self->send(dir, peer_up_atom::value, ctx2->node_name,
+               caf::actor_cast<caf::actor>(dir2), std::vector<dir_entry>{});
+    self->send(dir2, peer_up_atom::value, ctx->node_name,
+               caf::actor_cast<caf::actor>(dir), std::vector<dir_entry>{});
+    sched.run();
+  }
+
+  dir_entry remote(const std::string& name, int64_t started_at) {
+    return dir_entry{name, ctx2->node_name, sys.spawn(dummy_agent), started_at};
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(directory_cluster_tests, two_nodes)
+
+CAF_TEST(local changes replicate to peers) {
+  auto a = sys.spawn(dummy_agent);
+  ask<std::string>(dir, put_atom::value, entry("a", a));
+  CAF_REQUIRE(ctx2->directory->contains("a"));
+  CAF_CHECK(ctx2->directory->find("a")->node == "test@host");
+  ask<bool>(dir, erase_atom::value, std::string{"a"}, a);
+  CAF_CHECK(!ctx2->directory->contains("a"));
+  // A local agent that dies is erased on the peer too.
+  auto b = sys.spawn(dummy_agent);
+  ask<std::string>(dir, put_atom::value, entry("b", b));
+  CAF_CHECK(ctx2->directory->contains("b"));
+  anon_send_exit(b, caf::exit_reason::kill);
+  sched.run();
+  CAF_CHECK(!ctx2->directory->contains("b"));
+}
+
+CAF_TEST(the older start wins a name conflict) {
+  auto mine = sys.spawn(dummy_agent);
+  ask<std::string>(dir, put_atom::value, dir_entry{"x", "test@host", mine, 10});
+  // The peer's entry for the same name is older: it wins here...
+  self->send(dir, replicate_atom::value, remote("x", 5));
+  expect((replicate_atom, dir_entry), from(self).to(dir).with(_, _));
+  expect((conflict_atom), from(dir).to(mine).with(_));
+  sched.run();
+  CAF_CHECK(ctx->directory->find("x")->node == "zzz@host");
+  // ...and a younger one loses.
+  auto theirs = remote("y", 20);
+  ask<std::string>(dir, put_atom::value,
+                   dir_entry{"y", "test@host", sys.spawn(dummy_agent), 10});
+  self->send(dir, replicate_atom::value, theirs);
+  sched.run();
+  CAF_CHECK(ctx->directory->find("y")->node == "test@host");
+}
+
+CAF_TEST(ties go to the smaller node name) {
+  dir_entry a{"t", "a@host", {}, 7};
+  dir_entry b{"t", "b@host", {}, 7};
+  CAF_CHECK(wins_conflict(a, b));
+  CAF_CHECK(!wins_conflict(b, a));
+  dir_entry older{"t", "z@host", {}, 6};
+  CAF_CHECK(wins_conflict(older, a));
+}
+
+CAF_TEST(a node going down takes its entries along) {
+  self->send(dir, replicate_atom::value, remote("r1", 1));
+  self->send(dir, replicate_atom::value, remote("r2", 1));
+  ask<std::string>(dir, put_atom::value, entry("l", sys.spawn(dummy_agent)));
+  CAF_CHECK_EQUAL(ctx->directory->size(), 3u);
+  CAF_CHECK(ask<bool>(dir, peer_down_atom::value, ctx2->node_name));
+  CAF_CHECK_EQUAL(ctx->directory->size(), 1u);
+  CAF_CHECK(ctx->directory->contains("l"));
+}
+
+CAF_TEST(a snapshot resynchronises a returning node) {
+  self->send(dir, replicate_atom::value, remote("gone", 1));
+  self->send(dir, replicate_atom::value, remote("kept", 1));
+  sched.run();
+  auto kept = *ctx->directory->find("kept");
+  self->send(dir, peer_up_atom::value, ctx2->node_name,
+             caf::actor_cast<caf::actor>(dir2),
+             std::vector<dir_entry>{kept, remote("new", 2)});
+  sched.run();
+  CAF_CHECK(!ctx->directory->contains("gone"));
+  CAF_CHECK(ctx->directory->contains("kept"));
+  CAF_CHECK(ctx->directory->contains("new"));
+}
+
+CAF_TEST(lookups and snapshots) {
+  auto a = sys.spawn(dummy_agent);
+  ask<std::string>(dir2, put_atom::value,
+                   dir_entry{"only-there", "zzz@host", a, 1});
+  // Simulate a missed replication: forget it here, then look it up.
+  ctx->directory->erase("only-there");
+  auto found = ask<std::vector<dir_entry>>(dir, lookup_atom::value,
+                                           std::string{"only-there"}, true);
+  CAF_REQUIRE_EQUAL(found.size(), 1u);
+  CAF_CHECK_EQUAL(found[0].node, "zzz@host");
+  CAF_CHECK(ctx->directory->contains("only-there"));
+  auto none = ask<std::vector<dir_entry>>(dir, lookup_atom::value,
+                                          std::string{"nowhere"}, true);
+  CAF_CHECK(none.empty());
+  auto snap = ask<std::vector<dir_entry>>(dir2, caf::get_atom::value);
+  CAF_REQUIRE_EQUAL(snap.size(), 1u);
+  CAF_CHECK_EQUAL(snap[0].name, "only-there");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

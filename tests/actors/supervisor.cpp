@@ -137,6 +137,16 @@ CAF_TEST(restarts older than the window are forgotten) {
   CAF_CHECK(!ctx->directory->contains("A"));
 }
 
+CAF_TEST(an agent that loses a name conflict stops with that reason) {
+  start("C");
+  self->send(handle_of("C"), conflict_atom::value);
+  sched.run();
+  CAF_CHECK(!ctx->directory->contains("C"));
+  CAF_REQUIRE(saw("agent_stopped", "C"));
+  auto ev = json::parse(events->back().json);
+  CAF_CHECK(ev["reason"] == "name_conflict");
+}
+
 CAF_TEST(may_restart implements a sliding window) {
   std::vector<caf::actor_clock::time_point> xs;
   caf::actor_clock::time_point t0{};
