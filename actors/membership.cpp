@@ -318,7 +318,8 @@ membership(membership_pointer self, node_context_ptr ctx,
           i = st.challenges.erase(i);
         else
           ++i;
-      e.self->delayed_send(e.self, e.cfg.gossip_interval, tick_atom::value);
+      if (e.cfg.gossip_interval.count() > 0)
+        e.self->delayed_send(e.self, e.cfg.gossip_interval, tick_atom::value);
     },
     [e](retry_atom, const std::string& address) {
       if (e.self->current_sender() != e.self->ctrl())

@@ -19,6 +19,7 @@ struct membership_config {
   std::string cookie;
   std::vector<std::string> seeds; // host:port
   std::chrono::milliseconds connect_timeout{2000};
+  /// Period of gossip rounds; 0 gossips only on joins (simulated networks).
   std::chrono::milliseconds gossip_interval{1000};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{1000};

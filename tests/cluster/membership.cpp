@@ -1,0 +1,231 @@
+#define CAF_SUITE membership
+
+// Several nodes in one process on CAF's simulated network: joining, gossip
+// to a third node, node down, directory purge and resynchronisation.
+
+#include <caf/test/io_dsl.hpp>
+
+#include "actors/directory.hpp"
+#include "actors/event_bus.hpp"
+#include "actors/membership.hpp"
+#include "actors/supervisor.hpp"
+
+using namespace am;
+
+namespace {
+
+struct cluster_config : caf::actor_system_config {
+  cluster_config() {
+    load<caf::io::middleman>();
+    register_types(*this);
+  }
+};
+
+using base = test_coordinator_fixture<cluster_config>;
+using planet_type = test_node_fixture<base>;
+
+/// One node's actors on one planet.
+struct node_actors {
+  std::shared_ptr<node_context> ctx = std::make_shared<node_context>();
+  event_bus_actor bus;
+  directory_actor dir;
+  supervisor_actor sup;
+  membership_actor mem;
+  std::string address;
+};
+
+struct fixture : test_network_fixture_base<planet_type> {
+  planet_type earth;
+  planet_type mars;
+  planet_type jupiter;
+  std::map<planet_type*, node_actors> nodes;
+  std::map<planet_type*, caf::io::accept_handle> acceptors;
+
+  fixture()
+    : test_network_fixture_base<planet_type>({&earth, &mars, &jupiter}),
+      earth(exec_all_callback()),
+      mars(exec_all_callback()),
+      jupiter(exec_all_callback()) {
+    // nop
+  }
+
+  ~fixture() {
+    for (auto& kvp : nodes)
+      for (auto h : {caf::actor_cast<caf::actor>(kvp.second.mem),
+                     caf::actor_cast<caf::actor>(kvp.second.sup),
+                     caf::actor_cast<caf::actor>(kvp.second.dir),
+                     caf::actor_cast<caf::actor>(kvp.second.bus)})
+        if (h)
+          caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    settle();
+  }
+
+  /// Runs messages and network traffic on every planet until nothing moves;
+  /// unlike `exec_all` it fires no timeouts (gossip and retry timers stay
+  /// pending until a test fires them).
+  void settle() {
+    std::vector<planet_type*> ps{&earth, &mars, &jupiter};
+    auto advance = [](planet_type* x) {
+      bool result = false;
+      while (x->sched.try_run_once())
+        result = true;
+      while (x->mpx.try_exec_runnable())
+        result = true;
+      while (x->mpx.try_accept_connection())
+        result = true;
+      while (x->mpx.try_read_data())
+        result = true;
+      return result;
+    };
+    for (;;) {
+      bool any = false;
+      for (auto* p : ps)
+        any = advance(p) || any;
+      if (!any)
+        break;
+    }
+  }
+
+  /// Lets `client` reach `server` at host `name`, port 8080.
+  void wire(planet_type& server, const std::string& name, planet_type& client) {
+    if (acceptors.count(&server) == 0)
+      acceptors[&server] = next_accept_handle();
+    prepare_connection(server, client, name, 8080, acceptors[&server]);
+  }
+
+  /// Publishes on port 8080, running the simulation while `publish` waits.
+  void publish(planet_type& p, const membership_actor& mem,
+               uint16_t port = 8080) {
+    if (acceptors.count(&p) == 0) {
+      acceptors[&p] = next_accept_handle();
+      p.mpx.provide_acceptor(port, acceptors[&p]);
+    }
+    settle(); // publish blocks: nothing else may be waiting to run
+    p.publish(mem, port);
+  }
+
+  node_actors& boot(planet_type& p, const std::string& name,
+                    std::vector<std::string> seeds,
+                    const std::string& cookie = "secret") {
+    auto& n = nodes[&p];
+    n.ctx->node_name = name + "@sim";
+    n.address = name + ":8080";
+    node_context_ptr ctx = n.ctx;
+    n.bus = p.sys.spawn(event_bus);
+    n.dir = p.sys.spawn(directory, ctx, std::chrono::milliseconds{1000});
+    n.sup = p.sys.spawn(supervisor, ctx, n.dir, n.bus);
+    membership_config mc;
+    mc.cookie = cookie;
+    mc.seeds = std::move(seeds);
+    mc.gossip_interval = std::chrono::milliseconds{0};
+    n.mem = p.sys.spawn(membership, ctx, mc, p.mm.actor_handle(), n.dir, n.bus);
+    publish(p, n.mem);
+    caf::anon_send(n.mem, start_atom::value, n.address);
+    settle();
+    return n;
+  }
+
+  cluster_info info(planet_type& p) {
+    caf::scoped_actor self{p.sys};
+    auto rh = self->request(nodes[&p].mem, caf::infinite, info_atom::value);
+    settle();
+    cluster_info result;
+    rh.receive([&](cluster_info& x) { result = std::move(x); },
+               [&](caf::error& err) { CAF_FAIL(p.sys.render(err)); });
+    std::sort(result.connected.begin(), result.connected.end());
+    return result;
+  }
+
+  void start_agent(planet_type& p, const std::string& name) {
+    caf::scoped_actor self{p.sys};
+    auto rh = self->request(nodes[&p].sup, caf::infinite, start_atom::value,
+                            name, std::string{});
+    settle();
+    rh.receive([](start_result& r) { CAF_CHECK_EQUAL(r.status, "started"); },
+               [&](caf::error& err) { CAF_FAIL(p.sys.render(err)); });
+  }
+
+  std::optional<std::string> host_of(planet_type& p, const std::string& agent) {
+    if (auto e = nodes[&p].ctx->directory->find(agent))
+      return e->node;
+    return std::nullopt;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(membership_tests, fixture)
+
+CAF_TEST(two nodes join and exchange their directories) {
+  wire(mars, "mars", earth);
+  boot(mars, "mars", {});
+  start_agent(mars, "on-mars");
+  boot(earth, "earth", {"mars:8080"});
+  start_agent(earth, "on-earth");
+  CAF_CHECK_EQUAL(info(earth).connected, std::vector<std::string>{"mars@sim"});
+  CAF_CHECK_EQUAL(info(mars).connected, std::vector<std::string>{"earth@sim"});
+  // The snapshot on join brought the older agent, replication the newer.
+  CAF_CHECK(host_of(earth, "on-mars") == std::optional<std::string>{"mars@sim"});
+  CAF_CHECK(host_of(mars, "on-earth")
+            == std::optional<std::string>{"earth@sim"});
+}
+
+CAF_TEST(gossip brings a third node into a full mesh) {
+  wire(mars, "mars", earth);
+  wire(mars, "mars", jupiter);
+  wire(earth, "earth", jupiter);
+  boot(mars, "mars", {});
+  boot(earth, "earth", {"mars:8080"});
+  start_agent(earth, "on-earth");
+  // Jupiter only knows mars; the welcome lists earth, which it then joins.
+  boot(jupiter, "jupiter", {"mars:8080"});
+  CAF_CHECK_EQUAL(info(jupiter).connected,
+                  (std::vector<std::string>{"earth@sim", "mars@sim"}));
+  CAF_CHECK_EQUAL(info(earth).connected,
+                  (std::vector<std::string>{"jupiter@sim", "mars@sim"}));
+  CAF_CHECK(host_of(jupiter, "on-earth")
+            == std::optional<std::string>{"earth@sim"});
+}
+
+CAF_TEST(a node going down is purged and comes back resynchronised) {
+  wire(mars, "mars", earth);
+  boot(mars, "mars", {});
+  boot(earth, "earth", {"mars:8080"});
+  start_agent(mars, "m1");
+  start_agent(earth, "e1");
+  CAF_REQUIRE(host_of(earth, "m1"));
+  // Mars's membership actor goes away: earth sees the node down, purges
+  // its agents and tells its bus.
+  caf::anon_send_exit(nodes[&mars].mem, caf::exit_reason::kill);
+  settle();
+  CAF_CHECK(info(earth).connected.empty());
+  CAF_CHECK(!host_of(earth, "m1"));
+  CAF_CHECK(host_of(earth, "e1"));
+  // Mars rejoins through earth with a new membership actor; once the
+  // snapshots are exchanged its agents are reachable again.
+  auto& m = nodes[&mars];
+  membership_config mc;
+  mc.cookie = "secret";
+  mc.seeds = {"earth:8080"};
+  mc.gossip_interval = std::chrono::milliseconds{0};
+  m.mem = mars.sys.spawn(membership, node_context_ptr{m.ctx}, mc,
+                         mars.mm.actor_handle(), m.dir, m.bus);
+  wire(earth, "earth", mars);
+  caf::anon_send(m.mem, start_atom::value, m.address);
+  settle();
+  CAF_CHECK_EQUAL(info(earth).connected, std::vector<std::string>{"mars@sim"});
+  CAF_CHECK(host_of(earth, "m1") == std::optional<std::string>{"mars@sim"});
+  CAF_CHECK(host_of(mars, "e1") == std::optional<std::string>{"earth@sim"});
+}
+
+CAF_TEST(a node with another cookie is refused) {
+  wire(mars, "mars", earth);
+  boot(mars, "mars", {});
+  start_agent(mars, "hidden");
+  boot(earth, "earth", {"mars:8080"}, "wrong");
+  CAF_CHECK(info(earth).connected.empty());
+  CAF_CHECK(info(mars).connected.empty());
+  CAF_CHECK(!host_of(earth, "hidden"));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
