@@ -9,6 +9,9 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/config_value.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <caf/settings.hpp>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@ namespace am::app {
 
 config::config() {
   load<caf::io::middleman>();
+  load<caf::openssl::manager>();
   register_types(*this);
   http::register_types(*this);
   opt_group{custom_options_, "node"}.add(node_name, "name",
@@ -45,6 +49,12 @@ config::config() {
     .add(task_history, "task-history", "finished tasks kept per agent");
   opt_group{custom_options_, "log"}.add(log_level, "level",
                                         "debug, info, warning or error");
+}
+
+bool config::tls() const {
+  return !openssl_certificate.empty() || !openssl_key.empty()
+         || !openssl_passphrase.empty() || !openssl_cafile.empty()
+         || !openssl_capath.empty();
 }
 
 std::string config::full_node_name() const {
@@ -169,8 +179,30 @@ const schema_t& caf_schema() {
     {"middleman",
      {{"heartbeat-interval", duration_check()},
       {"connection-timeout", duration_check()}}},
+    {"openssl",
+     {{"certificate", string_check()},
+      {"key", string_check()},
+      {"passphrase", string_check()},
+      {"cafile", string_check()},
+      {"capath", string_check()}}},
   };
   return result;
+}
+
+std::string openssl_error() {
+  char buf[256] = "unknown error";
+  if (auto code = ERR_get_error())
+    ERR_error_string_n(code, buf, sizeof(buf));
+  ERR_clear_error();
+  return buf;
+}
+
+int passphrase_cb(char* buf, int size, int, void* ptr) {
+  auto& pass = *static_cast<const std::string*>(ptr);
+  if (pass.size() >= static_cast<size_t>(size))
+    return 0;
+  std::copy(pass.begin(), pass.end(), buf);
+  return static_cast<int>(pass.size());
 }
 
 } // namespace
@@ -201,6 +233,45 @@ std::optional<std::string> validate(const caf::settings& content) {
   if (auto err = check(schema(), true))
     return err;
   return check(caf_schema(), false);
+}
+
+std::optional<std::string> check_tls(const config& cfg) {
+  if (!cfg.tls())
+    return std::nullopt;
+  if (cfg.openssl_certificate.empty())
+    return std::string{"openssl.certificate: required when TLS is on"};
+  if (cfg.openssl_key.empty())
+    return std::string{"openssl.key: required when TLS is on"};
+  if (cfg.openssl_cafile.empty() && cfg.openssl_capath.empty())
+    return std::string{"openssl.cafile: required when TLS is on (or capath)"};
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx{SSL_CTX_new(
+                                                          TLS_method()),
+                                                        SSL_CTX_free};
+  if (!ctx)
+    return "openssl: " + openssl_error();
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(),
+                                         cfg.openssl_certificate.c_str())
+      != 1)
+    return "openssl.certificate: cannot load " + cfg.openssl_certificate
+           + ": " + openssl_error();
+  SSL_CTX_set_default_passwd_cb(ctx.get(), passphrase_cb);
+  SSL_CTX_set_default_passwd_cb_userdata(
+    ctx.get(), const_cast<std::string*>(&cfg.openssl_passphrase));
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.openssl_key.c_str(),
+                                  SSL_FILETYPE_PEM)
+      != 1)
+    return "openssl.key: cannot load " + cfg.openssl_key
+           + " (wrong file or openssl.passphrase): " + openssl_error();
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return "openssl.key: does not match openssl.certificate: "
+           + openssl_error();
+  auto cafile = cfg.openssl_cafile.empty() ? nullptr
+                                           : cfg.openssl_cafile.c_str();
+  auto capath = cfg.openssl_capath.empty() ? nullptr
+                                           : cfg.openssl_capath.c_str();
+  if (SSL_CTX_load_verify_locations(ctx.get(), cafile, capath) != 1)
+    return std::string{"openssl.cafile: cannot load CA: "} + openssl_error();
+  return std::nullopt;
 }
 
 std::optional<int> load(config& cfg, int argc, char** argv) {
@@ -251,6 +322,10 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
                 << ": " << *err << '\n';
       return 2;
     }
+  }
+  if (auto err = check_tls(cfg)) {
+    std::cerr << "agentmesh: configuration error: " << *err << '\n';
+    return 2;
   }
   // CAF 0.17.6 turns heartbeats off by default; a frozen peer is then never
   // detected. Default them unless the user chose.

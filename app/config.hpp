@@ -46,6 +46,10 @@ public:
 
   config();
 
+  /// True if any `openssl.*` option is set: the cluster port then speaks
+  /// mutually authenticated TLS.
+  bool tls() const;
+
   /// The node's full name: `<name>@<hostname>`, or `nonode@nohost` without a
   /// name and without clustering.
   std::string full_node_name() const;
@@ -61,5 +65,11 @@ std::optional<int> load(config& cfg, int argc, char** argv);
 /// unknown keys, wrong types and invalid values in our sections. Returns one
 /// message naming the key, or nothing.
 std::optional<std::string> validate(const caf::settings& content);
+
+/// With TLS on, loads certificate, key (with passphrase) and CA with OpenSSL
+/// the way CAF will, so that a mistake stops start-up instead of hanging or
+/// killing the node at its first connection. Returns a message naming the
+/// option, or nothing.
+std::optional<std::string> check_tls(const config& cfg);
 
 } // namespace am::app

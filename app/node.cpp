@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include "actors/directory.hpp"
 #include "actors/event_bus.hpp"
@@ -32,11 +33,16 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     membership_config mc;
     mc.cookie = cfg.cluster_cookie;
     mc.seeds = cfg.cluster_seeds;
-    n.membership = sys.spawn(membership, n.ctx, mc,
-                             sys.middleman().actor_handle(), n.directory,
-                             n.bus);
-    auto port = sys.middleman().publish(n.membership, cfg.cluster_port,
-                                        cfg.cluster_host.c_str(), true);
+    // With openssl.* set, the cluster port speaks mutually authenticated
+    // TLS: connects go through the openssl manager's actor.
+    auto mm = cfg.tls() ? sys.openssl_manager().actor_handle()
+                        : sys.middleman().actor_handle();
+    n.membership = sys.spawn(membership, n.ctx, mc, mm, n.directory, n.bus);
+    auto port = cfg.tls()
+                  ? caf::openssl::publish(n.membership, cfg.cluster_port,
+                                          cfg.cluster_host.c_str(), true)
+                  : sys.middleman().publish(n.membership, cfg.cluster_port,
+                                            cfg.cluster_host.c_str(), true);
     if (!port) {
       stop_node(sys, n);
       return std::move(port.error());
