@@ -270,3 +270,16 @@ CAF_TEST(two nodes starting the same name at once keep exactly one) {
     }));
   }
 }
+
+CAF_TEST(a node shutting down leaves the cluster at once) {
+  cluster_node n1{"n1", {}};
+  cluster_node n2{"n2", {n1.proc->cluster_port}};
+  CAF_REQUIRE(n1.sees(2));
+  n2.call("StartAgent", {{"name", "Leaving"}});
+  CAF_REQUIRE(eventually([&] { return n1.agents().count("Leaving") == 1; }));
+  auto t0 = clock_type::now();
+  CAF_CHECK_EQUAL(n2.proc->stop(SIGTERM), 0);
+  CAF_CHECK(n1.sees(1, 1s));
+  CAF_MESSAGE("SIGTERM -> node_down after " << ms_since(t0).count() << " ms");
+  CAF_CHECK(n1.agents().count("Leaving") == 0);
+}
