@@ -2,7 +2,9 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 
@@ -15,6 +17,10 @@ int main(int argc, char** argv) {
   if (auto code = am::app::load(cfg, argc, argv))
     return *code;
   // Block the shutdown signals in every thread; main waits for them below.
+  // (Reset first: a shell may have started us with SIGINT ignored, and an
+  // ignored signal never reaches sigwait.)
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -37,6 +43,18 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   am::log::info("agentmesh: shutting down (signal " + std::to_string(sig)
                 + ")");
+  // A second signal, or a shutdown that takes too long, ends the process.
+  std::thread{[signals] {
+    int again = 0;
+    sigwait(&signals, &again);
+    am::log::warning("agentmesh: second signal, exiting at once");
+    std::_Exit(130);
+  }}.detach();
+  std::thread{[] {
+    std::this_thread::sleep_for(std::chrono::seconds(15));
+    am::log::error("agentmesh: shutdown took longer than 15 s, exiting");
+    std::_Exit(1);
+  }}.detach();
   am::app::stop_node(sys, *n);
   return 0;
 }
