@@ -28,6 +28,15 @@ void to_peers(directory_pointer self, Ts&&... xs) {
     self->send(kvp.second, xs...);
 }
 
+std::vector<dir_entry> local_entries(const node_context_ptr& ctx) {
+  std::vector<dir_entry> result;
+  ctx->directory->for_each([&](const std::string&, const dir_entry& e) {
+    if (e.node == ctx->node_name)
+      result.push_back(e);
+  });
+  return result;
+}
+
 /// Applies an entry that a peer reports (snapshot or replication).
 void apply_remote(directory_pointer self, const node_context_ptr& ctx,
                   const dir_entry& entry) {
@@ -92,6 +101,11 @@ directory_actor::behavior_type directory(directory_pointer self,
       return;
     auto name = i->second;
     self->state.watched.erase(i);
+    // A crashed agent keeps its entry: its supervisor either points it at
+    // the restarted actor or removes it (restart limit), so the name never
+    // disappears during a restart.
+    if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
+      return;
     auto erased = ctx->directory->erase_if(name, [&](const dir_entry& e) {
       return e.handle.address() == dm.source;
     });
@@ -127,19 +141,26 @@ directory_actor::behavior_type directory(directory_pointer self,
       ctx->directory->erase_if(
         name, [&](const dir_entry& e) { return e.node == node; });
     },
-    [=](peer_up_atom, const std::string& node, const caf::actor& peer,
-        const std::vector<dir_entry>& snapshot) {
-      self->state.peers[node] = caf::actor_cast<directory_actor>(peer);
+    [=](peer_up_atom, const std::string& node, const caf::actor& peer) {
+      auto dir = caf::actor_cast<directory_actor>(peer);
+      self->state.peers[node] = dir;
+      // Our local entries go straight to the peer's directory, ahead of any
+      // later replication from us (same sender, same order).
+      self->send(dir, sync_atom::value, ctx->node_name,
+                 local_entries(ctx));
+    },
+    [=](sync_atom, const std::string& node,
+        const std::vector<dir_entry>& entries) {
       // Resynchronise: entries of that node we still hold but it no longer
       // has are stale.
       std::set<std::string> names;
-      for (auto& e : snapshot)
+      for (auto& e : entries)
         names.insert(e.name);
       ctx->directory->erase_all_if([&](const std::string& name,
                                         const dir_entry& e) {
         return e.node == node && names.count(name) == 0;
       });
-      for (auto& e : snapshot)
+      for (auto& e : entries)
         apply_remote(self, ctx, e);
     },
     [=](peer_down_atom, const std::string& node) {
@@ -192,14 +213,7 @@ directory_actor::behavior_type directory(directory_pointer self,
       ctx->directory->erase_if(
         name, [&](const dir_entry& e) { return e.handle == handle; });
     },
-    [=](caf::get_atom) {
-      std::vector<dir_entry> result;
-      ctx->directory->for_each([&](const std::string&, const dir_entry& e) {
-        if (e.node == ctx->node_name)
-          result.push_back(e);
-      });
-      return result;
-    },
+    [=](caf::get_atom) { return local_entries(ctx); },
   };
 }
 

@@ -29,8 +29,9 @@ struct directory_state {
 using directory_pointer = directory_actor::stateful_pointer<directory_state>;
 
 /// The single writer of the node's `directory_map`. Monitors every local
-/// handle it stores and removes the entry when that actor dies (unless the
-/// entry already points at a restarted agent). Replicates local changes to
+/// handle it stores and removes the entry when that actor stops (a crashed
+/// agent's entry stays for its supervisor to repoint or remove, so the name
+/// never vanishes during a restart). Replicates local changes to
 /// its peers and applies theirs, resolving name conflicts.
 directory_actor::behavior_type
 directory(directory_pointer self, node_context_ptr ctx,

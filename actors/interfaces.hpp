@@ -66,8 +66,10 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<replicate_atom, dir_entry>,
   // From a peer: its agent `name` on `node` is gone.
   caf::reacts_to<erase_atom, std::string, std::string>,
-  // A node joined: its directory handle and its local entries.
-  caf::reacts_to<peer_up_atom, std::string, caf::actor, std::vector<dir_entry>>,
+  // A node joined: its directory (we send it our local entries).
+  caf::reacts_to<peer_up_atom, std::string, caf::actor>,
+  // From a peer: all its local entries (replaces what we hold of it).
+  caf::reacts_to<sync_atom, std::string, std::vector<dir_entry>>,
   // A node left: removes all its entries before answering.
   caf::replies_to<peer_down_atom, std::string>::with<bool>,
   // Finds an agent; `ask_peers` widens a miss to every peer (bounded).
@@ -124,13 +126,12 @@ struct peer_info {
   std::string address; // advertised host:port
   directory_actor directory;
   event_bus_actor bus;
-  std::vector<dir_entry> snapshot; // its local agents
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
   return f(caf::meta::type_name("peer_info"), x.node, x.address, x.directory,
-           x.bus, x.snapshot);
+           x.bus);
 }
 
 /// The answer to a successful join.

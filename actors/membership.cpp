@@ -3,6 +3,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <functional>
+
 #include "actors/auth.hpp"
 #include "actors/events.hpp"
 #include "actors/log.hpp"
@@ -153,74 +155,82 @@ struct env {
   }
 
   void join(const std::string& address, membership_actor peer,
-            caf::node_id nid, std::string server_nonce, std::string proof) const {
+            caf::node_id nid, std::string server_nonce,
+            std::string proof) const {
     auto e = *this;
-    with_info([e, address, peer, nid, server_nonce, proof](peer_info info) {
-      e.self
-        ->request(peer, e.cfg.connect_timeout, join_atom::value, server_nonce,
-                  proof, std::move(info))
-        .then(
-          [e, address, peer, nid](welcome_msg& w) {
-            e.add_member(w.info, peer, nid);
-            for (auto& a : w.members)
-              e.connect(a);
-          },
-          [e, address](caf::error& err) {
-            auto& t = e.self->state.targets[address];
-            if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
-                && !t.warned) {
-              log::warning("[ClusterMonitor] " + address
-                           + " refused to let us join: cookie mismatch");
-              t.warned = true;
-            }
-            e.failed(address, e.self->system().render(err));
-          });
-    });
+    self
+      ->request(peer, cfg.connect_timeout, join_atom::value, server_nonce,
+                proof, info())
+      .then(
+        [e, address, peer, nid](welcome_msg& w) {
+          e.add_member(w.info, peer, nid, address);
+          for (auto& a : w.members)
+            e.connect(a);
+        },
+        [e, address](caf::error& err) {
+          auto& t = e.self->state.targets[address];
+          if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
+              && !t.warned) {
+            log::warning("[ClusterMonitor] " + address
+                         + " refused to let us join: cookie mismatch");
+            t.warned = true;
+          }
+          e.failed(address, e.self->system().render(err));
+        });
   }
 
-  /// Calls `f` with this node's peer_info (its local directory snapshot).
-  template <class F>
-  void with_info(F f) const {
-    auto e = *this;
-    self->request(directory, caf::infinite, caf::get_atom::value)
-      .then([e, f](std::vector<dir_entry>& snapshot) mutable {
-        f(peer_info{e.node(), e.self->state.address, e.directory, e.bus,
-                    std::move(snapshot)});
-      });
+  /// What this node hands to an authenticated peer.
+  peer_info info() const {
+    return peer_info{node(), self->state.address, directory, bus};
   }
 
   // -- membership changes -----------------------------------------------------
 
+  /// Marks an address as connected to a member.
+  void reached(const std::string& address) const {
+    if (address.empty())
+      return;
+    auto& t = self->state.targets[address];
+    t.state = target::connected;
+    t.backoff = milliseconds{0};
+    t.warned = false;
+  }
+
+  /// `dialed` is the address we connected to (may differ from the one the
+  /// peer advertises, e.g. a seed written as localhost); empty on the
+  /// server side.
   void add_member(const peer_info& info, const membership_actor& handle,
-                  const caf::node_id& nid) const {
+                  const caf::node_id& nid, const std::string& dialed) const {
     auto& st = self->state;
     auto i = st.members.find(info.node);
     if (i != st.members.end()) {
       if (i->second.nid == nid) {
-        // Both sides connected at once: same node, same connection. Take
-        // the (possibly newer) snapshot and carry on.
-        self->send(directory, peer_up_atom::value, info.node,
-                   caf::actor_cast<caf::actor>(info.directory), info.snapshot);
+        // Both sides connected at once: same node, same connection.
+        reached(dialed);
         return;
       }
-      // The node restarted before we noticed it going down.
-      member_down(info.node);
+      // The node restarted before we noticed it going down: report it down
+      // (after the purge) and only then up again.
+      auto e = *this;
+      member_down(info.node, [e, info, handle, nid, dialed] {
+        e.add_member(info, handle, nid, dialed);
+      });
+      return;
     }
-    st.members[info.node] = member{info.address, handle, nid};
-    auto& t = st.targets[info.address];
-    t.state = target::connected;
-    t.backoff = milliseconds{0};
-    t.warned = false;
+    st.members[info.node] = member{info.address, dialed, handle, nid};
+    reached(info.address);
+    reached(dialed);
     self->monitor(handle);
     self->send(directory, peer_up_atom::value, info.node,
-               caf::actor_cast<caf::actor>(info.directory), info.snapshot);
+               caf::actor_cast<caf::actor>(info.directory));
     self->send(bus, peer_up_atom::value, info.node,
                caf::actor_cast<caf::actor>(info.bus));
     log::info("[ClusterMonitor] Node connected: " + info.node);
     publish("node_up", info.node);
   }
 
-  void member_down(const std::string& node_name) const {
+  void member_down(const std::string& node_name,
+                   std::function<void()> then = nullptr) const {
     auto& st = self->state;
     auto i = st.members.find(node_name);
     if (i == st.members.end())
@@ -228,16 +238,24 @@ struct env {
     auto m = i->second;
     st.members.erase(i);
     self->demonitor(m.handle.address());
-    auto& t = st.targets[m.address];
-    t.state = target::idle;
-    t.backoff = milliseconds{0};
-    schedule_retry(m.address);
+    for (auto& address : {m.address, m.dialed}) {
+      if (address.empty())
+        continue;
+      auto& t = st.targets[address];
+      t.state = target::idle;
+      t.backoff = milliseconds{0};
+      schedule_retry(address);
+    }
     log::warning("[ClusterMonitor] Node disconnected: " + node_name);
     self->send(bus, peer_down_atom::value, node_name);
     // Purge its directory entries before anyone hears of node_down.
     auto e = *this;
     self->request(directory, caf::infinite, peer_down_atom::value, node_name)
-      .then([e, node_name](bool) { e.publish("node_down", node_name); });
+      .then([e, node_name, then](bool) {
+        e.publish("node_down", node_name);
+        if (then)
+          then();
+      });
   }
 };
 
@@ -266,6 +284,15 @@ membership(membership_pointer self, node_context_ptr ctx,
       e.self->send(e.self, tick_atom::value);
     },
     [e](hello_atom, const hello_msg& h) {
+      // Strangers may ask; keep the pending challenges bounded.
+      auto& challenges = e.self->state.challenges;
+      if (challenges.size() >= 1024) {
+        auto oldest = challenges.begin();
+        for (auto i = challenges.begin(); i != challenges.end(); ++i)
+          if (i->second.issued < oldest->second.issued)
+            oldest = i;
+        challenges.erase(oldest);
+      }
       auto nonce = auth::make_nonce();
       e.self->state.challenges[nonce]
         = pending_challenge{h.node, h.nonce, e.self->clock().now()};
@@ -292,12 +319,8 @@ membership(membership_pointer self, node_context_ptr ctx,
       if (!sender)
         return make_error(errc::unauthorized, "anonymous join");
       auto peer = caf::actor_cast<membership_actor>(sender);
-      e.add_member(info, peer, sender->node());
-      auto rp = e.self->make_response_promise<welcome_msg>();
-      e.with_info([e, rp](peer_info mine) mutable {
-        rp.deliver(welcome_msg{std::move(mine), e.addresses()});
-      });
-      return rp;
+      e.add_member(info, peer, sender->node(), {});
+      return welcome_msg{e.info(), e.addresses()};
     },
     [e](gossip_atom, const std::vector<std::string>& addresses) {
       if (!e.trusted())

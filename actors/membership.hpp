@@ -28,6 +28,7 @@ struct membership_config {
 /// A connected, authenticated node.
 struct member {
   std::string address; // advertised host:port
+  std::string dialed;  // the address we connected to, if we did
   membership_actor handle;
   caf::node_id nid;
 };

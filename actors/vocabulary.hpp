@@ -44,6 +44,7 @@ using join_atom = caf::atom_constant<caf::atom("join")>;
 using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using info_atom = caf::atom_constant<caf::atom("info")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
 // -- errors ---------------------------------------------------------------
 

@@ -55,15 +55,26 @@ CAF_TEST(erase removes entries) {
   CAF_CHECK(!ctx->directory->contains("x"));
 }
 
-CAF_TEST(a stored actor that dies leaves the directory) {
+CAF_TEST(a stored actor that stops leaves the directory) {
   auto a = sys.spawn(dummy_agent);
   auto b = sys.spawn(dummy_agent);
   ask<std::string>(dir, put_atom::value, entry("a", a));
   ask<std::string>(dir, put_atom::value, entry("b", b));
-  anon_send_exit(a, caf::exit_reason::kill);
+  anon_send_exit(a, caf::exit_reason::user_shutdown);
   sched.run();
   CAF_CHECK(!ctx->directory->contains("a"));
   CAF_CHECK(ctx->directory->contains("b"));
+}
+
+CAF_TEST(a crashed actor keeps its entry for the supervisor) {
+  auto a = sys.spawn(dummy_agent);
+  ask<std::string>(dir, put_atom::value, entry("a", a));
+  anon_send_exit(a, caf::exit_reason::kill);
+  sched.run();
+  CAF_CHECK(ctx->directory->contains("a"));
+  // The supervisor removes it if it gives up.
+  CAF_CHECK(ask<bool>(dir, erase_atom::value, std::string{"a"}, a));
+  CAF_CHECK(!ctx->directory->contains("a"));
 }
 
 CAF_TEST(an entry pointed at a new actor survives the old one) {
@@ -77,7 +88,7 @@ CAF_TEST(an entry pointed at a new actor survives the old one) {
   sched.run();
   CAF_REQUIRE(ctx->directory->contains("x"));
   CAF_CHECK(ctx->directory->find("x")->handle == fresh);
-  anon_send_exit(fresh, caf::exit_reason::kill);
+  anon_send_exit(fresh, caf::exit_reason::user_shutdown);
   sched.run();
   CAF_CHECK(!ctx->directory->contains("x"));
 }
@@ -97,9 +108,9 @@ struct two_nodes : fixture {
                      std::chrono::milliseconds{2000});
     extras.push_back(caf::actor_cast<caf::actor>(dir2));
     self->send(dir, peer_up_atom::value, ctx2->node_name,
-               caf::actor_cast<caf::actor>(dir2), std::vector<dir_entry>{});
+               caf::actor_cast<caf::actor>(dir2));
     self->send(dir2, peer_up_atom::value, ctx->node_name,
-               caf::actor_cast<caf::actor>(dir), std::vector<dir_entry>{});
+               caf::actor_cast<caf::actor>(dir));
     sched.run();
   }
 
@@ -112,6 +123,21 @@ struct two_nodes : fixture {
 
 CAF_TEST_FIXTURE_SCOPE(directory_cluster_tests, two_nodes)
 
+CAF_TEST(joining peers send each other their local entries) {
+  auto a = sys.spawn(dummy_agent);
+  ask<std::string>(dir, put_atom::value, entry("early", a));
+  // A peer joining later gets it through peer_up's sync.
+  auto ctx3 = std::make_shared<node_context>();
+  ctx3->node_name = "third@host";
+  auto dir3 = sys.spawn(directory, node_context_ptr{ctx3},
+                        std::chrono::milliseconds{2000});
+  extras.push_back(caf::actor_cast<caf::actor>(dir3));
+  self->send(dir, peer_up_atom::value, ctx3->node_name,
+             caf::actor_cast<caf::actor>(dir3));
+  sched.run();
+  CAF_CHECK(ctx3->directory->contains("early"));
+}
+
 CAF_TEST(local changes replicate to peers) {
   auto a = sys.spawn(dummy_agent);
   ask<std::string>(dir, put_atom::value, entry("a", a));
@@ -123,7 +149,7 @@ CAF_TEST(local changes replicate to peers) {
   auto b = sys.spawn(dummy_agent);
   ask<std::string>(dir, put_atom::value, entry("b", b));
   CAF_CHECK(ctx2->directory->contains("b"));
-  anon_send_exit(b, caf::exit_reason::kill);
+  anon_send_exit(b, caf::exit_reason::user_shutdown);
   sched.run();
   CAF_CHECK(!ctx2->directory->contains("b"));
 }
@@ -165,13 +191,12 @@ CAF_TEST(a node going down takes its entries along) {
   CAF_CHECK(ctx->directory->contains("l"));
 }
 
-CAF_TEST(a snapshot resynchronises a returning node) {
+CAF_TEST(a sync resynchronises a returning node) {
   self->send(dir, replicate_atom::value, remote("gone", 1));
   self->send(dir, replicate_atom::value, remote("kept", 1));
   sched.run();
   auto kept = *ctx->directory->find("kept");
-  self->send(dir, peer_up_atom::value, ctx2->node_name,
-             caf::actor_cast<caf::actor>(dir2),
+  self->send(dir, sync_atom::value, ctx2->node_name,
              std::vector<dir_entry>{kept, remote("new", 2)});
   sched.run();
   CAF_CHECK(!ctx->directory->contains("gone"));
