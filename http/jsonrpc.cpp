@@ -321,14 +321,16 @@ void handle_one(backend& b, const json& req,
 } // namespace
 
 void handle(backend& b, const std::string& body, done_fn done) {
+  // nlohmann's parser keeps its own stack (no recursion), so parse first:
+  // malformed input is a parse error however deep it is.
+  auto req = json::parse(body, nullptr, false);
+  if (req.is_discarded())
+    return done(dump(error_response(failure::parse_error(), nullptr)));
   if (nesting_depth(body) > max_nesting)
     return done(dump(error_response(
       failure::invalid_request("nesting deeper than "
                                + std::to_string(max_nesting)),
       nullptr)));
-  auto req = json::parse(body, nullptr, false);
-  if (req.is_discarded())
-    return done(dump(error_response(failure::parse_error(), nullptr)));
   if (!req.is_array()) {
     return handle_one(b, req, [done](std::optional<json> res) {
       if (res)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include <http_parser.h>
 
@@ -18,6 +19,7 @@ struct request_parser::impl {
   bool last_was_value = false;
   size_t header_bytes = 0;
   bool in_message = false;
+  bool expect_continue = false;
   status error = status::ok;
   std::vector<request>* out = nullptr;
 
@@ -107,6 +109,10 @@ struct request_parser::impl {
         s.error = status::body_too_large;
         return -1;
       }
+      auto expect = s.cur.header("expect");
+      std::transform(expect.begin(), expect.end(), expect.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      s.expect_continue = expect == "100-continue";
       return 0;
     };
     settings.on_body = [](http_parser* p, const char* at, size_t n) {
@@ -120,6 +126,7 @@ struct request_parser::impl {
     };
     settings.on_message_complete = [](http_parser* p) {
       auto& s = self(p);
+      s.expect_continue = false; // the body is here already
       s.cur.keep_alive = http_should_keep_alive(p) != 0 && p->upgrade == 0;
       s.out->push_back(std::move(s.cur));
       s.cur = request{};
@@ -163,6 +170,10 @@ request_parser::status request_parser::feed(const char* data, size_t n,
 
 bool request_parser::mid_request() const {
   return impl_->in_message;
+}
+
+bool request_parser::take_expect_continue() {
+  return std::exchange(impl_->expect_continue, false);
 }
 
 } // namespace am::http

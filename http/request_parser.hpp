@@ -43,6 +43,10 @@ public:
   /// True if bytes of an incomplete request were consumed.
   bool mid_request() const;
 
+  /// True once per request whose headers asked for `Expect: 100-continue`
+  /// and whose body has not arrived yet.
+  bool take_expect_continue();
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

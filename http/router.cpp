@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include <algorithm>
+
 #include "actors/clock.hpp"
 #include "actors/json.hpp"
 
@@ -70,6 +72,29 @@ std::vector<std::string> query_values(const std::string& query,
   return result;
 }
 
+std::optional<std::string> check_topics(std::vector<std::string>& topics) {
+  const std::string agent_prefix = "agent:events:";
+  std::vector<std::string> result;
+  bool all_agents = false;
+  for (auto& t : topics) {
+    if (t == "agent:events")
+      all_agents = true;
+    else if (t != "cluster:events"
+             && !(t.size() > agent_prefix.size() && t.size() <= 256
+                  && t.compare(0, agent_prefix.size(), agent_prefix) == 0))
+      return t;
+  }
+  for (auto& t : topics) {
+    // agent:events already carries every agent's events: no duplicates.
+    if (all_agents && t.compare(0, agent_prefix.size(), agent_prefix) == 0)
+      continue;
+    if (std::find(result.begin(), result.end(), t) == result.end())
+      result.push_back(t);
+  }
+  topics = std::move(result);
+  return std::nullopt;
+}
+
 std::string agent_card(const site& s, const std::string& host) {
   json card{
     {"name", s.card_name},
@@ -101,8 +126,13 @@ route route_request(const request& req, const site& s) {
   } else if (req.method == "POST" && path == "/a2a") {
     result.kind = route::rpc;
   } else if (req.method == "GET" && path == "/events") {
+    auto topics = query_values(req.query, "topic");
+    if (auto bad = check_topics(topics)) {
+      result.res = error_response(400, "Unknown topic");
+      return result;
+    }
     result.kind = route::events;
-    result.topics = query_values(req.query, "topic");
+    result.topics = std::move(topics);
   } else if (req.method == "HEAD" && path == "/events") {
     result.res = response{200, "text/event-stream", {}};
   } else {

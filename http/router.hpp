@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ std::string normalize_path(std::string path);
 /// Values of every `key=` parameter in a query string, percent-decoded.
 std::vector<std::string> query_values(const std::string& query,
                                       const std::string& key);
+
+/// Checks event stream topics (`agent:events`, `cluster:events`,
+/// `agent:events:<name>` up to 256 characters) and drops duplicates,
+/// including per-agent topics covered by `agent:events`. Returns the first
+/// unknown topic, if any.
+std::optional<std::string> check_topics(std::vector<std::string>& topics);
 
 /// The agent card (SPEC 6) as JSON text.
 std::string agent_card(const site& s, const std::string& host);

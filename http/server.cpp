@@ -35,6 +35,8 @@ struct conn_state {
   uint64_t last_seq = UINT64_MAX;
   bool streaming = false;
   bool reading = true;
+  /// Bytes written by us but not yet taken by the kernel (write acks).
+  uint64_t unsent = 0;
   steady_clock::time_point last_activity = steady_clock::now();
   static inline const char* name = "http_connection";
 };
@@ -57,6 +59,23 @@ std::string error_bytes(int status, const char* detail) {
 
 void start_stream(conn_pointer self, caf::io::connection_handle hdl,
                   const shared_config_ptr& sc, reply r);
+
+/// A client that does not read its replies may not make us buffer more.
+constexpr uint64_t max_unsent = 4 * 1024 * 1024;
+
+bool must_pause(conn_pointer self, const shared_config_ptr& sc) {
+  return outstanding(self) >= sc->cfg.max_pipeline
+         || self->state.unsent > max_unsent;
+}
+
+void resume_reading(conn_pointer self, caf::io::connection_handle hdl,
+                    const shared_config_ptr& sc) {
+  auto& st = self->state;
+  if (!st.reading && !st.streaming && !must_pause(self, sc)) {
+    st.reading = true;
+    self->trigger(hdl);
+  }
+}
 
 /// Writes every reply that is next in order; closes when done.
 void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
@@ -81,10 +100,7 @@ void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
     }
   }
   self->flush(hdl);
-  if (!st.reading && outstanding(self) < sc->cfg.max_pipeline) {
-    st.reading = true;
-    self->trigger(hdl);
-  }
+  resume_reading(self, hdl, sc);
 }
 
 void start_stream(conn_pointer self, caf::io::connection_handle hdl,
@@ -129,12 +145,18 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
     return;
   }
   if (r.kind == route::events) {
+    // Nothing after an event stream on this connection gets an answer, so
+    // nothing after it runs either.
+    self->state.last_seq = seq;
     self->state.ready.emplace(seq, reply{sse_head, false, true, r.topics});
     flush_ready(self, hdl, sc);
     return;
   }
   auto& w = sc->workers[sc->next_worker++ % sc->workers.size()];
-  self->request(w, sc->cfg.request_timeout * 2, http_atom::value, std::move(req))
+  // A call may take a lookup across the cluster plus the call itself, and
+  // the same again after a stale handle: allow all of it.
+  self->request(w, sc->cfg.request_timeout * 5, http_atom::value,
+                std::move(req))
     .then(
       [=](reply& r) {
         self->state.ready.emplace(seq, std::move(r));
@@ -154,6 +176,12 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
     return; // no requests after a stream or a final request
   std::vector<request> reqs;
   auto status = st.parser->feed(msg.buf.data(), msg.buf.size(), reqs);
+  if (st.parser->take_expect_continue() && status == request_parser::status::ok
+      && outstanding(self) == 0) {
+    static constexpr char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    self->write(msg.handle, sizeof(cont) - 1, cont);
+    self->flush(msg.handle);
+  }
   for (auto& req : reqs) {
     if (st.last_seq != UINT64_MAX)
       break;
@@ -177,7 +205,7 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
     flush_ready(self, msg.handle, sc);
     return;
   }
-  if (st.reading && outstanding(self) >= sc->cfg.max_pipeline) {
+  if (st.reading && must_pause(self, sc)) {
     st.reading = false;
     self->halt(msg.handle);
   }
@@ -193,14 +221,25 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
   }
   self->state.parser = std::make_unique<request_parser>(sc->cfg.lim);
   self->configure_read(hdl, caf::io::receive_policy::at_most(16384));
+  self->ack_writes(hdl, true);
   auto idle = sc->cfg.idle_timeout;
   self->delayed_send(self, idle, tick_atom::value);
   return {
     [=](caf::io::new_data_msg& msg) { on_data(self, msg, sc); },
     [=](caf::io::connection_closed_msg&) { self->quit(); },
+    [=](const caf::io::data_transferred_msg& msg) {
+      self->state.unsent = msg.remaining;
+      resume_reading(self, hdl, sc);
+    },
     [=](const event& ev) {
       if (!self->state.streaming)
         return;
+      if (self->state.unsent > max_unsent) {
+        // An event stream reader that stopped reading: drop it rather than
+        // buffer every event for it.
+        close_connection(self, hdl);
+        return;
+      }
       std::string chunk = "data: ";
       chunk += ev.json;
       chunk += "\n\n";

@@ -34,13 +34,12 @@ failure to_failure(caf::actor_system& sys, const caf::error& err,
   return failure::internal(sys.render(err));
 }
 
-/// True if the handle is unusable: the agent is gone (or restarting), or
-/// its node stopped answering (messages to a dead node's proxies vanish, so
-/// only the timeout tells).
-bool handle_is_stale(const caf::error& err, bool remote) {
+/// True if the handle is unusable: the agent is gone (or restarting) or
+/// its node is. A timeout is not: the call may have been carried out, and
+/// calls like SendMessage must never run twice.
+bool handle_is_stale(const caf::error& err) {
   return err == caf::sec::request_receiver_down
-         || err == caf::exit_reason::remote_link_unreachable
-         || (remote && err == caf::sec::request_timeout);
+         || err == caf::exit_reason::remote_link_unreachable;
 }
 
 class actor_backend : public rpc::backend {
@@ -68,8 +67,10 @@ public:
 
   void stop_agent(const std::string& agent, rpc::callback<bool> cb) override {
     call<bool>(agent, {}, std::move(cb),
-               [](const dir_entry&, bool found) -> rpc::outcome<bool> {
-                 return found;
+               [](const dir_entry& e, bool found) -> rpc::outcome<bool> {
+                 if (!found) // stopped by someone else meanwhile
+                   return failure::agent_not_found(e.name);
+                 return true;
                },
                stop_atom::value);
   }
@@ -161,15 +162,23 @@ private:
                  rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
     if (auto entry = ctx_->directory->find(agent))
       return send_to<Answer>(*entry, task_id, cb, f, attempt, xs...);
-    // Not in the directory: ask every connected node (bounded).
+    lookup_and_send<Answer>(agent, {}, task_id, cb, f, attempt, xs...);
+  }
+
+  /// Asks the directory actor (which widens to every peer) and sends to
+  /// what it finds, unless that is the handle that just failed.
+  template <class Answer, class Out, class F, class... Ts>
+  void lookup_and_send(const std::string& agent, agent_actor failed,
+                       const std::string& task_id, rpc::callback<Out> cb, F f,
+                       int attempt, Ts... xs) {
     auto& sys = self_->system();
     self_
       ->request(handles_.directory, timeout_, lookup_atom::value, agent, true)
       .then(
-        [=](std::vector<dir_entry>& xs_found) {
-          if (xs_found.empty())
+        [=](std::vector<dir_entry>& found) {
+          if (found.empty() || (failed && found.front().handle == failed))
             return cb(failure::agent_not_found(agent));
-          send_to<Answer>(xs_found.front(), task_id, cb, f, attempt, xs...);
+          send_to<Answer>(found.front(), task_id, cb, f, attempt, xs...);
         },
         [=, &sys](caf::error& err) {
           cb(to_failure(sys, err, agent, task_id));
@@ -180,19 +189,19 @@ private:
   void send_to(const dir_entry& e, const std::string& task_id,
                rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
     auto& sys = self_->system();
-    auto remote = e.node != ctx_->node_name;
     self_->request(e.handle, timeout_, xs...)
       .then([cb, f, e](Answer& answer) { cb(f(e, answer)); },
             [=, &sys](caf::error& err) {
-              if (attempt == 0 && handle_is_stale(err, remote)) {
-                // Drop the stale entry and look the agent up once more.
-                self_->send(handles_.directory, stop_atom::value, e.name,
-                            e.handle);
-                return call_impl<Answer>(e.name, task_id, cb, f, 1, xs...);
-              }
-              if (handle_is_stale(err, remote))
+              if (!handle_is_stale(err))
+                return cb(to_failure(sys, err, e.name, task_id));
+              if (attempt > 0)
                 return cb(failure::agent_not_found(e.name));
-              cb(to_failure(sys, err, e.name, task_id));
+              // Drop the stale entry, then look the agent up once more; the
+              // directory handles both in this order.
+              self_->send(handles_.directory, stop_atom::value, e.name,
+                          e.handle);
+              lookup_and_send<Answer>(e.name, e.handle, task_id, cb, f, 1,
+                                      xs...);
             });
   }
 

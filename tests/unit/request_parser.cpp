@@ -68,6 +68,21 @@ CAF_TEST(chunked bodies) {
   CAF_CHECK_EQUAL(out[0].body, "abcdefg");
 }
 
+CAF_TEST(expect 100-continue is reported once before the body) {
+  CAF_CHECK(feed("POST /a2a HTTP/1.1\r\nExpect: 100-Continue\r\n"
+                 "Content-Length: 2\r\n\r\n")
+            == status::ok);
+  CAF_CHECK(parser.take_expect_continue());
+  CAF_CHECK(!parser.take_expect_continue());
+  CAF_CHECK(feed("{}") == status::ok);
+  CAF_CHECK_EQUAL(out.size(), 1u);
+  // A body that arrives with the headers needs no interim response.
+  CAF_CHECK(feed("POST /a2a HTTP/1.1\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 2\r\n\r\n{}")
+            == status::ok);
+  CAF_CHECK(!parser.take_expect_continue());
+}
+
 CAF_TEST(connection close and HTTP 1.0) {
   feed("GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET / HTTP/1.0\r\n\r\n");
   CAF_REQUIRE_EQUAL(out.size(), 2u);

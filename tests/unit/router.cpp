@@ -79,6 +79,19 @@ CAF_TEST(event streams with topic filters) {
   CAF_CHECK_EQUAL(r.topics, (std::vector<std::string>{"agent:events:W",
                                                       "cluster:events"}));
   CAF_CHECK(get("GET", "/events").topics.empty());
+  // agent:events covers the per-agent topics; duplicates go.
+  r = get("GET", "/events", "topic=agent:events:W&topic=agent:events"
+                            "&topic=cluster:events&topic=cluster:events");
+  CAF_CHECK_EQUAL(r.topics, (std::vector<std::string>{"agent:events",
+                                                      "cluster:events"}));
+  // Unknown or oversized topics are refused.
+  for (auto q : {"topic=nope", "topic=agent:events:", "topic=agent:eventsX"}) {
+    auto bad = get("GET", "/events", q);
+    CAF_CHECK(bad.kind == route::respond);
+    CAF_CHECK_EQUAL(bad.res.status, 400);
+  }
+  auto long_name = "topic=agent:events:" + std::string(300, 'x');
+  CAF_CHECK_EQUAL(get("GET", "/events", long_name).res.status, 400);
 }
 
 CAF_TEST(serialization) {
