@@ -37,6 +37,11 @@ struct conn_state {
   bool reading = true;
   /// Bytes written by us but not yet taken by the kernel (write acks).
   uint64_t unsent = 0;
+  /// After an error reply to a request whose body may still be arriving:
+  /// keep reading (and discarding) briefly before closing, so that the
+  /// client is not reset before it reads the reply.
+  bool linger_on_close = false;
+  bool lingering = false;
   steady_clock::time_point last_activity = steady_clock::now();
   static inline const char* name = "http_connection";
 };
@@ -95,6 +100,17 @@ void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
     buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
     if (r.close || seq >= st.last_seq) {
       st.last_seq = seq;
+      if (st.linger_on_close) {
+        self->flush(hdl);
+        st.lingering = true;
+        if (!st.reading) {
+          st.reading = true;
+          self->trigger(hdl);
+        }
+        self->delayed_send(self, std::chrono::milliseconds(500),
+                           drain_atom::value);
+        return;
+      }
       close_connection(self, hdl);
       return;
     }
@@ -190,6 +206,7 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
   if (status != request_parser::status::ok && st.last_seq == UINT64_MAX) {
     auto seq = st.next_seq++;
     st.last_seq = seq;
+    st.linger_on_close = true;
     switch (status) {
       case request_parser::status::body_too_large:
         st.ready.emplace(seq, reply{error_bytes(413, "Payload Too Large"), true});
@@ -262,7 +279,7 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
     },
     [=](drain_atom) {
       auto& st = self->state;
-      if (st.streaming || outstanding(self) == 0) {
+      if (st.lingering || st.streaming || outstanding(self) == 0) {
         close_connection(self, hdl);
         return;
       }

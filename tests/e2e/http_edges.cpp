@@ -90,6 +90,17 @@ CAF_TEST(bodies over the limit get 413 and a close) {
   CAF_CHECK(still_serving());
 }
 
+CAF_TEST(a client still sending its oversized body reads the 413) {
+  connection conn{port()};
+  std::string body(2 * 1024 * 1024, 'x');
+  conn.send("POST /a2a HTTP/1.1\r\nHost: x\r\nContent-Length: "
+            + std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto res = conn.read_response();
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->status, 413);
+  CAF_CHECK(conn.wait_closed());
+}
+
 CAF_TEST(headers over the limit get 431 and a close) {
   connection conn{port()};
   conn.send("GET /health HTTP/1.1\r\nX-Big: " + std::string(3000, 'y')
