@@ -79,7 +79,8 @@ caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus) {
     [](const event& ev) {
       auto lvl = ev.name == "node_down" ? log::level::warning
                                         : log::level::info;
-      log::write(lvl, log_line(ev));
+      if (lvl >= log::current_level()) // format only what gets written
+        log::write(lvl, log_line(ev));
     },
     [](bool) {
       // Subscription confirmed.

@@ -198,20 +198,23 @@ bool connection::send(const std::string& bytes) {
   return true;
 }
 
-bool connection::fill(clock_type::time_point deadline) {
+ssize_t connection::recv_some(clock_type::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
     deadline - clock_type::now());
   if (left.count() < 0)
-    return false;
+    return -2;
   pollfd pfd{fd_, POLLIN, 0};
   if (poll(&pfd, 1, static_cast<int>(left.count()) + 1) <= 0)
-    return false;
+    return -2;
   char buf[16384];
   auto n = ::recv(fd_, buf, sizeof(buf), 0);
-  if (n <= 0)
-    return false;
-  buf_.append(buf, static_cast<size_t>(n));
-  return true;
+  if (n > 0)
+    buf_.append(buf, static_cast<size_t>(n));
+  return n;
+}
+
+bool connection::fill(clock_type::time_point deadline) {
+  return recv_some(deadline) > 0;
 }
 
 std::optional<http_response> connection::read_response(
@@ -271,20 +274,11 @@ std::optional<std::string> connection::read_until(const std::string& marker,
 bool connection::wait_closed(clock_type::duration timeout) {
   auto deadline = clock_type::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - clock_type::now());
-    if (left.count() < 0)
-      return false;
-    pollfd pfd{fd_, POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(left.count()) + 1) <= 0)
-      return false;
-    char buf[4096];
-    auto n = ::recv(fd_, buf, sizeof(buf), 0);
-    if (n == 0 || (n < 0 && errno == ECONNRESET))
+    auto n = recv_some(deadline);
+    if (n == 0 || (n == -1 && errno == ECONNRESET))
       return true;
     if (n < 0)
       return false;
-    buf_.append(buf, static_cast<size_t>(n));
   }
 }
 

@@ -109,6 +109,10 @@ public:
   bool wait_closed(clock_type::duration timeout = 10s);
 
 private:
+  /// Waits for input and appends it to the buffer. Returns what recv
+  /// returned (0 on EOF, -1 on error) or -2 when the deadline passed.
+  ssize_t recv_some(clock_type::time_point deadline);
+
   /// Reads more bytes into the buffer; false on EOF, error or deadline.
   bool fill(clock_type::time_point deadline);
 
