@@ -1,0 +1,115 @@
+#define CAF_SUITE worker
+
+#include "tests/actors/fixture.hpp"
+
+#include "http/server.hpp"
+
+using namespace am;
+using namespace am::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// An agent that counts enqueues and never answers them.
+agent_actor::behavior_type silent_agent(agent_actor::pointer self,
+                                        std::shared_ptr<int> enqueues) {
+  return {
+    [=](enqueue_atom, const std::string&,
+        const std::string&) -> caf::result<std::string> {
+      ++*enqueues;
+      return self->make_response_promise<std::string>();
+    },
+    [](process_atom) { return process_result{}; },
+    [](state_atom) { return agent_status{}; },
+    [](task_atom, const std::string&) { return task_view{}; },
+    [](cancel_atom, const std::string&) { return false; },
+    [](stop_atom) { return false; },
+    [](conflict_atom) {},
+  };
+}
+
+struct fixture : node_fixture {
+  http::worker_actor worker;
+
+  fixture() {
+    spawn_node();
+    worker = http::spawn_worker(sys, ctx, http::node_handles{sup, dir, bus, {}},
+                                5s);
+    extras.push_back(caf::actor_cast<caf::actor>(worker));
+  }
+
+  /// Sends a JSON-RPC body through the worker; returns the parsed response.
+  json call(const std::string& method, const json& params,
+            bool fire_timeouts = false) {
+    http::request req;
+    req.method = "POST";
+    req.path = "/a2a";
+    req.body = json{{"jsonrpc", "2.0"},
+                    {"method", method},
+                    {"params", params},
+                    {"id", 1}}
+                 .dump();
+    auto rh = self->request(worker, caf::infinite, http_atom::value, req);
+    sched.run();
+    if (fire_timeouts) {
+      sched.trigger_timeouts();
+      sched.run();
+    }
+    json result;
+    rh.receive(
+      [&](http::reply& r) {
+        auto body = r.bytes.substr(r.bytes.find("\r\n\r\n") + 4);
+        result = json::parse(body);
+      },
+      [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+    return result;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(worker_tests, fixture)
+
+CAF_TEST(the worker drives agents through the directory) {
+  CAF_CHECK(call("StartAgent", {{"name", "W"}})["result"]["status"]
+            == "started");
+  auto r = call("SendMessage", {{"agent", "W"}, {"action", "search"}});
+  CAF_CHECK(r["result"]["status"] == "created");
+  CAF_CHECK(call("ProcessNext", {{"agent", "W"}})["result"]["task_id"]
+            == r["result"]["task_id"]);
+  CAF_CHECK(call("GetTask", {{"task_id", r["result"]["task_id"]}})["result"]
+              ["status"] == "completed");
+  CAF_CHECK(call("GetClusterInfo", json::object())["result"]["self"]
+            == "test@host");
+}
+
+CAF_TEST(a call that times out is not sent twice) {
+  auto enqueues = std::make_shared<int>(0);
+  auto slow = sys.spawn(silent_agent, enqueues);
+  extras.push_back(caf::actor_cast<caf::actor>(slow));
+  // A remote agent (the worker cannot tell the difference).
+  self->send(dir, replicate_atom::value,
+             dir_entry{"Slow", "other@host", slow, 1});
+  sched.run();
+  auto r = call("SendMessage", {{"agent", "Slow"}, {"action", "search"}},
+                true);
+  CAF_CHECK(r["error"]["code"] == -32603);
+  CAF_CHECK(r["error"]["data"] == "timeout");
+  CAF_CHECK_EQUAL(*enqueues, 1);
+  // The entry stays: a slow agent is not a gone one.
+  CAF_CHECK(ctx->directory->contains("Slow"));
+}
+
+CAF_TEST(a stale entry is dropped and looked up once more) {
+  auto gone = sys.spawn(silent_agent, std::make_shared<int>(0));
+  self->send(dir, replicate_atom::value,
+             dir_entry{"Gone", "other@host", gone, 1});
+  sched.run();
+  anon_send_exit(gone, caf::exit_reason::kill);
+  sched.run();
+  auto r = call("GetAgentState", {{"agent", "Gone"}});
+  CAF_CHECK(r["error"]["code"] == -32001);
+  CAF_CHECK(!ctx->directory->contains("Gone"));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
