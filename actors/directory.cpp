@@ -123,6 +123,14 @@ directory_actor::behavior_type directory(directory_pointer self,
     },
     [=](update_atom, dir_entry& entry) {
       watch(self, entry);
+      auto existing = ctx->directory->find(entry.name);
+      if (existing && existing->node != ctx->node_name
+          && wins_conflict(*existing, entry)) {
+        // Lost a name conflict while restarting: the conflict message went
+        // to the dead actor, so tell the new one.
+        self->send(entry.handle, conflict_atom::value);
+        return;
+      }
       auto name = entry.name;
       ctx->directory->assign(name, entry);
       to_peers(self, replicate_atom::value, std::move(entry));
@@ -148,6 +156,17 @@ directory_actor::behavior_type directory(directory_pointer self,
       // later replication from us (same sender, same order).
       self->send(dir, sync_atom::value, ctx->node_name,
                  local_entries(ctx));
+      // And ask for theirs: a sync they pushed before we purged an earlier
+      // incarnation of that node may have been wiped by the purge.
+      self->request(dir, timeout, caf::get_atom::value)
+        .then(
+          [=](std::vector<dir_entry>& entries) {
+            if (self->state.peers.count(node) > 0)
+              self->send(self, sync_atom::value, node, std::move(entries));
+          },
+          [](caf::error&) {
+            // The peer went away again; its down handling cleans up.
+          });
     },
     [=](sync_atom, const std::string& node,
         const std::vector<dir_entry>& entries) {
@@ -171,8 +190,13 @@ directory_actor::behavior_type directory(directory_pointer self,
     },
     [=](lookup_atom, const std::string& name,
         bool widen) -> caf::result<std::vector<dir_entry>> {
-      if (auto e = ctx->directory->find(name))
-        return std::vector<dir_entry>{*e};
+      if (auto e = ctx->directory->find(name)) {
+        // A peer asking gets only what this node hosts: we may hold a stale
+        // copy of a third node's entry.
+        if (widen || e->node == ctx->node_name)
+          return std::vector<dir_entry>{*e};
+        return std::vector<dir_entry>{};
+      }
       if (!widen || self->state.peers.empty())
         return std::vector<dir_entry>{};
       auto rp = self->make_response_promise<std::vector<dir_entry>>();
@@ -210,8 +234,11 @@ directory_actor::behavior_type directory(directory_pointer self,
       return rp;
     },
     [=](stop_atom, const std::string& name, const agent_actor& handle) {
-      ctx->directory->erase_if(
-        name, [&](const dir_entry& e) { return e.handle == handle; });
+      // Only remote entries: local ones belong to the supervisor (a failed
+      // local handle is an agent being restarted).
+      ctx->directory->erase_if(name, [&](const dir_entry& e) {
+        return e.handle == handle && e.node != ctx->node_name;
+      });
     },
     [=](caf::get_atom) { return local_entries(ctx); },
   };

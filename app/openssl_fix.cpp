@@ -5,11 +5,12 @@
 // thread then reports SSL_ERROR_SSL and CAF drops that connection: one peer
 // with a wrong certificate made every TLS link of the node flap.
 //
-// These definitions interpose SSL_accept and SSL_connect for the whole
-// process: they call OpenSSL's own functions and, when the call failed for
-// good (not "want read/write"), clear the error queue. CAF still sees the
-// failure (SSL_get_error then reports SSL_ERROR_SYSCALL) and closes that one
-// connection, and only that one.
+// These definitions interpose SSL_accept, SSL_connect, SSL_read and
+// SSL_write for the whole process: each clears the thread's error queue and
+// then calls OpenSSL's own function, as OpenSSL requires before TLS I/O.
+// Errors of the call itself stay queued, so CAF's SSL_get_error right
+// after it still classifies that call correctly; a failure can no longer
+// leak into the next call on another connection.
 
 #include <dlfcn.h>
 #include <openssl/err.h>
@@ -17,29 +18,39 @@
 
 namespace {
 
-using ssl_fn = int (*)(SSL*);
-
-int call_and_clean(const char* name, ssl_fn& real, SSL* ssl) {
-  if (real == nullptr)
-    real = reinterpret_cast<ssl_fn>(dlsym(RTLD_NEXT, name));
-  auto ret = real(ssl);
-  if (ret <= 0) {
-    auto err = SSL_get_error(ssl, ret);
-    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-      ERR_clear_error();
-  }
-  return ret;
+template <class Fn>
+Fn real(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
 }
 
-ssl_fn real_accept = nullptr;
-ssl_fn real_connect = nullptr;
+using handshake_fn = int (*)(SSL*);
+using read_fn = int (*)(SSL*, void*, int);
+using write_fn = int (*)(SSL*, const void*, int);
 
 } // namespace
 
 extern "C" __attribute__((visibility("default"))) int SSL_accept(SSL* ssl) {
-  return call_and_clean("SSL_accept", real_accept, ssl);
+  static auto fn = real<handshake_fn>("SSL_accept");
+  ERR_clear_error();
+  return fn(ssl);
 }
 
 extern "C" __attribute__((visibility("default"))) int SSL_connect(SSL* ssl) {
-  return call_and_clean("SSL_connect", real_connect, ssl);
+  static auto fn = real<handshake_fn>("SSL_connect");
+  ERR_clear_error();
+  return fn(ssl);
+}
+
+extern "C" __attribute__((visibility("default"))) int
+SSL_read(SSL* ssl, void* buf, int num) {
+  static auto fn = real<read_fn>("SSL_read");
+  ERR_clear_error();
+  return fn(ssl, buf, num);
+}
+
+extern "C" __attribute__((visibility("default"))) int
+SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto fn = real<write_fn>("SSL_write");
+  ERR_clear_error();
+  return fn(ssl, buf, num);
 }

@@ -98,6 +98,7 @@ void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
     }
     auto& buf = self->wr_buf(hdl);
     buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
+    st.unsent += r.bytes.size();
     if (r.close || seq >= st.last_seq) {
       st.last_seq = seq;
       if (st.linger_on_close) {
@@ -192,16 +193,18 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
     return; // no requests after a stream or a final request
   std::vector<request> reqs;
   auto status = st.parser->feed(msg.buf.data(), msg.buf.size(), reqs);
-  if (st.parser->take_expect_continue() && status == request_parser::status::ok
-      && outstanding(self) == 0) {
-    static constexpr char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    self->write(msg.handle, sizeof(cont) - 1, cont);
-    self->flush(msg.handle);
-  }
   for (auto& req : reqs) {
     if (st.last_seq != UINT64_MAX)
       break;
     dispatch(self, msg.handle, sc, std::move(req));
+  }
+  // The interim answer may only go out when no earlier reply is pending;
+  // otherwise the client sends its body after its own short wait.
+  if (st.parser->take_expect_continue() && status == request_parser::status::ok
+      && outstanding(self) == 0 && st.last_seq == UINT64_MAX) {
+    static constexpr char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    self->write(msg.handle, sizeof(cont) - 1, cont);
+    self->flush(msg.handle);
   }
   if (status != request_parser::status::ok && st.last_seq == UINT64_MAX) {
     auto seq = st.next_seq++;
@@ -261,6 +264,7 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
       chunk += ev.json;
       chunk += "\n\n";
       self->write(hdl, chunk.size(), chunk.data());
+      self->state.unsent += chunk.size();
       self->flush(hdl);
     },
     [=](tick_atom) {

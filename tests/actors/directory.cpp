@@ -223,4 +223,43 @@ CAF_TEST(lookups and snapshots) {
   CAF_CHECK_EQUAL(snap[0].name, "only-there");
 }
 
+CAF_TEST(peers asking get only agents of the answering node) {
+  self->send(dir, replicate_atom::value, remote("theirs", 1));
+  sched.run();
+  // Asked by a peer (no widening), dir does not vouch for zzz's agent.
+  auto xs = ask<std::vector<dir_entry>>(dir, lookup_atom::value,
+                                        std::string{"theirs"}, false);
+  CAF_CHECK(xs.empty());
+  auto ys = ask<std::vector<dir_entry>>(dir, lookup_atom::value,
+                                        std::string{"theirs"}, true);
+  CAF_CHECK_EQUAL(ys.size(), 1u);
+}
+
+CAF_TEST(a restart does not overwrite a remote entry that won the name) {
+  auto mine = sys.spawn(dummy_agent);
+  ask<std::string>(dir, put_atom::value, dir_entry{"n", "test@host", mine, 10});
+  self->send(dir, replicate_atom::value, remote("n", 5)); // older: wins
+  sched.run();
+  auto restarted = sys.spawn(dummy_agent);
+  self->send(dir, update_atom::value,
+             dir_entry{"n", "test@host", restarted, 10});
+  expect((update_atom, dir_entry), from(self).to(dir).with(_, _));
+  expect((conflict_atom), from(dir).to(restarted).with(_));
+  CAF_CHECK(ctx->directory->find("n")->node == "zzz@host");
+}
+
+CAF_TEST(stale-handle reports never drop local entries) {
+  auto a = sys.spawn(dummy_agent);
+  ask<std::string>(dir, put_atom::value, entry("local", a));
+  self->send(dir, stop_atom::value, std::string{"local"}, a);
+  sched.run();
+  CAF_CHECK(ctx->directory->contains("local"));
+  self->send(dir, replicate_atom::value, remote("far", 1));
+  sched.run();
+  auto far = ctx->directory->find("far")->handle;
+  self->send(dir, stop_atom::value, std::string{"far"}, far);
+  sched.run();
+  CAF_CHECK(!ctx->directory->contains("far"));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
