@@ -36,7 +36,10 @@ using supervisor_actor = caf::typed_actor<
   // Starts an agent (name, memory as JSON text).
   caf::replies_to<start_atom, std::string, std::string>::with<start_result>,
   // Stops a local agent by name with a reason; false if there is none.
-  caf::replies_to<stop_atom, std::string, std::string>::with<bool>>;
+  caf::replies_to<stop_atom, std::string, std::string>::with<bool>,
+  // The current handle of a local agent whose handle `failed` (answers once
+  // it is restarted; empty if it is gone).
+  caf::replies_to<resolve_atom, std::string, agent_actor>::with<agent_actor>>;
 
 /// A directory entry: where an agent lives and how to reach it.
 struct dir_entry {

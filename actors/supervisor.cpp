@@ -36,12 +36,22 @@ void publish_stopped(supervisor_pointer self, const node_context_ptr& ctx,
                               ctx->node_name, json{{"reason", reason}}));
 }
 
+/// Answers everyone waiting for `name` with `handle` (invalid: gone).
+void answer_waiting(supervisor_pointer self, const std::string& name,
+                    const agent_actor& handle) {
+  auto range = self->state.waiting.equal_range(name);
+  for (auto i = range.first; i != range.second; ++i)
+    i->second.deliver(handle);
+  self->state.waiting.erase(range.first, range.second);
+}
+
 /// Removes an agent from the supervisor, the directory and the task index.
 void forget(supervisor_pointer self, const node_context_ptr& ctx,
             const std::string& name) {
   auto i = self->state.agents.find(name);
   if (i == self->state.agents.end())
     return;
+  answer_waiting(self, name, agent_actor{});
   for (auto& id : i->second.state->task_ids())
     ctx->tasks->erase(id);
   self->state.names.erase(i->second.handle.address());
@@ -77,6 +87,7 @@ void on_agent_down(supervisor_pointer self, const node_context_ptr& ctx,
             + self->system().render(dm.reason));
   self->send(directory, update_atom::value,
              dir_entry{name, ctx->node_name, sa.handle, sa.started_at});
+  answer_waiting(self, name, sa.handle);
 }
 
 } // namespace
@@ -133,6 +144,18 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                                       ctx->node_name));
           rp.deliver(start_result{"started", name, ctx->node_name});
         });
+      return rp;
+    },
+    [=](resolve_atom, const std::string& name,
+        const agent_actor& failed) -> caf::result<agent_actor> {
+      auto i = self->state.agents.find(name);
+      if (i == self->state.agents.end())
+        return agent_actor{};
+      if (i->second.handle != failed)
+        return i->second.handle;
+      // Its down_msg has not reached us yet: answer after the restart.
+      auto rp = self->make_response_promise<agent_actor>();
+      self->state.waiting.emplace(name, rp);
       return rp;
     },
     [=](stop_atom, const std::string& name,

@@ -8,6 +8,7 @@
 
 #include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/agent_state.hpp"
 #include "actors/interfaces.hpp"
@@ -34,6 +35,9 @@ bool may_restart(std::vector<caf::actor_clock::time_point>& restarts,
 struct supervisor_state {
   std::unordered_map<std::string, supervised_agent> agents;
   std::unordered_map<caf::actor_addr, std::string> names;
+  /// Callers waiting for the restart of an agent whose old handle failed.
+  std::unordered_multimap<std::string, caf::typed_response_promise<agent_actor>>
+    waiting;
   static inline const char* name = "supervisor";
 };
 

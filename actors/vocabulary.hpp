@@ -45,6 +45,7 @@ using gossip_atom = caf::atom_constant<caf::atom("gossip")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using info_atom = caf::atom_constant<caf::atom("info")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
 
 // -- errors ---------------------------------------------------------------
 

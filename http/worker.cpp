@@ -185,6 +185,28 @@ private:
         });
   }
 
+  /// A local agent's handle failed: it is being restarted (or was stopped).
+  /// Its supervisor answers with the new handle once the restart is done.
+  template <class Answer, class Out, class F, class... Ts>
+  void resolve_and_send(const dir_entry& e, const std::string& task_id,
+                        rpc::callback<Out> cb, F f, Ts... xs) {
+    auto& sys = self_->system();
+    self_
+      ->request(handles_.supervisor, timeout_, resolve_atom::value, e.name,
+                e.handle)
+      .then(
+        [=](agent_actor& fresh) {
+          if (!fresh)
+            return cb(failure::agent_not_found(e.name));
+          auto next = e;
+          next.handle = std::move(fresh);
+          send_to<Answer>(next, task_id, cb, f, 1, xs...);
+        },
+        [=, &sys](caf::error& err) {
+          cb(to_failure(sys, err, e.name, task_id));
+        });
+  }
+
   template <class Answer, class Out, class F, class... Ts>
   void send_to(const dir_entry& e, const std::string& task_id,
                rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
@@ -196,6 +218,8 @@ private:
                 return cb(to_failure(sys, err, e.name, task_id));
               if (attempt > 0)
                 return cb(failure::agent_not_found(e.name));
+              if (e.node == ctx_->node_name)
+                return resolve_and_send<Answer>(e, task_id, cb, f, xs...);
               // Drop the stale entry, then look the agent up once more; the
               // directory handles both in this order.
               self_->send(handles_.directory, stop_atom::value, e.name,

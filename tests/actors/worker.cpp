@@ -112,4 +112,35 @@ CAF_TEST(a stale entry is dropped and looked up once more) {
   CAF_CHECK(!ctx->directory->contains("Gone"));
 }
 
+CAF_TEST(a call that meets an agent being restarted reaches the new one) {
+  call("StartAgent", {{"name", "R"}});
+  auto old = handle_of("R");
+  // The worker's request bounces off the crashed agent and the worker asks
+  // the supervisor for the restarted one.
+  http::request req;
+  req.method = "POST";
+  req.path = "/a2a";
+  req.body = R"({"jsonrpc":"2.0","method":"SendMessage",)"
+             R"("params":{"agent":"R","action":"search"},"id":9})";
+  auto rh = self->request(worker, caf::infinite, http_atom::value, req);
+  // The agent dies first; the worker then still finds its old handle (the
+  // supervisor has not run yet) and its request bounces.
+  anon_send_exit(old, caf::exit_reason::kill);
+  CAF_REQUIRE(sched.prioritize(old));
+  sched.run_once();
+  CAF_REQUIRE(sched.prioritize(worker));
+  sched.run_once();
+  sched.run();
+  json result;
+  rh.receive(
+    [&](http::reply& r) {
+      result = json::parse(r.bytes.substr(r.bytes.find("\r\n\r\n") + 4));
+    },
+    [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK(result["result"]["status"] == "created");
+  CAF_CHECK_NOT_EQUAL(handle_of("R"), old);
+  CAF_CHECK(call("GetAgentState", {{"agent", "R"}})["result"]["inbox_count"]
+            == 1);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
