@@ -2,6 +2,9 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
+#include <memory>
+
 #include "actors/log.hpp"
 
 namespace am {
@@ -21,11 +24,25 @@ void watch(directory_pointer self, const dir_entry& entry) {
   self->state.watched[entry.handle.address()] = entry.name;
 }
 
-/// Sends `xs...` to every peer directory.
+/// Sends `xs...` to every peer directory and calls `done` once each one
+/// applied it (or failed to answer within `timeout`).
 template <class... Ts>
-void to_peers(directory_pointer self, Ts&&... xs) {
+void to_peers(directory_pointer self, std::chrono::milliseconds timeout,
+              std::function<void()> done, Ts... xs) {
+  auto pending = std::make_shared<size_t>(self->state.peers.size());
+  if (*pending == 0) {
+    if (done)
+      done();
+    return;
+  }
+  auto one_done = [pending, done] {
+    if (--*pending == 0 && done)
+      done();
+  };
   for (auto& kvp : self->state.peers)
-    self->send(kvp.second, xs...);
+    self->request(kvp.second, timeout, xs...)
+      .then([one_done](bool) { one_done(); },
+            [one_done](caf::error&) { one_done(); });
 }
 
 std::vector<dir_entry> local_entries(const node_context_ptr& ctx) {
@@ -110,16 +127,21 @@ directory_actor::behavior_type directory(directory_pointer self,
       return e.handle.address() == dm.source;
     });
     if (erased)
-      to_peers(self, erase_atom::value, name, ctx->node_name);
+      to_peers(self, timeout, nullptr, erase_atom::value, name,
+               ctx->node_name);
   });
   return {
-    [=](put_atom, dir_entry& entry) -> std::string {
+    [=](put_atom, dir_entry& entry) -> caf::result<std::string> {
       if (auto existing = ctx->directory->find(entry.name))
         return existing->node;
       watch(self, entry);
       ctx->directory->insert(entry.name, entry);
-      to_peers(self, replicate_atom::value, entry);
-      return {};
+      // Answer once every connected node knows the name: a StartAgent for
+      // it anywhere afterwards gets already_exists.
+      auto rp = self->make_response_promise<std::string>();
+      to_peers(self, timeout, [rp]() mutable { rp.deliver(std::string{}); },
+               replicate_atom::value, entry);
+      return rp;
     },
     [=](update_atom, dir_entry& entry) {
       watch(self, entry);
@@ -133,21 +155,32 @@ directory_actor::behavior_type directory(directory_pointer self,
       }
       auto name = entry.name;
       ctx->directory->assign(name, entry);
-      to_peers(self, replicate_atom::value, std::move(entry));
+      to_peers(self, timeout, nullptr, replicate_atom::value, entry);
     },
-    [=](erase_atom, const std::string& name, const agent_actor& handle) {
+    [=](erase_atom, const std::string& name,
+        const agent_actor& handle) -> caf::result<bool> {
       auto erased = ctx->directory->erase_if(
         name, [&](const dir_entry& e) { return e.handle == handle; });
-      if (erased)
-        to_peers(self, erase_atom::value, name, ctx->node_name);
-      return erased;
+      if (!erased)
+        return false;
+      // Answer once every connected node forgot it ("removed everywhere").
+      auto rp = self->make_response_promise<bool>();
+      to_peers(self, timeout, [rp]() mutable { rp.deliver(true); },
+               erase_atom::value, name, ctx->node_name);
+      return rp;
     },
+    // Changes from nodes that are not (or no longer) members are ignored:
+    // when a node becomes a member we pull its complete state anyway.
     [=](replicate_atom, const dir_entry& entry) {
-      apply_remote(self, ctx, entry);
+      if (self->state.peers.count(entry.node) > 0)
+        apply_remote(self, ctx, entry);
+      return true;
     },
     [=](erase_atom, const std::string& name, const std::string& node) {
-      ctx->directory->erase_if(
-        name, [&](const dir_entry& e) { return e.node == node; });
+      if (self->state.peers.count(node) > 0)
+        ctx->directory->erase_if(
+          name, [&](const dir_entry& e) { return e.node == node; });
+      return true;
     },
     [=](peer_up_atom, const std::string& node, const caf::actor& peer) {
       auto dir = caf::actor_cast<directory_actor>(peer);
@@ -170,6 +203,8 @@ directory_actor::behavior_type directory(directory_pointer self,
     },
     [=](sync_atom, const std::string& node,
         const std::vector<dir_entry>& entries) {
+      if (self->state.peers.count(node) == 0)
+        return;
       // Resynchronise: entries of that node we still hold but it no longer
       // has are stale.
       std::set<std::string> names;

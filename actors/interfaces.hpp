@@ -65,10 +65,11 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<update_atom, dir_entry>,
   // Removes a local entry if it still points at this handle.
   caf::replies_to<erase_atom, std::string, agent_actor>::with<bool>,
-  // From a peer: an entry was added or replaced there (conflict rule).
-  caf::reacts_to<replicate_atom, dir_entry>,
-  // From a peer: its agent `name` on `node` is gone.
-  caf::reacts_to<erase_atom, std::string, std::string>,
+  // From a peer: an entry was added or replaced there (conflict rule);
+  // answers once applied.
+  caf::replies_to<replicate_atom, dir_entry>::with<bool>,
+  // From a peer: its agent `name` on `node` is gone; answers once applied.
+  caf::replies_to<erase_atom, std::string, std::string>::with<bool>,
   // A node joined: its directory (we send it our local entries).
   caf::reacts_to<peer_up_atom, std::string, caf::actor>,
   // From a peer: all its local entries (replaces what we hold of it).

@@ -132,6 +132,8 @@ CAF_TEST(joining peers send each other their local entries) {
   auto dir3 = sys.spawn(directory, node_context_ptr{ctx3},
                         std::chrono::milliseconds{2000});
   extras.push_back(caf::actor_cast<caf::actor>(dir3));
+  self->send(dir3, peer_up_atom::value, ctx->node_name,
+             caf::actor_cast<caf::actor>(dir));
   self->send(dir, peer_up_atom::value, ctx3->node_name,
              caf::actor_cast<caf::actor>(dir3));
   sched.run();
@@ -221,6 +223,20 @@ CAF_TEST(lookups and snapshots) {
   auto snap = ask<std::vector<dir_entry>>(dir2, caf::get_atom::value);
   CAF_REQUIRE_EQUAL(snap.size(), 1u);
   CAF_CHECK_EQUAL(snap[0].name, "only-there");
+}
+
+CAF_TEST(changes from nodes that are not members are ignored) {
+  auto stranger = dir_entry{"s", "stranger@host", sys.spawn(dummy_agent), 1};
+  self->send(dir, replicate_atom::value, stranger);
+  self->send(dir, sync_atom::value, std::string{"stranger@host"},
+             std::vector<dir_entry>{stranger});
+  sched.run();
+  CAF_CHECK(!ctx->directory->contains("s"));
+  // After peer_down the same holds for a former member.
+  ask<bool>(dir, peer_down_atom::value, ctx2->node_name);
+  self->send(dir, replicate_atom::value, remote("late", 1));
+  sched.run();
+  CAF_CHECK(!ctx->directory->contains("late"));
 }
 
 CAF_TEST(peers asking get only agents of the answering node) {

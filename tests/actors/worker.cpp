@@ -30,9 +30,29 @@ agent_actor::behavior_type silent_agent(agent_actor::pointer self,
 
 struct fixture : node_fixture {
   http::worker_actor worker;
+  /// The directory of a second, simulated node.
+  std::shared_ptr<node_context> ctx2 = std::make_shared<node_context>();
+  directory_actor dir2;
+
+  /// Registers an agent of the other node (the worker cannot tell a remote
+  /// handle from a local one).
+  void add_remote(const std::string& name, agent_actor handle) {
+    ask<std::string>(dir2, put_atom::value,
+                     dir_entry{name, ctx2->node_name, handle, 1});
+    CAF_REQUIRE(ctx->directory->contains(name));
+  }
 
   fixture() {
     spawn_node();
+    ctx2->node_name = "other@host";
+    dir2 = sys.spawn(directory, node_context_ptr{ctx2},
+                     std::chrono::milliseconds{2000});
+    extras.push_back(caf::actor_cast<caf::actor>(dir2));
+    self->send(dir, peer_up_atom::value, ctx2->node_name,
+               caf::actor_cast<caf::actor>(dir2));
+    self->send(dir2, peer_up_atom::value, ctx->node_name,
+               caf::actor_cast<caf::actor>(dir));
+    sched.run();
     worker = http::spawn_worker(sys, ctx, http::node_handles{sup, dir, bus, {}},
                                 5s);
     extras.push_back(caf::actor_cast<caf::actor>(worker));
@@ -87,10 +107,7 @@ CAF_TEST(a call that times out is not sent twice) {
   auto enqueues = std::make_shared<int>(0);
   auto slow = sys.spawn(silent_agent, enqueues);
   extras.push_back(caf::actor_cast<caf::actor>(slow));
-  // A remote agent (the worker cannot tell the difference).
-  self->send(dir, replicate_atom::value,
-             dir_entry{"Slow", "other@host", slow, 1});
-  sched.run();
+  add_remote("Slow", slow);
   auto r = call("SendMessage", {{"agent", "Slow"}, {"action", "search"}},
                 true);
   CAF_CHECK(r["error"]["code"] == -32603);
@@ -102,11 +119,12 @@ CAF_TEST(a call that times out is not sent twice) {
 
 CAF_TEST(a stale entry is dropped and looked up once more) {
   auto gone = sys.spawn(silent_agent, std::make_shared<int>(0));
-  self->send(dir, replicate_atom::value,
-             dir_entry{"Gone", "other@host", gone, 1});
-  sched.run();
+  add_remote("Gone", gone);
+  // The agent died and its node forgot it, but the erase has not reached
+  // us yet: our entry is stale.
   anon_send_exit(gone, caf::exit_reason::kill);
   sched.run();
+  ctx2->directory->erase("Gone");
   auto r = call("GetAgentState", {{"agent", "Gone"}});
   CAF_CHECK(r["error"]["code"] == -32001);
   CAF_CHECK(!ctx->directory->contains("Gone"));
