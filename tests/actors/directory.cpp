@@ -7,21 +7,6 @@ using namespace am::test;
 
 namespace {
 
-/// A stand-in agent that only terminates when told.
-agent_actor::behavior_type dummy_agent(agent_actor::pointer) {
-  return {
-    [](enqueue_atom, const std::string&, const std::string&) {
-      return std::string{};
-    },
-    [](process_atom) { return process_result{}; },
-    [](state_atom) { return agent_status{}; },
-    [](task_atom, const std::string&) { return task_view{}; },
-    [](cancel_atom, const std::string&) { return false; },
-    [](stop_atom) { return false; },
-    [](conflict_atom) {},
-  };
-}
-
 struct fixture : node_fixture {
   fixture() {
     spawn_node();
@@ -37,18 +22,18 @@ struct fixture : node_fixture {
 CAF_TEST_FIXTURE_SCOPE(directory_tests, fixture)
 
 CAF_TEST(put inserts once and names the holder afterwards) {
-  auto a = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
   CAF_CHECK_EQUAL(ask<std::string>(dir, put_atom::value, entry("x", a)), "");
   CAF_CHECK(ctx->directory->find("x")->handle == a);
-  auto other = dir_entry{"x", "other@host", sys.spawn(dummy_agent), 2};
+  auto other = dir_entry{"x", "other@host", spawn_stub(), 2};
   CAF_CHECK_EQUAL(ask<std::string>(dir, put_atom::value, other), "test@host");
   CAF_CHECK(ctx->directory->find("x")->handle == a);
 }
 
 CAF_TEST(erase removes entries) {
-  auto a = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("x", a));
-  auto b = sys.spawn(dummy_agent);
+  auto b = spawn_stub();
   CAF_CHECK(!ask<bool>(dir, erase_atom::value, std::string{"x"}, b));
   CAF_CHECK(ask<bool>(dir, erase_atom::value, std::string{"x"}, a));
   CAF_CHECK(!ask<bool>(dir, erase_atom::value, std::string{"x"}, a));
@@ -56,8 +41,8 @@ CAF_TEST(erase removes entries) {
 }
 
 CAF_TEST(a stored actor that stops leaves the directory) {
-  auto a = sys.spawn(dummy_agent);
-  auto b = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
+  auto b = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("a", a));
   ask<std::string>(dir, put_atom::value, entry("b", b));
   anon_send_exit(a, caf::exit_reason::user_shutdown);
@@ -67,7 +52,7 @@ CAF_TEST(a stored actor that stops leaves the directory) {
 }
 
 CAF_TEST(a crashed actor keeps its entry for the supervisor) {
-  auto a = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("a", a));
   anon_send_exit(a, caf::exit_reason::kill);
   sched.run();
@@ -78,8 +63,8 @@ CAF_TEST(a crashed actor keeps its entry for the supervisor) {
 }
 
 CAF_TEST(an entry pointed at a new actor survives the old one) {
-  auto old = sys.spawn(dummy_agent);
-  auto fresh = sys.spawn(dummy_agent);
+  auto old = spawn_stub();
+  auto fresh = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("x", old));
   self->send(dir, update_atom::value, entry("x", fresh));
   sched.run();
@@ -107,15 +92,11 @@ struct two_nodes : fixture {
     dir2 = sys.spawn(directory, node_context_ptr{ctx2},
                      std::chrono::milliseconds{2000});
     extras.push_back(caf::actor_cast<caf::actor>(dir2));
-    self->send(dir, peer_up_atom::value, ctx2->node_name,
-               caf::actor_cast<caf::actor>(dir2));
-    self->send(dir2, peer_up_atom::value, ctx->node_name,
-               caf::actor_cast<caf::actor>(dir));
-    sched.run();
+    peer(dir, ctx->node_name, dir2, ctx2->node_name);
   }
 
   dir_entry remote(const std::string& name, int64_t started_at) {
-    return dir_entry{name, ctx2->node_name, sys.spawn(dummy_agent), started_at};
+    return dir_entry{name, ctx2->node_name, spawn_stub(), started_at};
   }
 };
 
@@ -124,7 +105,7 @@ struct two_nodes : fixture {
 CAF_TEST_FIXTURE_SCOPE(directory_cluster_tests, two_nodes)
 
 CAF_TEST(joining peers send each other their local entries) {
-  auto a = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("early", a));
   // A peer joining later gets it through peer_up's sync.
   auto ctx3 = std::make_shared<node_context>();
@@ -132,23 +113,19 @@ CAF_TEST(joining peers send each other their local entries) {
   auto dir3 = sys.spawn(directory, node_context_ptr{ctx3},
                         std::chrono::milliseconds{2000});
   extras.push_back(caf::actor_cast<caf::actor>(dir3));
-  self->send(dir3, peer_up_atom::value, ctx->node_name,
-             caf::actor_cast<caf::actor>(dir));
-  self->send(dir, peer_up_atom::value, ctx3->node_name,
-             caf::actor_cast<caf::actor>(dir3));
-  sched.run();
+  peer(dir, ctx->node_name, dir3, ctx3->node_name);
   CAF_CHECK(ctx3->directory->contains("early"));
 }
 
 CAF_TEST(local changes replicate to peers) {
-  auto a = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("a", a));
   CAF_REQUIRE(ctx2->directory->contains("a"));
   CAF_CHECK(ctx2->directory->find("a")->node == "test@host");
   ask<bool>(dir, erase_atom::value, std::string{"a"}, a);
   CAF_CHECK(!ctx2->directory->contains("a"));
   // A local agent that dies is erased on the peer too.
-  auto b = sys.spawn(dummy_agent);
+  auto b = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("b", b));
   CAF_CHECK(ctx2->directory->contains("b"));
   anon_send_exit(b, caf::exit_reason::user_shutdown);
@@ -157,7 +134,7 @@ CAF_TEST(local changes replicate to peers) {
 }
 
 CAF_TEST(the older start wins a name conflict) {
-  auto mine = sys.spawn(dummy_agent);
+  auto mine = spawn_stub();
   ask<std::string>(dir, put_atom::value, dir_entry{"x", "test@host", mine, 10});
   // The peer's entry for the same name is older: it wins here...
   self->send(dir, replicate_atom::value, remote("x", 5));
@@ -168,7 +145,7 @@ CAF_TEST(the older start wins a name conflict) {
   // ...and a younger one loses.
   auto theirs = remote("y", 20);
   ask<std::string>(dir, put_atom::value,
-                   dir_entry{"y", "test@host", sys.spawn(dummy_agent), 10});
+                   dir_entry{"y", "test@host", spawn_stub(), 10});
   self->send(dir, replicate_atom::value, theirs);
   sched.run();
   CAF_CHECK(ctx->directory->find("y")->node == "test@host");
@@ -186,7 +163,7 @@ CAF_TEST(ties go to the smaller node name) {
 CAF_TEST(a node going down takes its entries along) {
   self->send(dir, replicate_atom::value, remote("r1", 1));
   self->send(dir, replicate_atom::value, remote("r2", 1));
-  ask<std::string>(dir, put_atom::value, entry("l", sys.spawn(dummy_agent)));
+  ask<std::string>(dir, put_atom::value, entry("l", spawn_stub()));
   CAF_CHECK_EQUAL(ctx->directory->size(), 3u);
   CAF_CHECK(ask<bool>(dir, peer_down_atom::value, ctx2->node_name));
   CAF_CHECK_EQUAL(ctx->directory->size(), 1u);
@@ -207,7 +184,7 @@ CAF_TEST(a sync resynchronises a returning node) {
 }
 
 CAF_TEST(lookups and snapshots) {
-  auto a = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
   ask<std::string>(dir2, put_atom::value,
                    dir_entry{"only-there", "zzz@host", a, 1});
   // Simulate a missed replication: forget it here, then look it up.
@@ -226,7 +203,7 @@ CAF_TEST(lookups and snapshots) {
 }
 
 CAF_TEST(changes from nodes that are not members are ignored) {
-  auto stranger = dir_entry{"s", "stranger@host", sys.spawn(dummy_agent), 1};
+  auto stranger = dir_entry{"s", "stranger@host", spawn_stub(), 1};
   self->send(dir, replicate_atom::value, stranger);
   self->send(dir, sync_atom::value, std::string{"stranger@host"},
              std::vector<dir_entry>{stranger});
@@ -252,11 +229,11 @@ CAF_TEST(peers asking get only agents of the answering node) {
 }
 
 CAF_TEST(a restart does not overwrite a remote entry that won the name) {
-  auto mine = sys.spawn(dummy_agent);
+  auto mine = spawn_stub();
   ask<std::string>(dir, put_atom::value, dir_entry{"n", "test@host", mine, 10});
   self->send(dir, replicate_atom::value, remote("n", 5)); // older: wins
   sched.run();
-  auto restarted = sys.spawn(dummy_agent);
+  auto restarted = spawn_stub();
   self->send(dir, update_atom::value,
              dir_entry{"n", "test@host", restarted, 10});
   expect((update_atom, dir_entry), from(self).to(dir).with(_, _));
@@ -265,7 +242,7 @@ CAF_TEST(a restart does not overwrite a remote entry that won the name) {
 }
 
 CAF_TEST(stale-handle reports never drop local entries) {
-  auto a = sys.spawn(dummy_agent);
+  auto a = spawn_stub();
   ask<std::string>(dir, put_atom::value, entry("local", a));
   self->send(dir, stop_atom::value, std::string{"local"}, a);
   sched.run();

@@ -65,6 +65,25 @@ inline caf::behavior recorder(caf::event_based_actor*,
   };
 }
 
+/// A stand-in agent: counts enqueues and never answers them, answers the
+/// rest with defaults, and terminates only when told.
+inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
+                                             std::shared_ptr<int> enqueues) {
+  return {
+    [=](enqueue_atom, const std::string&,
+        const std::string&) -> caf::result<std::string> {
+      ++*enqueues;
+      return self->make_response_promise<std::string>();
+    },
+    [](process_atom) { return process_result{}; },
+    [](state_atom) { return agent_status{}; },
+    [](task_atom, const std::string&) { return task_view{}; },
+    [](cancel_atom, const std::string&) { return false; },
+    [](stop_atom) { return false; },
+    [](conflict_atom) {},
+  };
+}
+
 struct node_fixture : test_coordinator_fixture<test_config> {
   std::shared_ptr<node_context> ctx = std::make_shared<node_context>();
   event_bus_actor bus;
@@ -95,6 +114,20 @@ struct node_fixture : test_coordinator_fixture<test_config> {
                    caf::actor_cast<caf::actor>(bus)})
       if (h)
         anon_send_exit(h, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Spawns a stub agent; `enqueues` counts the tasks sent to it.
+  agent_actor spawn_stub(std::shared_ptr<int> enqueues
+                         = std::make_shared<int>(0)) {
+    return sys.spawn(stub_agent, std::move(enqueues));
+  }
+
+  /// Tells two directories that their nodes joined each other.
+  void peer(const directory_actor& a, const std::string& a_node,
+            const directory_actor& b, const std::string& b_node) {
+    self->send(a, peer_up_atom::value, b_node, caf::actor_cast<caf::actor>(b));
+    self->send(b, peer_up_atom::value, a_node, caf::actor_cast<caf::actor>(a));
     sched.run();
   }
 

@@ -10,24 +10,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// An agent that counts enqueues and never answers them.
-agent_actor::behavior_type silent_agent(agent_actor::pointer self,
-                                        std::shared_ptr<int> enqueues) {
-  return {
-    [=](enqueue_atom, const std::string&,
-        const std::string&) -> caf::result<std::string> {
-      ++*enqueues;
-      return self->make_response_promise<std::string>();
-    },
-    [](process_atom) { return process_result{}; },
-    [](state_atom) { return agent_status{}; },
-    [](task_atom, const std::string&) { return task_view{}; },
-    [](cancel_atom, const std::string&) { return false; },
-    [](stop_atom) { return false; },
-    [](conflict_atom) {},
-  };
-}
-
 struct fixture : node_fixture {
   http::worker_actor worker;
   /// The directory of a second, simulated node.
@@ -48,11 +30,7 @@ struct fixture : node_fixture {
     dir2 = sys.spawn(directory, node_context_ptr{ctx2},
                      std::chrono::milliseconds{2000});
     extras.push_back(caf::actor_cast<caf::actor>(dir2));
-    self->send(dir, peer_up_atom::value, ctx2->node_name,
-               caf::actor_cast<caf::actor>(dir2));
-    self->send(dir2, peer_up_atom::value, ctx->node_name,
-               caf::actor_cast<caf::actor>(dir));
-    sched.run();
+    peer(dir, ctx->node_name, dir2, ctx2->node_name);
     worker = http::spawn_worker(sys, ctx, http::node_handles{sup, dir, bus, {}},
                                 5s);
     extras.push_back(caf::actor_cast<caf::actor>(worker));
@@ -105,7 +83,7 @@ CAF_TEST(the worker drives agents through the directory) {
 
 CAF_TEST(a call that times out is not sent twice) {
   auto enqueues = std::make_shared<int>(0);
-  auto slow = sys.spawn(silent_agent, enqueues);
+  auto slow = spawn_stub(enqueues);
   extras.push_back(caf::actor_cast<caf::actor>(slow));
   add_remote("Slow", slow);
   auto r = call("SendMessage", {{"agent", "Slow"}, {"action", "search"}},
@@ -118,7 +96,7 @@ CAF_TEST(a call that times out is not sent twice) {
 }
 
 CAF_TEST(a stale entry is dropped and looked up once more) {
-  auto gone = sys.spawn(silent_agent, std::make_shared<int>(0));
+  auto gone = spawn_stub();
   add_remote("Gone", gone);
   // The agent died and its node forgot it, but the erase has not reached
   // us yet: our entry is stale.
