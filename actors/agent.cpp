@@ -8,16 +8,6 @@ namespace am {
 
 namespace {
 
-/// Parses a JSON object sent as text; empty text is `{}`.
-caf::expected<json> parse_object(const std::string& text) {
-  if (text.empty())
-    return json::object();
-  auto result = json::parse(text, nullptr, false);
-  if (result.is_discarded() || !result.is_object())
-    return make_error(errc::invalid_argument, "expected a JSON object");
-  return result;
-}
-
 void forget_evicted(agent_state& st, task_index& tasks) {
   for (auto& id : st.take_evicted())
     tasks.erase(id);
@@ -57,7 +47,7 @@ agent_actor::behavior_type agent(agent_pointer self,
            const std::string& params_text) -> caf::result<std::string> {
       auto params = parse_object(params_text);
       if (!params)
-        return params.error();
+        return make_error(errc::invalid_argument, "expected a JSON object");
       auto& s = self->state;
       auto id = s.st->enqueue(action, *params);
       s.ctx->tasks->assign(id, s.st->name());

@@ -112,13 +112,10 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         return start_result{"already_exists", name, e->node};
       if (self->state.agents.count(name) > 0)
         return start_result{"already_exists", name, ctx->node_name};
-      auto memory = json::object();
-      if (!memory_text.empty()) {
-        memory = json::parse(memory_text, nullptr, false);
-        if (memory.is_discarded() || !memory.is_object())
-          return make_error(errc::invalid_argument, "memory must be an object");
-      }
-      auto st = std::make_shared<agent_state>(name, std::move(memory),
+      auto memory = parse_object(memory_text);
+      if (!memory)
+        return make_error(errc::invalid_argument, "memory must be an object");
+      auto st = std::make_shared<agent_state>(name, std::move(*memory),
                                               ctx->agents.history_limit);
       auto& sa = self->state.agents[name];
       sa.state = st;

@@ -58,8 +58,10 @@ void close_connection(conn_pointer self, caf::io::connection_handle hdl) {
   self->quit();
 }
 
-std::string error_bytes(int status, const char* detail) {
-  return serialize(error_response(status, detail), false, false);
+/// A JSON error reply whose detail is the reason phrase; always closes.
+std::string error_bytes(int status) {
+  return serialize(error_response(status, reason_phrase(status)), false,
+                   false);
 }
 
 void start_stream(conn_pointer self, caf::io::connection_handle hdl,
@@ -181,7 +183,7 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
       },
       [=](caf::error&) {
         self->state.ready.emplace(
-          seq, reply{error_bytes(500, "Internal Server Error"), true});
+          seq, reply{error_bytes(500), true});
         flush_ready(self, hdl, sc);
       });
 }
@@ -210,18 +212,10 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
     auto seq = st.next_seq++;
     st.last_seq = seq;
     st.linger_on_close = true;
-    switch (status) {
-      case request_parser::status::body_too_large:
-        st.ready.emplace(seq, reply{error_bytes(413, "Payload Too Large"), true});
-        break;
-      case request_parser::status::header_too_large:
-        st.ready.emplace(
-          seq,
-          reply{error_bytes(431, "Request Header Fields Too Large"), true});
-        break;
-      default:
-        st.ready.emplace(seq, reply{error_bytes(400, "Bad Request"), true});
-    }
+    auto code = status == request_parser::status::body_too_large     ? 413
+                : status == request_parser::status::header_too_large ? 431
+                                                                     : 400;
+    st.ready.emplace(seq, reply{error_bytes(code), true});
     flush_ready(self, msg.handle, sc);
     return;
   }
@@ -234,7 +228,7 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
 caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
                          shared_config_ptr sc, bool reject) {
   if (reject) {
-    auto bytes = error_bytes(503, "Service Unavailable");
+    auto bytes = error_bytes(503);
     self->write(hdl, bytes.size(), bytes.data());
     close_connection(self, hdl);
     return {};

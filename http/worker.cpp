@@ -154,15 +154,9 @@ private:
   template <class Answer, class Out, class F, class... Ts>
   void call(const std::string& agent, const std::string& task_id,
             rpc::callback<Out> cb, F f, Ts... xs) {
-    call_impl<Answer>(agent, task_id, std::move(cb), std::move(f), 0, xs...);
-  }
-
-  template <class Answer, class Out, class F, class... Ts>
-  void call_impl(const std::string& agent, const std::string& task_id,
-                 rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
     if (auto entry = ctx_->directory->find(agent))
-      return send_to<Answer>(*entry, task_id, cb, f, attempt, xs...);
-    lookup_and_send<Answer>(agent, {}, task_id, cb, f, attempt, xs...);
+      return send_to<Answer>(*entry, task_id, cb, f, 0, xs...);
+    lookup_and_send<Answer>(agent, {}, task_id, cb, f, 0, xs...);
   }
 
   /// Asks the directory actor (which widens to every peer) and sends to
