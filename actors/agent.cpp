@@ -1,17 +1,112 @@
 #include "actors/agent.hpp"
 
+#include <atomic>
+
 #include <caf/all.hpp>
 
+#include "actors/a2a_task.hpp"
+#include "actors/clock.hpp"
 #include "actors/events.hpp"
 
 namespace am {
 
+task_view view_of(const node_context& ctx, const agent_state& st,
+                  const task_record& rec) {
+  task_view v;
+  v.task_id = rec.t.id;
+  v.agent = st.name();
+  v.node = ctx.node_name;
+  v.action = rec.t.action;
+  v.params.value = rec.t.params;
+  v.status = to_string(rec.status);
+  v.result.value = rec.result;
+  v.standard = rec.t.standard;
+  v.context_id = rec.t.context_id;
+  v.message.value = rec.t.message;
+  v.updated_us = rec.updated_us;
+  return v;
+}
+
 namespace {
 
-void forget_evicted(agent_state& st, task_index& tasks) {
-  for (auto& id : st.take_evicted())
-    tasks.erase(id);
+void send_events(const std::vector<task_watcher>& ws,
+                 const std::vector<std::string>& results, bool ends) {
+  for (auto& w : ws)
+    for (size_t i = 0; i < results.size(); ++i) {
+      auto data = R"({"jsonrpc":"2.0","id":)" + w.rpc_id + R"(,"result":)"
+                  + results[i] + "}";
+      caf::anon_send(w.sink, stream_event{w.seq, std::move(data),
+                                          ends && i + 1 == results.size()});
+    }
 }
+
+} // namespace
+
+void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
+              const task_record& rec, bool crashed) {
+  auto& id = rec.t.id;
+  ctx.tasks->assign(id, task_entry{st.name(), to_string(rec.status),
+                                   rec.t.context_id, rec.updated_us});
+  for (auto& old : st.take_evicted())
+    ctx.tasks->erase(old);
+  auto terminal = is_terminal(rec.status);
+  if (rec.status == task_status::queued)
+    return;
+  auto w = obs.watchers.find(id);
+  auto wt = obs.waiters.find(id);
+  auto p = obs.processing.find(id);
+  if (w == obs.watchers.end() && wt == obs.waiters.end()
+      && p == obs.processing.end())
+    return;
+  auto view = view_of(ctx, st, rec);
+  if (w != obs.watchers.end()) {
+    std::vector<std::string> results;
+    if (terminal && !view.result.value.is_null())
+      results.push_back(dump(a2a::artifact_update(view)));
+    results.push_back(dump(a2a::status_update(view)));
+    send_events(w->second, results, terminal);
+    if (terminal)
+      obs.watchers.erase(w);
+  }
+  if (!terminal)
+    return;
+  if (wt != obs.waiters.end()) {
+    for (auto& x : wt->second)
+      x.rp.deliver(view);
+    obs.waiters.erase(wt);
+  }
+  if (p != obs.processing.end()) {
+    if (crashed)
+      p->second.deliver(make_error(errc::agent_crashed));
+    else
+      p->second.deliver(process_result{false, id, json_box{rec.result}});
+    obs.processing.erase(p);
+  }
+}
+
+void abandon(agent_observers& obs, const std::string& agent) {
+  for (auto& kvp : obs.waiters)
+    for (auto& x : kvp.second)
+      x.rp.deliver(make_error(errc::agent_not_found, agent));
+  for (auto& kvp : obs.processing)
+    kvp.second.deliver(make_error(errc::agent_not_found, agent));
+  for (auto& kvp : obs.watchers)
+    for (auto& w : kvp.second) {
+      auto id = json::parse(w.rpc_id, nullptr, false);
+      json err{{"jsonrpc", "2.0"},
+               {"id", id.is_discarded() ? json{} : id},
+               {"error",
+                {{"code", -32603},
+                 {"message", "Internal error"},
+                 {"data", "agent stopped: " + agent}}}};
+      caf::anon_send(w.sink, stream_event{w.seq, dump(err), true});
+    }
+  obs.waiters.clear();
+  obs.processing.clear();
+  obs.watchers.clear();
+}
+
+namespace {
 
 void publish(agent_pointer self, const char* name, json extra) {
   auto& s = self->state;
@@ -30,41 +125,172 @@ caf::error crash_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
   }
 }
 
+/// Announces a change and publishes the matching agent event.
+void changed(agent_pointer self, const task_record& rec) {
+  auto& s = self->state;
+  announce(*s.ctx, *s.st, *s.obs, rec);
+  if (rec.status == task_status::completed
+      || rec.status == task_status::failed)
+    publish(self, "task_completed", json{{"result", {{"task_id", rec.t.id}}}});
+}
+
+void received(agent_pointer self, const task_record& rec) {
+  changed(self, rec);
+  publish(self, "task_received",
+          json{{"task",
+                {{"task_id", rec.t.id},
+                 {"action", rec.t.action},
+                 {"params", rec.t.params}}}});
+}
+
+void kick(agent_pointer self) {
+  self->send(self, run_atom::value);
+}
+
+void drop_timers(agent_pointer self, const std::string& task_id) {
+  auto& timers = self->state.timers;
+  for (auto i = timers.begin(); i != timers.end();)
+    i = i->second.first == task_id ? timers.erase(i) : std::next(i);
+}
+
+/// Timers for the asynchronous action of one task.
+class agent_env : public action_env {
+public:
+  agent_env(agent_pointer self, std::string task_id)
+    : self_(self), task_id_(std::move(task_id)) {
+    // nop
+  }
+
+  void after(std::chrono::milliseconds delay,
+             std::function<void()> fn) override {
+    auto token = ++self_->state.obs->next_token;
+    self_->state.timers.emplace(token, std::make_pair(task_id_, std::move(fn)));
+    self_->delayed_send(self_, delay, timer_atom::value, token);
+  }
+
+private:
+  agent_pointer self_;
+  std::string task_id_;
+};
+
+/// Finishes a running task (ignored if it is no longer running).
+void finished(agent_pointer self, const std::string& id, json result) {
+  auto& s = self->state;
+  auto rec = s.st->complete(id, std::move(result));
+  if (!rec)
+    return;
+  drop_timers(self, id);
+  changed(self, *rec);
+  if (rec->t.standard)
+    kick(self);
+}
+
+/// Runs a task that just started: a synchronous action at once, an
+/// asynchronous one until it calls back.
+void run_task(agent_pointer self, const task_record& rec) {
+  auto& actions = *self->state.ctx->actions;
+  if (!actions.is_async(rec.t.action)) {
+    // May throw: the actor then dies and its supervisor fails the task.
+    finished(self, rec.t.id, actions.run(rec.t.action, rec.t.params));
+    return;
+  }
+  caf::weak_actor_ptr weak{self->ctrl()};
+  auto id = rec.t.id;
+  auto fired = std::make_shared<std::atomic<bool>>(false);
+  action_done done = [weak, id, fired](json result) {
+    if (fired->exchange(true))
+      return;
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<agent_actor>(strong), finish_atom::value,
+                     id, json_box{std::move(result)});
+  };
+  agent_env env{self, id};
+  actions.start(rec.t.action, rec.t.params, env, std::move(done));
+}
+
+/// Follows a task on a stream: the task first, then its updates.
+void watch(agent_pointer self, const task_view& view, const caf::actor& sink,
+           uint64_t seq, const std::string& rpc_id) {
+  auto terminal = a2a::is_terminal(view.status);
+  auto first = dump(json{{"task", a2a::task_json(view)}});
+  send_events({task_watcher{sink, seq, rpc_id}}, {first}, terminal);
+  if (terminal)
+    return;
+  self->monitor(sink);
+  self->state.obs->watchers[view.task_id].push_back(
+    task_watcher{sink, seq, rpc_id});
+}
+
+json params_for(const action_registry& actions, const std::string& action,
+                submit_request& req) {
+  if (req.params.value.is_object())
+    return std::move(req.params.value);
+  auto info = actions.info(action);
+  return json{{info ? info->text_param : std::string{"text"}, req.text}};
+}
+
 } // namespace
 
 agent_actor::behavior_type agent(agent_pointer self,
                                  std::shared_ptr<agent_state> st,
+                                 std::shared_ptr<agent_observers> obs,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
                                  event_bus_actor bus) {
   self->set_exception_handler(crash_reason);
   self->state.st = std::move(st);
+  self->state.obs = std::move(obs);
   self->state.ctx = std::move(ctx);
   self->state.supervisor = std::move(supervisor);
   self->state.bus = std::move(bus);
+  // A client that goes away stops being served.
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& ws = self->state.obs->watchers;
+    for (auto i = ws.begin(); i != ws.end();) {
+      auto& xs = i->second;
+      xs.erase(std::remove_if(xs.begin(), xs.end(),
+                              [&](const task_watcher& w) {
+                                return w.sink.address() == dm.source;
+                              }),
+               xs.end());
+      i = xs.empty() ? ws.erase(i) : std::next(i);
+    }
+  });
+  // A restarted agent keeps serving the streams of its predecessor and
+  // continues with its queue.
+  for (auto& kvp : self->state.obs->watchers)
+    for (auto& w : kvp.second)
+      self->monitor(w.sink);
+  if (self->state.st->standard_count() > 0)
+    kick(self);
   return {
     [self](enqueue_atom, const std::string& action,
-           const std::string& params_text) -> caf::result<std::string> {
-      auto params = parse_object(params_text);
-      if (!params)
-        return make_error(errc::invalid_argument, "expected a JSON object");
+           json_box& params) -> caf::result<std::string> {
       auto& s = self->state;
-      auto id = s.st->enqueue(action, *params);
-      s.ctx->tasks->assign(id, s.st->name());
-      publish(self, "task_received",
-              json{{"task",
-                    {{"task_id", id}, {"action", action}, {"params", *params}}}});
+      if (!params.value.is_object())
+        return make_error(errc::invalid_argument, "params must be an object");
+      if (auto problem = s.ctx->actions->check(action, params.value))
+        return make_error(errc::invalid_argument, *problem);
+      auto id = s.st->enqueue(action, std::move(params.value));
+      received(self, *s.st->find(id));
       return id;
     },
-    [self](process_atom) -> process_result {
+    [self](process_atom) -> caf::result<process_result> {
       auto& s = self->state;
-      auto rec = s.st->process_next(*s.ctx->actions);
+      auto rec = s.st->begin_next();
       if (!rec)
         return process_result{};
-      forget_evicted(*s.st, *s.ctx->tasks);
-      publish(self, "task_completed",
-              json{{"result", {{"task_id", rec->t.id}}}});
-      return process_result{false, rec->t.id, dump(rec->result)};
+      changed(self, *rec);
+      if (!s.ctx->actions->is_async(rec->t.action)) {
+        auto result = s.ctx->actions->run(rec->t.action, rec->t.params);
+        auto done = s.st->complete(rec->t.id, result);
+        changed(self, *done);
+        return process_result{false, rec->t.id, json_box{std::move(result)}};
+      }
+      auto rp = self->make_response_promise<process_result>();
+      s.obs->processing.emplace(rec->t.id, rp);
+      run_task(self, *rec);
+      return rp;
     },
     [self](state_atom) {
       auto& st = *self->state.st;
@@ -76,24 +302,18 @@ agent_actor::behavior_type agent(agent_pointer self,
                           self->state.ctx->node_name};
     },
     [self](task_atom, const std::string& id) -> caf::result<task_view> {
-      auto& st = *self->state.st;
-      auto rec = st.find(id);
+      auto& s = self->state;
+      auto rec = s.st->find(id);
       if (!rec)
         return make_error(errc::task_not_found);
-      return task_view{rec->t.id,
-                       st.name(),
-                       self->state.ctx->node_name,
-                       rec->t.action,
-                       dump(rec->t.params),
-                       to_string(rec->status),
-                       rec->result.is_null() ? std::string{}
-                                             : dump(rec->result)};
+      return view_of(*s.ctx, *s.st, *rec);
     },
     [self](cancel_atom, const std::string& id) {
       auto& s = self->state;
-      if (!s.st->cancel(id))
+      auto rec = s.st->cancel(id);
+      if (!rec)
         return false;
-      forget_evicted(*s.st, *s.ctx->tasks);
+      changed(self, *rec);
       return true;
     },
     [self](stop_atom) {
@@ -103,6 +323,123 @@ agent_actor::behavior_type agent(agent_pointer self,
     [self](conflict_atom) {
       caf::anon_send(self->state.supervisor, stop_atom::value,
                      self->state.st->name(), std::string{"name_conflict"});
+    },
+    [self](submit_atom, submit_request& req) -> caf::result<task_view> {
+      auto& s = self->state;
+      auto& actions = *s.ctx->actions;
+      auto action = req.action.empty() ? s.st->default_action() : req.action;
+      if (!actions.contains(action))
+        return make_error(errc::invalid_argument, "unknown action: " + action);
+      auto params = params_for(actions, action, req);
+      if (auto problem = actions.check(action, params))
+        return make_error(errc::invalid_argument, *problem);
+      task t;
+      t.action = std::move(action);
+      t.params = std::move(params);
+      t.context_id = req.context_id.empty() ? random_task_id()
+                                               + random_task_id()
+                                            : std::move(req.context_id);
+      t.message_id = std::move(req.message_id);
+      t.message = std::move(req.message.value);
+      auto [rec, created] = s.st->submit(std::move(t));
+      if (created) {
+        received(self, rec);
+        kick(self);
+      }
+      auto view = view_of(*s.ctx, *s.st, rec);
+      if (req.sink)
+        watch(self, view, req.sink, req.seq, req.rpc_id);
+      if (req.wait_ms == 0 || a2a::is_terminal(view.status))
+        return view;
+      auto token = ++s.obs->next_token;
+      auto rp = self->make_response_promise<task_view>();
+      s.obs->waiters[view.task_id].push_back(task_waiter{token, rp});
+      self->delayed_send(self, std::chrono::milliseconds{req.wait_ms},
+                         expire_atom::value, view.task_id, token);
+      return rp;
+    },
+    [self](abort_atom, const std::string& id) -> caf::result<task_view> {
+      auto& s = self->state;
+      auto current = s.st->find(id);
+      if (!current)
+        return make_error(errc::task_not_found);
+      auto info = s.ctx->actions->info(current->t.action);
+      task_record rec;
+      switch (s.st->cancel_task(id, info && info->cancelable, rec)) {
+        case cancel_outcome::not_found:
+          return make_error(errc::task_not_found);
+        case cancel_outcome::not_cancelable:
+          return make_error(errc::not_cancelable, to_string(rec.status));
+        default:
+          break;
+      }
+      auto was_running = current->status == task_status::running;
+      drop_timers(self, id);
+      changed(self, rec);
+      if (was_running && rec.t.standard)
+        kick(self);
+      return view_of(*s.ctx, *s.st, rec);
+    },
+    [self](watch_atom, const std::string& id, const caf::actor& sink,
+           uint64_t seq, const std::string& rpc_id) -> caf::result<task_view> {
+      auto& s = self->state;
+      auto rec = s.st->find(id);
+      if (!rec)
+        return make_error(errc::task_not_found);
+      if (is_terminal(rec->status))
+        return make_error(errc::task_finished);
+      auto view = view_of(*s.ctx, *s.st, *rec);
+      watch(self, view, sink, seq, rpc_id);
+      return view;
+    },
+    [self](info_atom) {
+      auto& s = self->state;
+      agent_info info{s.st->name(), s.ctx->node_name, s.st->default_action(),
+                      s.ctx->actions->names(), {}};
+      for (auto& name : info.actions) {
+        auto x = s.ctx->actions->info(name);
+        info.descriptions.push_back(x ? x->description : std::string{});
+      }
+      return info;
+    },
+    [self](run_atom) {
+      auto& s = self->state;
+      auto rec = s.st->begin_standard();
+      if (!rec)
+        return;
+      changed(self, *rec);
+      run_task(self, *rec);
+    },
+    [self](finish_atom, const std::string& id, json_box& result) {
+      finished(self, id, std::move(result.value));
+    },
+    [self](timer_atom, uint64_t token) {
+      auto& timers = self->state.timers;
+      auto i = timers.find(token);
+      if (i == timers.end())
+        return;
+      auto fn = std::move(i->second.second);
+      timers.erase(i);
+      fn();
+    },
+    [self](expire_atom, const std::string& id, uint64_t token) {
+      auto& s = self->state;
+      auto i = s.obs->waiters.find(id);
+      if (i == s.obs->waiters.end())
+        return;
+      auto& xs = i->second;
+      auto j = std::find_if(xs.begin(), xs.end(), [&](const task_waiter& w) {
+        return w.token == token;
+      });
+      if (j == xs.end())
+        return;
+      if (auto rec = s.st->find(id))
+        j->rp.deliver(view_of(*s.ctx, *s.st, *rec));
+      else
+        j->rp.deliver(make_error(errc::task_not_found));
+      xs.erase(j);
+      if (xs.empty())
+        s.obs->waiters.erase(i);
     },
   };
 }

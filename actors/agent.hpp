@@ -1,6 +1,14 @@
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <caf/typed_response_promise.hpp>
 
 #include "actors/agent_state.hpp"
 #include "actors/interfaces.hpp"
@@ -8,14 +16,56 @@
 
 namespace am {
 
+/// A blocking SendMessage waiting for its task to end.
+struct task_waiter {
+  uint64_t token = 0;
+  caf::typed_response_promise<task_view> rp;
+};
+
+/// A stream (SendStreamingMessage, SubscribeToTask) following a task.
+struct task_watcher {
+  caf::actor sink;
+  uint64_t seq = 0;
+  std::string rpc_id;
+};
+
+/// Everyone waiting for tasks of one agent. Shared by the agent actor and
+/// its supervisor, so that the supervisor answers them after a crash and
+/// the restarted actor keeps serving them.
+struct agent_observers {
+  std::unordered_map<std::string, std::vector<task_waiter>> waiters;
+  std::unordered_map<std::string, std::vector<task_watcher>> watchers;
+  /// Dialect ProcessNext calls waiting for an asynchronous action.
+  std::unordered_map<std::string, caf::typed_response_promise<process_result>>
+    processing;
+  uint64_t next_token = 0;
+};
+
+/// The task as the outside sees it.
+task_view view_of(const node_context& ctx, const agent_state& st,
+                  const task_record& rec);
+
+/// Makes a change of `rec` visible: the node's task index, stream events,
+/// blocking senders and ProcessNext callers of a finished task. `crashed`:
+/// the agent died running it (ProcessNext callers get agent_crashed).
+void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
+              const task_record& rec, bool crashed = false);
+
+/// The agent is gone for good: every waiter and stream gets an error.
+void abandon(agent_observers& obs, const std::string& agent);
+
 /// What an agent actor holds: the state it shares with its supervisor plus
 /// the handles it needs. One small struct instead of captures in every
 /// handler keeps an idle agent cheap.
 struct agent_actor_state {
   std::shared_ptr<agent_state> st;
+  std::shared_ptr<agent_observers> obs;
   node_context_ptr ctx;
   supervisor_actor supervisor;
   event_bus_actor bus;
+  /// Timers of running asynchronous actions: token -> (task id, callback).
+  std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>
+    timers;
   static inline const char* name = "agent";
 };
 
@@ -23,10 +73,13 @@ using agent_pointer = agent_actor::stateful_pointer<agent_actor_state>;
 
 /// The agent actor: a thin driver over an `agent_state` that its supervisor
 /// owns as well, so a restarted agent continues with the same memory and
-/// inbox. Exceptions thrown by actions terminate the actor with
-/// `errc::agent_crashed`; the supervisor then restarts it.
+/// queues. Standard tasks run one at a time in arrival order; asynchronous
+/// actions run without holding a thread. Exceptions thrown by actions
+/// terminate the actor with `errc::agent_crashed`; the supervisor then
+/// restarts it.
 agent_actor::behavior_type agent(agent_pointer self,
                                  std::shared_ptr<agent_state> st,
+                                 std::shared_ptr<agent_observers> obs,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
                                  event_bus_actor bus);

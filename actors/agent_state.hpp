@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "actors/actions.hpp"
@@ -12,15 +13,24 @@
 
 namespace am {
 
-enum class task_status { queued, completed, failed, cancelled };
+enum class task_status { queued, running, completed, failed, cancelled };
 
 const char* to_string(task_status x);
 
-/// A unit of work in an agent's inbox.
+/// True for completed, failed and cancelled.
+bool is_terminal(task_status x);
+
+/// A unit of work: a dialect task (SendMessage with `agent`, run by
+/// ProcessNext) or a standard A2A task (run by the agent on its own).
 struct task {
   std::string id;
   std::string action;
   json params;
+  // Standard A2A tasks only:
+  bool standard = false;
+  std::string context_id;
+  std::string message_id;
+  json message; // the user message, first entry of the task's history
 };
 
 /// A task together with its status and, once finished, its result.
@@ -28,18 +38,23 @@ struct task_record {
   task t;
   task_status status = task_status::queued;
   json result; // null until the task finished
+  int64_t updated_us = 0; // when `status` last changed
 };
 
-/// Everything an agent knows: name, memory, inbox, counters, the task in
-/// flight and a bounded history of finished tasks. Plain data and logic, no
-/// actors: the agent actor drives it and the supervisor keeps it alive across
-/// restarts.
+/// What `agent_state::cancel_task` did.
+enum class cancel_outcome { cancelled, not_cancelable, not_found };
+
+/// Everything an agent knows: name, memory, its two queues (the dialect
+/// inbox and the standard tasks), the tasks running, counters and a bounded
+/// history of finished tasks. Plain data and logic, no actors: the agent
+/// actor drives it and the supervisor keeps it alive across restarts.
 class agent_state {
 public:
   static constexpr size_t default_history_limit = 1000;
 
   explicit agent_state(std::string name, json memory = json::object(),
-                       size_t history_limit = default_history_limit);
+                       size_t history_limit = default_history_limit,
+                       std::string default_action = "search");
 
   // -- observers --------------------------------------------------------------
 
@@ -47,9 +62,14 @@ public:
     return name_;
   }
 
+  /// The action of standard messages that name none.
+  const std::string& default_action() const {
+    return default_action_;
+  }
+
   /// True while an action runs.
   bool busy() const {
-    return in_flight_.has_value();
+    return !running_.empty();
   }
 
   const json& memory() const {
@@ -58,37 +78,71 @@ public:
 
   std::vector<std::string> memory_keys() const;
 
+  /// Tasks in the dialect inbox.
   size_t inbox_count() const {
     return inbox_.size();
+  }
+
+  /// Standard tasks waiting to run.
+  size_t standard_count() const {
+    return standard_.size();
   }
 
   uint64_t processed_count() const {
     return processed_count_;
   }
 
-  /// Looks up a queued, in-flight or finished task.
+  /// Looks up a queued, running or finished task.
   std::optional<task_record> find(const std::string& id) const;
 
-  /// Ids of every task this agent still knows (queued or in history).
+  /// Ids of every task this agent still knows (queued, running, history).
   std::vector<std::string> task_ids() const;
 
-  // -- mutators ---------------------------------------------------------------
+  /// The id of the standard task running, if any.
+  std::optional<std::string> running_standard() const;
+
+  // -- dialect ------------------------------------------------------------
 
   /// Appends a task with a fresh id to the inbox and returns that id.
   std::string enqueue(std::string action, json params);
 
-  /// Runs the inbox head through `actions`: the result goes to
-  /// `memory["last_result"]` and the history; `processed_count` grows by one.
-  /// Returns `nullopt` on an empty inbox. An exception thrown by the action
-  /// propagates and leaves the task in flight (see `fail_in_flight`).
+  /// Moves the inbox head to the running tasks; `nullopt` on an empty inbox.
+  std::optional<task_record> begin_next();
+
+  /// Runs the inbox head synchronously through `actions` (begin_next plus
+  /// complete). An exception thrown by the action propagates and leaves the
+  /// task running (see `fail_running`).
   std::optional<task_record> process_next(const action_registry& actions);
 
-  /// Removes a queued task. Returns false if `id` is not queued.
-  bool cancel(const std::string& id);
+  /// Removes a queued task of either queue. Returns the cancelled record,
+  /// or nothing if `id` is not queued.
+  std::optional<task_record> cancel(const std::string& id);
 
-  /// Marks the task in flight (if any) as failed with
-  /// `{"error": reason}` and returns it. Called after a crash.
-  std::optional<task_record> fail_in_flight(const std::string& reason);
+  // -- standard A2A ------------------------------------------------------
+
+  /// Queues a standard task under a fresh id. A `message_id` this agent
+  /// already accepted (while the task is known) creates nothing: returns
+  /// the existing task and false.
+  std::pair<task_record, bool> submit(task t);
+
+  /// Starts the next standard task unless one is running: moves the queue
+  /// head to the running tasks and returns it.
+  std::optional<task_record> begin_standard();
+
+  /// Cancels a queued task, or a running one when `running_cancelable`.
+  cancel_outcome cancel_task(const std::string& id, bool running_cancelable,
+                             task_record& out);
+
+  // -- both ---------------------------------------------------------------
+
+  /// Finishes a running task with `result`: memory["last_result"], the
+  /// history, processed_count + 1. A standard task with an `error` member
+  /// fails. Returns nothing if `id` is not running (cancelled meanwhile).
+  std::optional<task_record> complete(const std::string& id, json result);
+
+  /// Marks every running task failed with `{"error": reason}` and returns
+  /// them. Called after a crash.
+  std::vector<task_record> fail_running(const std::string& reason);
 
   /// Returns and forgets the ids that dropped out of the bounded history.
   std::vector<std::string> take_evicted();
@@ -99,13 +153,17 @@ private:
   std::string name_;
   json memory_;
   size_t history_limit_;
+  std::string default_action_;
   uint64_t processed_count_ = 0;
   // Lists, not deques: an empty std::deque allocates about 600 bytes, and
-  // most of a node's agents have empty inboxes.
-  std::list<task> inbox_;
-  std::optional<task> in_flight_;
+  // most of a node's agents have empty queues.
+  std::list<task_record> inbox_;
+  std::list<task_record> standard_;
+  std::list<task_record> running_;
   std::unordered_map<std::string, task_record> history_;
   std::list<std::string> history_order_;
+  /// message id -> task id of the standard tasks this agent knows.
+  std::unordered_map<std::string, std::string> message_ids_;
   std::vector<std::string> evicted_;
 };
 

@@ -2,8 +2,10 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "actors/log.hpp"
 
@@ -105,6 +107,98 @@ void ask_peers(directory_pointer self, std::chrono::milliseconds timeout,
         },
         [finish_one](caf::error&) mutable { finish_one(); });
   }
+}
+
+/// The local entry of the agent holding task `id`, if this node has it.
+std::optional<dir_entry> task_holder(const node_context_ptr& ctx,
+                                     const std::string& id) {
+  auto t = ctx->tasks->find(id);
+  if (!t)
+    return std::nullopt;
+  auto e = ctx->directory->find(t->agent);
+  if (!e || e->node != ctx->node_name)
+    return std::nullopt;
+  return e;
+}
+
+/// Newest first: by status time, then by id.
+bool newer(int64_t xus, const std::string& xid, int64_t yus,
+           const std::string& yid) {
+  return xus != yus ? xus > yus : xid > yid;
+}
+
+bool newer_view(const task_view& x, const task_view& y) {
+  return newer(x.updated_us, x.task_id, y.updated_us, y.task_id);
+}
+
+/// Merges `other` into `page`, keeping the newest `n` tasks.
+void merge_page(task_page& page, task_page other, size_t n) {
+  page.total += other.total;
+  page.remaining += other.remaining;
+  for (auto& t : other.tasks)
+    page.tasks.push_back(std::move(t));
+  std::sort(page.tasks.begin(), page.tasks.end(), newer_view);
+  if (page.tasks.size() > n)
+    page.tasks.resize(n);
+}
+
+/// The tasks of this node's agents that match `q`: counts, and the first
+/// page after the cursor, fetched from the agents.
+void local_page(directory_pointer self, const node_context_ptr& ctx,
+                const task_query& q, std::chrono::milliseconds timeout,
+                std::function<void(task_page)> done) {
+  struct row {
+    int64_t us;
+    std::string id;
+    std::string agent;
+  };
+  std::vector<row> rows;
+  task_page page;
+  bool has_cursor = q.cursor_us != 0 || !q.cursor_id.empty();
+  ctx->tasks->for_each([&](const std::string& id, const task_entry& t) {
+    if ((!q.status.empty() && t.status != q.status)
+        || (!q.context_id.empty() && t.context_id != q.context_id)
+        || (q.updated_after_us != 0 && t.updated_us <= q.updated_after_us))
+      return;
+    ++page.total;
+    if (has_cursor && !newer(q.cursor_us, q.cursor_id, t.updated_us, id))
+      return;
+    ++page.remaining;
+    rows.push_back(row{t.updated_us, id, t.agent});
+  });
+  size_t n = std::min<size_t>(q.page_size, rows.size());
+  std::partial_sort(rows.begin(), rows.begin() + n, rows.end(),
+                    [](const row& x, const row& y) {
+                      return newer(x.us, x.id, y.us, y.id);
+                    });
+  rows.resize(n);
+  struct gather {
+    task_page page;
+    size_t pending;
+    std::function<void(task_page)> done;
+  };
+  auto g = std::make_shared<gather>(gather{std::move(page), 0, std::move(done)});
+  std::vector<std::pair<agent_actor, std::string>> asks;
+  for (auto& r : rows)
+    if (auto e = ctx->directory->find(r.agent); e && e->node == ctx->node_name)
+      asks.emplace_back(e->handle, r.id);
+  g->pending = asks.size();
+  if (g->pending == 0)
+    return g->done(std::move(g->page));
+  auto one_done = [g] {
+    if (--g->pending > 0)
+      return;
+    std::sort(g->page.tasks.begin(), g->page.tasks.end(), newer_view);
+    g->done(std::move(g->page));
+  };
+  for (auto& [handle, id] : asks)
+    self->request(handle, timeout, task_atom::value, id)
+      .then(
+        [g, one_done](task_view& v) {
+          g->page.tasks.push_back(std::move(v));
+          one_done();
+        },
+        [one_done](caf::error&) { one_done(); });
 }
 
 } // namespace
@@ -249,11 +343,8 @@ directory_actor::behavior_type directory(directory_pointer self,
     },
     [=](task_atom, const std::string& id,
         bool widen) -> caf::result<task_view> {
-      if (auto agent = ctx->tasks->find(id)) {
-        auto e = ctx->directory->find(*agent);
-        if (e && e->node == ctx->node_name)
-          return self->delegate(e->handle, task_atom::value, id);
-      }
+      if (auto e = task_holder(ctx, id))
+        return self->delegate(e->handle, task_atom::value, id);
       if (!widen || self->state.peers.empty())
         return make_error(errc::task_not_found);
       auto rp = self->make_response_promise<task_view>();
@@ -266,6 +357,48 @@ directory_actor::behavior_type directory(directory_pointer self,
             rp.deliver(std::move(x));
         },
         task_atom::value, id, false);
+      return rp;
+    },
+    [=](locate_atom, const std::string& id,
+        bool widen) -> caf::result<std::vector<dir_entry>> {
+      if (auto e = task_holder(ctx, id))
+        return std::vector<dir_entry>{*e};
+      if (!widen || self->state.peers.empty())
+        return std::vector<dir_entry>{};
+      auto rp = self->make_response_promise<std::vector<dir_entry>>();
+      ask_peers(
+        self, timeout, std::vector<dir_entry>{},
+        [](const std::vector<dir_entry>& xs) { return !xs.empty(); },
+        [=](std::vector<dir_entry> xs) mutable { rp.deliver(std::move(xs)); },
+        locate_atom::value, id, false);
+      return rp;
+    },
+    [=](list_atom, const task_query& q, bool widen) -> caf::result<task_page> {
+      auto rp = self->make_response_promise<task_page>();
+      local_page(self, ctx, q, timeout, [=](task_page page) mutable {
+        if (!widen || self->state.peers.empty()) {
+          rp.deliver(std::move(page));
+          return;
+        }
+        struct gather {
+          task_page page;
+          size_t pending;
+        };
+        auto g = std::make_shared<gather>(
+          gather{std::move(page), self->state.peers.size()});
+        auto one_done = [g, rp]() mutable {
+          if (--g->pending == 0)
+            rp.deliver(std::move(g->page));
+        };
+        for (auto& kvp : self->state.peers)
+          self->request(kvp.second, timeout, list_atom::value, q, false)
+            .then(
+              [g, one_done, n = q.page_size](task_page& other) mutable {
+                merge_page(g->page, std::move(other), n);
+                one_done();
+              },
+              [one_done](caf::error&) mutable { one_done(); });
+      });
       return rp;
     },
     [=](stop_atom, const std::string& name, const agent_actor& handle) {

@@ -14,27 +14,69 @@
 
 namespace am {
 
-/// An agent: a task inbox and a memory, driven by its supervisor's state.
+/// A standard A2A message for an agent, already parsed and routed.
+struct submit_request {
+  std::string action; // "" = the agent's default action
+  json_box params;    // null = built from `text`
+  std::string text;   // the message's text parts, joined
+  json_box message;   // the user message as received
+  std::string context_id;
+  std::string message_id;
+  /// 0: answer at once; else answer once the task is terminal, or with its
+  /// current state after this many milliseconds.
+  uint32_t wait_ms = 0;
+  /// Streaming: every event of the task goes to `sink` (the HTTP
+  /// connection) as a `stream_event` with `seq`, rendered for `rpc_id`.
+  caf::actor sink;
+  uint64_t seq = 0;
+  std::string rpc_id; // the request id as JSON text
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, submit_request& x) {
+  return f(caf::meta::type_name("submit_request"), x.action, x.params, x.text,
+           x.message, x.context_id, x.message_id, x.wait_ms, x.sink, x.seq,
+           x.rpc_id);
+}
+
+/// An agent: a memory, the dialect inbox (run by ProcessNext) and the
+/// standard A2A tasks it runs by itself, one at a time.
 using agent_actor = caf::typed_actor<
-  // Queues a task (action, params as JSON text); answers its id.
-  caf::replies_to<enqueue_atom, std::string, std::string>::with<std::string>,
-  // Runs the inbox head.
+  // Queues a dialect task (action, params object); answers its id.
+  caf::replies_to<enqueue_atom, std::string, json_box>::with<std::string>,
+  // Runs the dialect inbox head.
   caf::replies_to<process_atom>::with<process_result>,
   // Describes the agent.
   caf::replies_to<state_atom>::with<agent_status>,
   // Looks up one of the agent's tasks by id.
   caf::replies_to<task_atom, std::string>::with<task_view>,
-  // Removes a queued task by id.
+  // Removes a queued task by id (dialect CancelTask).
   caf::replies_to<cancel_atom, std::string>::with<bool>,
   // Stops the agent for good (delegated to its supervisor).
   caf::replies_to<stop_atom>::with<bool>,
   // Lost a cluster-wide name conflict: stops with reason name_conflict.
-  caf::reacts_to<conflict_atom>>;
+  caf::reacts_to<conflict_atom>,
+  // A standard message: creates (or, for a known message id, finds) a task.
+  caf::replies_to<submit_atom, submit_request>::with<task_view>,
+  // Standard CancelTask: the cancelled task, or not_cancelable.
+  caf::replies_to<abort_atom, std::string>::with<task_view>,
+  // SubscribeToTask: events of a task go to the sink (sink, seq, rpc id).
+  caf::replies_to<watch_atom, std::string, caf::actor, uint64_t,
+                  std::string>::with<task_view>,
+  // What the agent's card shows.
+  caf::replies_to<info_atom>::with<agent_info>,
+  // Internal: start the next standard task; an asynchronous action
+  // finished; a timer of an action; a blocking send waited long enough.
+  caf::reacts_to<run_atom>,
+  caf::reacts_to<finish_atom, std::string, json_box>,
+  caf::reacts_to<timer_atom, uint64_t>,
+  caf::reacts_to<expire_atom, std::string, uint64_t>>;
 
 /// Spawns, watches and restarts the agents of one node.
 using supervisor_actor = caf::typed_actor<
-  // Starts an agent (name, memory as JSON text).
-  caf::replies_to<start_atom, std::string, std::string>::with<start_result>,
+  // Starts an agent (name, memory object, default action).
+  caf::replies_to<start_atom, std::string, json_box,
+                  std::string>::with<start_result>,
   // Stops a local agent by name with a reason; false if there is none.
   caf::replies_to<stop_atom, std::string, std::string>::with<bool>,
   // The current handle of a local agent whose handle `failed` (answers once
@@ -80,6 +122,10 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<lookup_atom, std::string, bool>::with<std::vector<dir_entry>>,
   // Finds a task by id, here or (with `ask_peers`) on any peer.
   caf::replies_to<task_atom, std::string, bool>::with<task_view>,
+  // The agent that holds a task, here or (with `ask_peers`) on any peer.
+  caf::replies_to<locate_atom, std::string, bool>::with<std::vector<dir_entry>>,
+  // ListTasks: one page of tasks, here or (with `ask_peers`) cluster-wide.
+  caf::replies_to<list_atom, task_query, bool>::with<task_page>,
   // A handle failed when used: drop the entry if it still holds it.
   caf::reacts_to<stop_atom, std::string, agent_actor>,
   // This node's own entries (the snapshot a joining peer receives).

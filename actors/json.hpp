@@ -26,3 +26,13 @@ inline std::optional<json> parse_object(const std::string& text) {
 }
 
 } // namespace am
+
+namespace am {
+
+/// A JSON value as a message field: local messages carry it parsed (no
+/// dump and re-parse between actors of one node); it crosses nodes as text.
+struct json_box {
+  json value;
+};
+
+} // namespace am

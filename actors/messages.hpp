@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/json.hpp"
+
 namespace am {
 
 /// Answer to StartAgent: `status` is "started" or "already_exists"; `node`
@@ -32,18 +34,63 @@ struct agent_status {
 struct process_result {
   bool empty = true;
   std::string task_id;
-  std::string result; // JSON text
+  json_box result;
 };
 
-/// Answer to GetTask.
+/// A task as seen from outside the agent: answer to GetTask (both
+/// families), snapshots for blocking sends and streams, ListTasks rows.
 struct task_view {
   std::string task_id;
   std::string agent;
   std::string node;
   std::string action;
-  std::string params; // JSON text
+  json_box params;
+  /// queued, running, completed, failed or cancelled.
   std::string status;
-  std::string result; // JSON text; empty while queued or when cancelled
+  json_box result; // null while queued or running, and when cancelled
+  /// A standard A2A task (else a dialect task from SendMessage/ProcessNext).
+  bool standard = false;
+  std::string context_id;
+  json_box message; // the user message (standard tasks)
+  /// When the status last changed (microseconds since the epoch).
+  int64_t updated_us = 0;
+};
+
+/// The filter and page of a ListTasks call, applied on every node.
+struct task_query {
+  std::string context_id; // empty: any
+  std::string status;     // a task_view status; empty: any
+  int64_t updated_after_us = 0; // 0: any
+  uint32_t page_size = 50;
+  /// Continue after this position of the newest-first order (0 and "" for
+  /// the first page).
+  int64_t cursor_us = 0;
+  std::string cursor_id;
+};
+
+/// One node's (or the cluster's) answer to a task_query.
+struct task_page {
+  uint64_t total = 0;     // matching tasks, ignoring the cursor
+  uint64_t remaining = 0; // matching tasks after the cursor
+  std::vector<task_view> tasks; // the first page_size of those, newest first
+};
+
+/// What an agent's card shows.
+struct agent_info {
+  std::string name;
+  std::string node;
+  std::string default_action;
+  std::vector<std::string> actions;
+  std::vector<std::string> descriptions; // parallel to `actions`
+};
+
+/// One event of a task stream, sent by the agent to the HTTP connection
+/// that asked for it: `data` is a whole JSON-RPC response; `last` closes
+/// the stream.
+struct stream_event {
+  uint64_t seq = 0; // the request's sequence number on its connection
+  std::string data;
+  bool last = false;
 };
 
 /// One row of ListAgents.

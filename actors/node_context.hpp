@@ -13,8 +13,17 @@ namespace am {
 /// name -> entry. Read from any thread; written only by the directory actor.
 using directory_map = sharded_map<std::string, dir_entry>;
 
-/// task id -> agent name, for GetTask. Written by agents, read by anyone.
-using task_index = sharded_map<std::string, std::string>;
+/// What a node knows of each task of its agents without asking them.
+struct task_entry {
+  std::string agent;
+  std::string status; // task_view status
+  std::string context_id;
+  int64_t updated_us = 0;
+};
+
+/// task id -> entry, for GetTask, CancelTask and ListTasks. Written by the
+/// agents (and their supervisor), read by anyone.
+using task_index = sharded_map<std::string, task_entry>;
 
 /// Supervision and history settings (`[agents]`).
 struct agent_settings {

@@ -21,10 +21,11 @@ namespace {
 
 agent_actor spawn_agent(supervisor_pointer self, const node_context_ptr& ctx,
                         const event_bus_actor& bus,
-                        const std::shared_ptr<agent_state>& st) {
-  auto handle = self->spawn(agent, st, ctx, supervisor_actor{self}, bus);
+                        const supervised_agent& sa) {
+  auto handle = self->spawn(agent, sa.state, sa.observers, ctx,
+                            supervisor_actor{self}, bus);
   self->monitor(handle);
-  self->state.names[handle.address()] = st->name();
+  self->state.names[handle.address()] = sa.state->name();
   return handle;
 }
 
@@ -52,6 +53,7 @@ void forget(supervisor_pointer self, const node_context_ptr& ctx,
   if (i == self->state.agents.end())
     return;
   answer_waiting(self, name, agent_actor{});
+  abandon(*i->second.observers, name);
   for (auto& id : i->second.state->task_ids())
     ctx->tasks->erase(id);
   self->state.names.erase(i->second.handle.address());
@@ -67,9 +69,11 @@ void on_agent_down(supervisor_pointer self, const node_context_ptr& ctx,
   auto name = n->second;
   self->state.names.erase(n);
   auto& sa = self->state.agents[name];
-  if (auto rec = sa.state->fail_in_flight("agent_crashed"))
-    log::warning("[Supervisor] task " + rec->t.id + " of agent " + name
+  for (auto& rec : sa.state->fail_running("agent_crashed")) {
+    log::warning("[Supervisor] task " + rec.t.id + " of agent " + name
                  + " failed: agent_crashed");
+    announce(*ctx, *sa.state, *sa.observers, rec, true);
+  }
   auto& limits = ctx->agents;
   if (!may_restart(sa.restarts, self->clock().now(), limits.restart_window,
                    limits.max_restarts)) {
@@ -82,7 +86,7 @@ void on_agent_down(supervisor_pointer self, const node_context_ptr& ctx,
     return;
   }
   sa.restarts.push_back(self->clock().now());
-  sa.handle = spawn_agent(self, ctx, bus, sa.state);
+  sa.handle = spawn_agent(self, ctx, bus, sa);
   log::info("[Supervisor] restarted agent " + name + " after "
             + self->system().render(dm.reason));
   self->send(directory, update_atom::value,
@@ -106,21 +110,24 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
     self->quit(em.reason);
   });
   return {
-    [=](start_atom, const std::string& name,
-        const std::string& memory_text) -> caf::result<start_result> {
+    [=](start_atom, const std::string& name, json_box& memory,
+        const std::string& default_action) -> caf::result<start_result> {
       if (auto e = ctx->directory->find(name))
         return start_result{"already_exists", name, e->node};
       if (self->state.agents.count(name) > 0)
         return start_result{"already_exists", name, ctx->node_name};
-      auto memory = parse_object(memory_text);
-      if (!memory)
+      if (!memory.value.is_null() && !memory.value.is_object())
         return make_error(errc::invalid_argument, "memory must be an object");
-      auto st = std::make_shared<agent_state>(name, std::move(*memory),
-                                              ctx->agents.history_limit);
+      auto action = default_action.empty() ? std::string{"search"}
+                                           : default_action;
+      if (!ctx->actions->contains(action))
+        return make_error(errc::invalid_argument, "unknown action: " + action);
       auto& sa = self->state.agents[name];
-      sa.state = st;
+      sa.state = std::make_shared<agent_state>(
+        name, std::move(memory.value), ctx->agents.history_limit, action);
+      sa.observers = std::make_shared<agent_observers>();
       sa.started_at = now_us();
-      sa.handle = spawn_agent(self, ctx, bus, st);
+      sa.handle = spawn_agent(self, ctx, bus, sa);
       auto rp = self->make_response_promise<start_result>();
       dir_entry entry{name, ctx->node_name, sa.handle, sa.started_at};
       self->request(directory, caf::infinite, put_atom::value, entry)

@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/agent.hpp"
 #include "actors/agent_state.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/node_context.hpp"
@@ -19,6 +20,7 @@ namespace am {
 /// One supervised agent: its state outlives the actor.
 struct supervised_agent {
   std::shared_ptr<agent_state> state;
+  std::shared_ptr<agent_observers> observers;
   agent_actor handle;
   int64_t started_at = 0;
   /// Times of recent restarts, oldest first, within the restart window.

@@ -26,6 +26,10 @@ const char* to_string(errc x) {
       return "shutting_down";
     case errc::unauthorized:
       return "unauthorized";
+    case errc::not_cancelable:
+      return "not_cancelable";
+    case errc::task_finished:
+      return "task_finished";
   }
   return "unknown";
 }
@@ -43,11 +47,23 @@ uint8_t code_of(const caf::error& err) {
   return err.category() == category ? err.code() : 0;
 }
 
+std::string context_of(const caf::error& err) {
+  if (err.category() != category || !err.context().match_elements<std::string>())
+    return {};
+  return err.context().get_as<std::string>(0);
+}
+
 void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<start_result>("am::start_result");
   cfg.add_message_type<agent_status>("am::agent_status");
   cfg.add_message_type<process_result>("am::process_result");
+  cfg.add_message_type<json_box>("am::json");
   cfg.add_message_type<task_view>("am::task_view");
+  cfg.add_message_type<task_query>("am::task_query");
+  cfg.add_message_type<task_page>("am::task_page");
+  cfg.add_message_type<agent_info>("am::agent_info");
+  cfg.add_message_type<stream_event>("am::stream_event");
+  cfg.add_message_type<submit_request>("am::submit_request");
   cfg.add_message_type<agent_location>("am::agent_location");
   cfg.add_message_type<std::vector<agent_location>>("am::agent_locations");
   cfg.add_message_type<cluster_info>("am::cluster_info");

@@ -10,7 +10,9 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/none.hpp>
 
 #include "actors/messages.hpp"
 
@@ -46,6 +48,16 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using info_atom = caf::atom_constant<caf::atom("info")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
+using submit_atom = caf::atom_constant<caf::atom("submit")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using timer_atom = caf::atom_constant<caf::atom("timer")>;
+using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using abort_atom = caf::atom_constant<caf::atom("abort")>;
+using locate_atom = caf::atom_constant<caf::atom("locate")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using rpc_atom = caf::atom_constant<caf::atom("rpc")>;
 
 // -- errors ---------------------------------------------------------------
 
@@ -64,6 +76,11 @@ enum class errc : uint8_t {
   shutting_down,
   /// A cluster handshake failed (wrong cookie, stale challenge).
   unauthorized,
+  /// The task exists but cannot be cancelled (finished, or running an
+  /// action that cannot stop).
+  not_cancelable,
+  /// The task has already finished (SubscribeToTask).
+  task_finished,
 };
 
 const char* to_string(errc x);
@@ -74,6 +91,9 @@ caf::error make_error(errc x, std::string context);
 
 /// Returns the agentmesh code of `err`, or 0 for errors of other categories.
 uint8_t code_of(const caf::error& err);
+
+/// The context text of an agentmesh error (what make_error got), or "".
+std::string context_of(const caf::error& err);
 
 // -- inspect overloads --------------------------------------------------------
 
@@ -94,10 +114,56 @@ typename Inspector::result_type inspect(Inspector& f, process_result& x) {
            x.result);
 }
 
+/// A JSON value travels as its text; within a node it is never serialised.
+template <class Inspector>
+typename std::enable_if<Inspector::reads_state,
+                        typename Inspector::result_type>::type
+inspect(Inspector& f, json_box& x) {
+  auto text = dump(x.value);
+  return f(caf::meta::type_name("json"), text);
+}
+
+template <class Inspector>
+typename std::enable_if<Inspector::writes_state,
+                        typename Inspector::result_type>::type
+inspect(Inspector& f, json_box& x) {
+  std::string text;
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.value = text.empty() ? json{} : json::parse(text, nullptr, false);
+    if (x.value.is_discarded())
+      x.value = nullptr;
+    return caf::none;
+  });
+  return f(caf::meta::type_name("json"), text, load);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_view& x) {
   return f(caf::meta::type_name("task_view"), x.task_id, x.agent, x.node,
-           x.action, x.params, x.status, x.result);
+           x.action, x.params, x.status, x.result, x.standard, x.context_id,
+           x.message, x.updated_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_query& x) {
+  return f(caf::meta::type_name("task_query"), x.context_id, x.status,
+           x.updated_after_us, x.page_size, x.cursor_us, x.cursor_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_page& x) {
+  return f(caf::meta::type_name("task_page"), x.total, x.remaining, x.tasks);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_info& x) {
+  return f(caf::meta::type_name("agent_info"), x.name, x.node,
+           x.default_action, x.actions, x.descriptions);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
+  return f(caf::meta::type_name("stream_event"), x.seq, x.data, x.last);
 }
 
 template <class Inspector>

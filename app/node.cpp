@@ -52,14 +52,18 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
                    cfg.cluster_host + ":" + std::to_string(*port));
   }
   http::site s{ctx->node_name, cfg.card_name, AGENTMESH_VERSION,
-               cfg.http_host + ":" + std::to_string(cfg.http_port)};
+               cfg.http_host + ":" + std::to_string(cfg.http_port), {}};
+  for (auto& name : ctx->actions->names()) {
+    auto info = ctx->actions->info(name);
+    s.skills.push_back(a2a::skill_row{name, info ? info->description : ""});
+  }
   auto timeout = duration_cast<milliseconds>(cfg.request_timeout);
   auto nworkers = std::max(2u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < nworkers; ++i)
     n.workers.push_back(http::spawn_worker(
       sys, ctx,
       http::node_handles{n.supervisor, n.directory, n.bus, n.membership},
-      timeout));
+      timeout, AGENTMESH_VERSION));
   http::server_config sc;
   sc.host = cfg.http_host;
   sc.port = cfg.http_port;

@@ -3,21 +3,30 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
+
+#include "http/a2a.hpp"
 
 namespace am::rpc {
 
 // -- failures -----------------------------------------------------------------
 
+failure::failure(int code, std::string message, json data)
+  : code(code), message(std::move(message)), data(std::move(data)) {
+  // nop
+}
+
 failure failure::parse_error() {
-  return {-32700, "Parse error", std::nullopt};
+  return {-32700, "Parse error"};
 }
 
 failure failure::invalid_request(std::optional<std::string> detail) {
-  return {-32600, "Invalid Request", std::move(detail)};
+  return {-32600, "Invalid Request",
+          detail ? json(std::move(*detail)) : json{}};
 }
 
 failure failure::method_not_found(const std::string& method) {
-  return {-32601, "Method not found: " + method, std::nullopt};
+  return {-32601, "Method not found: " + method};
 }
 
 failure failure::invalid_params(std::string detail) {
@@ -29,11 +38,52 @@ failure failure::internal(std::string reason) {
 }
 
 failure failure::agent_not_found(const std::string& name) {
-  return {-32001, "Agent not found: " + name, std::nullopt};
+  return {-32001, "Agent not found: " + name};
 }
 
 failure failure::task_not_found(const std::string& id) {
-  return {-32002, "Task not found: " + id, std::nullopt};
+  return {-32002, "Task not found: " + id};
+}
+
+namespace {
+
+json error_info(const char* reason) {
+  return json::array({json{{"@type", "type.googleapis.com/google.rpc.ErrorInfo"},
+                           {"reason", reason},
+                           {"domain", "a2a-protocol.org"}}});
+}
+
+} // namespace
+
+failure failure::a2a_task_not_found(const std::string& id) {
+  return {-32001, "Task not found: " + id, error_info("TASK_NOT_FOUND")};
+}
+
+failure failure::not_cancelable(const std::string& id) {
+  return {-32002, "Task not cancelable: " + id,
+          error_info("TASK_NOT_CANCELABLE")};
+}
+
+failure failure::push_not_supported() {
+  return {-32003, "Push notifications are not supported",
+          error_info("PUSH_NOTIFICATION_NOT_SUPPORTED")};
+}
+
+failure failure::unsupported(const std::string& what) {
+  return {-32004, "Unsupported operation: " + what,
+          error_info("UNSUPPORTED_OPERATION")};
+}
+
+failure failure::extended_card_not_configured() {
+  return {-32007, "Extended agent card is not configured",
+          error_info("EXTENDED_AGENT_CARD_NOT_CONFIGURED")};
+}
+
+failure failure::version_not_supported(const std::string& version) {
+  return {-32009,
+          "The requested A2A protocol version '" + version
+            + "' is not supported. Supported versions: 1.0",
+          error_info("VERSION_NOT_SUPPORTED")};
 }
 
 backend::~backend() {
@@ -42,8 +92,8 @@ backend::~backend() {
 
 json error_response(const failure& f, const json& id) {
   json err{{"code", f.code}, {"message", f.message}};
-  if (f.data)
-    err["data"] = *f.data;
+  if (!f.data.is_null())
+    err["data"] = f.data;
   return json{{"jsonrpc", "2.0"}, {"error", std::move(err)}, {"id", id}};
 }
 
@@ -129,7 +179,13 @@ void start_agent(backend& b, const json& p, result_fn k) {
     return k(failure::invalid_params("name must not be empty"));
   if (auto f = optional_object(p, "memory", memory))
     return k(*f);
-  b.start_agent(args[0], memory,
+  std::string default_action;
+  if (auto i = p.find("default_action"); i != p.end() && !i->is_null()) {
+    if (!i->is_string())
+      return k(failure::invalid_params("default_action must be a string"));
+    default_action = i->get<std::string>();
+  }
+  b.start_agent(args[0], memory, default_action,
                 shaped<start_result>(std::move(k), [](const start_result& r) {
                   return json{{"status", r.status},
                               {"agent", r.agent},
@@ -182,14 +238,6 @@ void get_agent_state(backend& b, const json& p, result_fn k) {
                                }));
 }
 
-/// Parses JSON text produced by the node itself; null when empty.
-json parse_own(const std::string& text) {
-  if (text.empty())
-    return nullptr;
-  auto result = json::parse(text, nullptr, false);
-  return result.is_discarded() ? json{} : result;
-}
-
 void process_next(backend& b, const json& p, result_fn k) {
   std::vector<std::string> args;
   if (auto f = require_strings(p, {"agent"}, "Missing required: agent", args))
@@ -203,7 +251,7 @@ void process_next(backend& b, const json& p, result_fn k) {
                            return json{{"status", "completed"},
                                        {"agent", name},
                                        {"task_id", r.task_id},
-                                       {"result", parse_own(r.result)}};
+                                       {"result", r.result.value}};
                          }));
 }
 
@@ -244,10 +292,10 @@ void get_task(backend& b, const json& p, result_fn k) {
              shaped<task_view>(std::move(k), [](const task_view& t) {
                json result{{"task_id", t.task_id}, {"agent", t.agent},
                            {"node", t.node},       {"action", t.action},
-                           {"params", parse_own(t.params)},
+                           {"params", t.params.value},
                            {"status", t.status}};
-               if (!t.result.empty())
-                 result["result"] = parse_own(t.result);
+               if (!t.result.value.is_null())
+                 result["result"] = t.result.value;
                return result;
              }));
 }
@@ -278,70 +326,128 @@ bool valid_id(const json& id) {
   return id.is_string() || id.is_number() || id.is_null();
 }
 
-/// Handles one request object; `k` gets the response, or nullopt for a
-/// notification.
-void handle_one(backend& b, const json& req,
-                std::function<void(std::optional<json>)> k) {
+/// What one request of a body produced.
+struct one_result {
+  std::optional<json> res; // nothing for a notification
+  bool stream = false;     // the backend started a stream
+};
+
+using one_fn = std::function<void(one_result)>;
+
+/// Handles one request object.
+void handle_one(backend& b, const json& req, const call_context& cx,
+                bool in_batch, one_fn k) {
   if (!req.is_object())
-    return k(error_response(failure::invalid_request(), nullptr));
+    return k({error_response(failure::invalid_request(), nullptr)});
   auto id_it = req.find("id");
   bool notification = id_it == req.end();
   json id = notification ? json{} : *id_it;
   if (!valid_id(id))
-    return k(error_response(
+    return k({error_response(
       failure::invalid_request("id must be a string, number or null"),
-      nullptr));
+      nullptr)});
   auto version = req.find("jsonrpc");
   if (version == req.end() || *version != "2.0")
-    return k(error_response(
-      failure::invalid_request("jsonrpc must be exactly \"2.0\""), id));
+    return k({error_response(
+      failure::invalid_request("jsonrpc must be exactly \"2.0\""), id)});
   auto method = req.find("method");
   if (method == req.end() || !method->is_string())
-    return k(error_response(
-      failure::invalid_request("method must be a string"), id));
+    return k({error_response(
+      failure::invalid_request("method must be a string"), id)});
   auto reply = [k, id, notification](outcome<json> x) {
     if (notification)
-      return k(std::nullopt);
+      return k({});
     if (auto f = std::get_if<failure>(&x))
-      return k(error_response(*f, id));
-    k(json{{"jsonrpc", "2.0"}, {"result", std::get<json>(x)}, {"id", id}});
+      return k({error_response(*f, id)});
+    k({json{{"jsonrpc", "2.0"}, {"result", std::get<json>(x)}, {"id", id}}});
   };
   auto name = method->get<std::string>();
+  auto params_it = req.find("params");
+  static const json no_params = json::object();
+  const json& params = params_it == req.end() || params_it->is_null()
+                         ? no_params
+                         : *params_it;
+  if (!cx.agent.empty() || is_standard(name, params)) {
+    if (!a2a::is_method(name))
+      return reply(failure::method_not_found(name));
+    if (!cx.version.empty() && cx.version != "1.0")
+      return reply(failure::version_not_supported(cx.version));
+    if (!params.is_object())
+      return reply(failure::invalid_params("params must be an object"));
+    if (!a2a::is_stream_method(name))
+      return a2a::dispatch(b, name, params, cx.agent, reply);
+    if (in_batch)
+      return reply(failure::unsupported("streaming inside a batch"));
+    if (notification)
+      return reply(failure::unsupported("streaming notification"));
+    return a2a::dispatch_stream(b, name, params, cx.agent, dump(id),
+                                [k, reply](outcome<bool> x) {
+                                  if (auto f = std::get_if<failure>(&x))
+                                    return reply(*f);
+                                  k({std::nullopt, true});
+                                });
+  }
   auto m = methods().find(name);
   if (m == methods().end())
     return reply(failure::method_not_found(name));
-  auto params = req.find("params");
-  if (params == req.end() || params->is_null())
-    return m->second(b, json::object(), reply);
-  if (!params->is_object())
+  if (!params.is_object())
     return reply(failure::invalid_params("params must be an object"));
-  m->second(b, *params, reply);
+  m->second(b, params, reply);
 }
 
 } // namespace
 
-void handle(backend& b, const std::string& body, done_fn done) {
+bool is_standard(const std::string& method, const json& params) {
+  static const std::set<std::string> always{
+    "ListTasks",
+    "SubscribeToTask",
+    "GetExtendedAgentCard",
+    "CreateTaskPushNotificationConfig",
+    "GetTaskPushNotificationConfig",
+    "ListTaskPushNotificationConfigs",
+    "DeleteTaskPushNotificationConfig"};
+  if (always.count(method) > 0)
+    return true;
+  auto has = [&](const char* key) {
+    return params.is_object() && params.contains(key);
+  };
+  if (method == "SendMessage")
+    return has("message");
+  if (method == "SendStreamingMessage")
+    return has("message") || !has("agent");
+  if (method == "GetTask" || method == "CancelTask")
+    return has("id") && !has("task_id");
+  return false;
+}
+
+void handle(backend& b, const std::string& body, const call_context& cx,
+            done_fn done) {
   // nlohmann's parser keeps its own stack (no recursion), so parse first:
   // malformed input is a parse error however deep it is.
   auto req = json::parse(body, nullptr, false);
+  auto text = [](const json& x) {
+    return response_body{response_body::json_text, dump(x)};
+  };
   if (req.is_discarded())
-    return done(dump(error_response(failure::parse_error(), nullptr)));
+    return done(text(error_response(failure::parse_error(), nullptr)));
   if (nesting_depth(body) > max_nesting)
-    return done(dump(error_response(
+    return done(text(error_response(
       failure::invalid_request("nesting deeper than "
                                + std::to_string(max_nesting)),
       nullptr)));
   if (!req.is_array()) {
-    return handle_one(b, req, [done](std::optional<json> res) {
-      if (res)
-        done(dump(*res));
+    return handle_one(b, req, cx, false, [done, text](one_result r) {
+      if (r.stream)
+        done(response_body{response_body::stream, {}});
+      else if (r.res)
+        done(text(*r.res));
       else
-        done(std::nullopt);
+        done(response_body{response_body::empty, {}});
     });
   }
   if (req.empty())
-    return done(dump(error_response(
-      failure::invalid_request("empty batch"), nullptr)));
+    return done(text(error_response(failure::invalid_request("empty batch"),
+                                    nullptr)));
   struct batch {
     std::vector<std::optional<json>> results;
     size_t pending;
@@ -352,18 +458,18 @@ void handle(backend& b, const std::string& body, done_fn done) {
   st->pending = req.size();
   st->done = std::move(done);
   for (size_t i = 0; i < req.size(); ++i) {
-    handle_one(b, req[i], [st, i](std::optional<json> res) {
-      st->results[i] = std::move(res);
+    handle_one(b, req[i], cx, true, [st, i](one_result r) {
+      st->results[i] = std::move(r.res);
       if (--st->pending > 0)
         return;
       auto out = json::array();
-      for (auto& r : st->results)
-        if (r)
-          out.push_back(std::move(*r));
+      for (auto& x : st->results)
+        if (x)
+          out.push_back(std::move(*x));
       if (out.empty())
-        st->done(std::nullopt);
+        st->done(response_body{response_body::empty, {}});
       else
-        st->done(dump(out));
+        st->done(response_body{response_body::json_text, dump(out)});
     });
   }
 }

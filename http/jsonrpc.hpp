@@ -18,7 +18,9 @@ namespace am::rpc {
 struct failure {
   int code;
   std::string message;
-  std::optional<std::string> data;
+  json data; // null: no `data` member
+
+  failure(int code, std::string message, json data = nullptr);
 
   static failure parse_error();
   static failure invalid_request(std::optional<std::string> detail = {});
@@ -27,6 +29,14 @@ struct failure {
   static failure internal(std::string reason);
   static failure agent_not_found(const std::string& name);
   static failure task_not_found(const std::string& id);
+
+  // -- standard A2A errors (data: one google.rpc.ErrorInfo) -----------------
+  static failure a2a_task_not_found(const std::string& id);
+  static failure not_cancelable(const std::string& id);
+  static failure push_not_supported();
+  static failure unsupported(const std::string& what);
+  static failure extended_card_not_configured();
+  static failure version_not_supported(const std::string& version);
 };
 
 template <class T>
@@ -41,6 +51,18 @@ struct task_ack {
   std::string node;
 };
 
+/// A standard SendMessage / SendStreamingMessage, parsed and routed.
+struct send_params {
+  std::string agent;  // the target agent
+  std::string action; // "" = the agent's default action
+  json params;        // null = the text, as the action's one parameter
+  std::string text;   // text parts joined
+  json message;       // the user message as received
+  std::string context_id;
+  std::string message_id;
+  bool return_immediately = false;
+};
+
 /// The operations behind the methods. Implementations call the callback
 /// exactly once, synchronously or later.
 class backend {
@@ -48,6 +70,7 @@ public:
   virtual ~backend();
 
   virtual void start_agent(const std::string& name, const json& memory,
+                           const std::string& default_action,
                            callback<start_result> cb)
     = 0;
 
@@ -75,17 +98,62 @@ public:
   virtual void cancel_task(const std::string& agent, const std::string& task_id,
                            callback<bool> cb)
     = 0;
+
+  // -- standard A2A ---------------------------------------------------------
+
+  /// Creates a task; answers once it is terminal (or the wait ends), or at
+  /// once with `return_immediately`.
+  virtual void a2a_send(const send_params& p, callback<task_view> cb) = 0;
+
+  /// Creates a task whose events stream to the client; answers true once
+  /// the stream started (the events then come from the agent).
+  virtual void a2a_stream(const send_params& p, const std::string& rpc_id,
+                          callback<bool> cb)
+    = 0;
+
+  virtual void a2a_get_task(const std::string& id, callback<task_view> cb) = 0;
+
+  virtual void a2a_list_tasks(const task_query& q, callback<task_page> cb) = 0;
+
+  virtual void a2a_cancel_task(const std::string& id, callback<task_view> cb)
+    = 0;
+
+  /// Streams the events of a running task; answers true once started.
+  virtual void a2a_subscribe(const std::string& id, const std::string& rpc_id,
+                             callback<bool> cb)
+    = 0;
+};
+
+/// Where a request arrived and with which A2A version.
+struct call_context {
+  /// The `A2A-Version` header (or query parameter); "" when absent.
+  std::string version;
+  /// The agent of `POST /agents/<name>/a2a`; "" for `POST /a2a`.
+  std::string agent;
+};
+
+/// What to send back for one HTTP request.
+struct response_body {
+  enum kind_t { json_text, empty, stream } kind = json_text;
+  std::string text; // for json_text
 };
 
 /// Deepest nesting of arrays and objects accepted in a request.
 constexpr size_t max_nesting = 64;
 
-/// Receives the response body, or `nullopt` when there is nothing to send
-/// (a notification, or a batch of notifications): HTTP 204.
-using done_fn = std::function<void(std::optional<std::string>)>;
+/// Receives the response: JSON text, nothing (a notification or a batch of
+/// notifications: HTTP 204), or a stream that the backend started.
+using done_fn = std::function<void(response_body)>;
 
-/// Handles one request body. Calls `done` exactly once.
-void handle(backend& b, const std::string& body, done_fn done);
+/// Handles one request body. Calls `done` exactly once. The backend's
+/// methods are called before `handle` returns (their callbacks may come
+/// later).
+void handle(backend& b, const std::string& body, const call_context& cx,
+            done_fn done);
+
+/// Which family serves `method` with these params (SPEC 9): true for the
+/// standard A2A family, false for the dialect.
+bool is_standard(const std::string& method, const json& params);
 
 /// The nesting depth of arrays and objects in `text`, which need not be valid
 /// JSON (strings are skipped).

@@ -15,6 +15,8 @@ const char* reason_phrase(int status) {
       return "OK";
     case 204:
       return "No Content";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 404:
@@ -42,7 +44,8 @@ std::string serialize(const response& res, bool head_only, bool keep_alive) {
   out += ' ';
   out += reason_phrase(res.status);
   out += "\r\n";
-  if (res.status != 204) {
+  out += res.extra_headers;
+  if (res.status != 204 && res.status != 304) {
     if (!res.content_type.empty()) {
       out += "Content-Type: ";
       out += res.content_type;
@@ -54,7 +57,7 @@ std::string serialize(const response& res, bool head_only, bool keep_alive) {
   }
   out += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   out += "\r\n";
-  if (!head_only && res.status != 204)
+  if (!head_only && res.status != 204 && res.status != 304)
     out += res.body;
   return out;
 }

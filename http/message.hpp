@@ -25,6 +25,8 @@ struct response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  /// Further header lines, each ending in CRLF.
+  std::string extra_headers = {};
 };
 
 /// What a connection writes for one request.
@@ -35,6 +37,8 @@ struct reply {
   /// Switch to an event stream on these topics after writing `bytes`.
   bool stream = false;
   std::vector<std::string> topics;
+  /// With `stream`: a task stream, fed by an agent, that ends by itself.
+  bool task_stream = false;
 };
 
 const char* reason_phrase(int status);

@@ -1,6 +1,7 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "actors/clock.hpp"
 #include "actors/json.hpp"
@@ -25,10 +26,10 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string percent_decode(const std::string& in) {
+std::string percent_decode(const std::string& in, bool plus_is_space = true) {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
+    if (in[i] == '+' && plus_is_space) {
       out += ' ';
     } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0
                && hex_value(in[i + 2]) >= 0) {
@@ -53,6 +54,38 @@ json skill(const char* id, const char* name, const char* description,
 }
 
 } // namespace
+
+std::string decode_segment(const std::string& in) {
+  return percent_decode(in, false);
+}
+
+std::string a2a_version(const request& req) {
+  auto v = req.header("a2a-version");
+  if (!v.empty())
+    return v;
+  auto xs = query_values(req.query, "A2A-Version");
+  return xs.empty() ? std::string{} : xs.front();
+}
+
+response card_response(std::string body, const std::string& if_none_match) {
+  // FNV-1a over the body: the card changes with the Host header and the
+  // agents, so the tag comes from the bytes themselves.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : body) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char tag[24];
+  std::snprintf(tag, sizeof(tag), "\"%016llx\"",
+                static_cast<unsigned long long>(h));
+  std::string headers = "ETag: ";
+  headers += tag;
+  headers += "\r\nCache-Control: public, max-age=5\r\n";
+  if (if_none_match == tag)
+    return response{304, "", "", std::move(headers)};
+  return response{200, "application/json", std::move(body),
+                  std::move(headers)};
+}
 
 std::vector<std::string> query_values(const std::string& query,
                                       const std::string& key) {
@@ -111,6 +144,25 @@ std::string agent_card(const site& s, const std::string& host) {
   return dump(card);
 }
 
+namespace {
+
+/// The agent name of `/agents/<name><suffix>`, percent-decoded.
+std::optional<std::string> agent_path(const std::string& path,
+                                      const std::string& suffix) {
+  static const std::string prefix = "/agents/";
+  if (path.size() <= prefix.size() + suffix.size()
+      || path.compare(0, prefix.size(), prefix) != 0
+      || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return std::nullopt;
+  auto name = decode_segment(
+    path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+  if (name.empty())
+    return std::nullopt;
+  return name;
+}
+
+} // namespace
+
 route route_request(const request& req, const site& s) {
   auto path = normalize_path(req.path);
   bool get = req.method == "GET" || req.method == "HEAD";
@@ -123,8 +175,22 @@ route route_request(const request& req, const site& s) {
   } else if (get && path == "/.well-known/agent.json") {
     result.res = response{200, "application/json",
                           agent_card(s, req.header("host"))};
+  } else if (get && path == "/.well-known/agent-card.json") {
+    auto host = req.header("host");
+    result.res = card_response(
+      dump(a2a::node_card(s.card_name, s.node_name, s.version,
+                          host.empty() ? s.authority : host, s.skills)),
+      req.header("if-none-match"));
   } else if (req.method == "POST" && path == "/a2a") {
     result.kind = route::rpc;
+  } else if (auto name = agent_path(path, "/a2a");
+             req.method == "POST" && name) {
+    result.kind = route::rpc;
+    result.agent = std::move(*name);
+  } else if (auto name = agent_path(path, "/.well-known/agent-card.json");
+             get && name) {
+    result.kind = route::agent_card;
+    result.agent = std::move(*name);
   } else if (req.method == "GET" && path == "/events") {
     auto topics = query_values(req.query, "topic");
     if (auto bad = check_topics(topics)) {

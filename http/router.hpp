@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "http/a2a.hpp"
 #include "http/message.hpp"
 
 namespace am::http {
@@ -15,13 +16,18 @@ struct site {
   std::string version;
   /// `host:port` for the agent card when a request has no Host header.
   std::string authority;
+  /// The node's actions, for the standard card.
+  std::vector<a2a::skill_row> skills;
 };
 
 /// The router's decision for one request.
 struct route {
-  enum kind_t { respond, rpc, events } kind = respond;
+  enum kind_t { respond, rpc, events, agent_card } kind = respond;
   response res;                    // for `respond`
   std::vector<std::string> topics; // for `events`; empty = all
+  /// For `rpc` at /agents/<name>/a2a and for `agent_card`: the agent's
+  /// name, percent-decoded.
+  std::string agent;
 };
 
 /// Routes a request: trailing slashes are ignored, HEAD works on every GET
@@ -43,5 +49,16 @@ std::optional<std::string> check_topics(std::vector<std::string>& topics);
 
 /// The agent card (SPEC 6) as JSON text.
 std::string agent_card(const site& s, const std::string& host);
+
+/// The A2A version a request asks for: the `A2A-Version` header, else the
+/// `A2A-Version` query parameter, else "".
+std::string a2a_version(const request& req);
+
+/// A card reply with an ETag and a short max-age, or 304 Not Modified when
+/// the request's If-None-Match names the same ETag.
+response card_response(std::string body, const std::string& if_none_match);
+
+/// Decodes %XX escapes of a path segment ('+' stays).
+std::string decode_segment(const std::string& in);
 
 } // namespace am::http

@@ -34,6 +34,11 @@ struct conn_state {
   /// Write nothing after this sequence number, then close.
   uint64_t last_seq = UINT64_MAX;
   bool streaming = false;
+  /// The stream is a task stream (fed by an agent) for request `stream_seq`.
+  bool task_streaming = false;
+  uint64_t stream_seq = UINT64_MAX;
+  /// Task stream events that arrived before their reply's turn.
+  std::map<uint64_t, std::vector<stream_event>> early;
   bool reading = true;
   /// Bytes written by us but not yet taken by the kernel (write acks).
   uint64_t unsent = 0;
@@ -67,6 +72,9 @@ std::string error_bytes(int status) {
 void start_stream(conn_pointer self, caf::io::connection_handle hdl,
                   const shared_config_ptr& sc, reply r);
 
+void start_task_stream(conn_pointer self, caf::io::connection_handle hdl,
+                       uint64_t seq, reply r);
+
 /// A client that does not read its replies may not make us buffer more.
 constexpr uint64_t max_unsent = 4 * 1024 * 1024;
 
@@ -95,9 +103,13 @@ void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
     st.last_activity = steady_clock::now();
     if (r.stream) {
       st.last_seq = seq;
-      start_stream(self, hdl, sc, std::move(r));
+      if (r.task_stream)
+        start_task_stream(self, hdl, seq, std::move(r));
+      else
+        start_stream(self, hdl, sc, std::move(r));
       return;
     }
+    st.early.erase(seq);
     auto& buf = self->wr_buf(hdl);
     buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
     st.unsent += r.bytes.size();
@@ -142,6 +154,51 @@ void start_stream(conn_pointer self, caf::io::connection_handle hdl,
     });
 }
 
+/// Writes one event of a task stream; the last one closes the connection.
+/// A reader that stopped reading is dropped.
+void write_task_event(conn_pointer self, caf::io::connection_handle hdl,
+                      const stream_event& ev) {
+  if (self->state.unsent > max_unsent) {
+    close_connection(self, hdl);
+    return;
+  }
+  std::string chunk = "data: ";
+  chunk += ev.data;
+  chunk += "\n\n";
+  self->write(hdl, chunk.size(), chunk.data());
+  self->state.unsent += chunk.size();
+  if (ev.last)
+    close_connection(self, hdl);
+  else
+    self->flush(hdl);
+}
+
+void start_task_stream(conn_pointer self, caf::io::connection_handle hdl,
+                       uint64_t seq, reply r) {
+  auto& st = self->state;
+  st.streaming = true;
+  st.task_streaming = true;
+  st.stream_seq = seq;
+  auto& buf = self->wr_buf(hdl);
+  buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
+  auto early = std::move(st.early[seq]);
+  st.early.clear();
+  for (auto& ev : early) {
+    write_task_event(self, hdl, ev);
+    if (ev.last)
+      return;
+  }
+  self->flush(hdl);
+}
+
+/// A task stream ends with the task: the connection closes after it.
+const char* task_sse_head = "HTTP/1.1 200 OK\r\n"
+                            "Content-Type: text/event-stream\r\n"
+                            "Cache-Control: no-cache\r\n"
+                            "X-Accel-Buffering: no\r\n"
+                            "Connection: close\r\n"
+                            "\r\n";
+
 const char* sse_head = "HTTP/1.1 200 OK\r\n"
                        "Content-Type: text/event-stream\r\n"
                        "Cache-Control: no-cache\r\n"
@@ -171,14 +228,38 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
     flush_ready(self, hdl, sc);
     return;
   }
+  call c;
+  c.kind = r.kind == route::agent_card ? call::agent_card : call::rpc;
+  c.agent = std::move(r.agent);
+  c.body = std::move(req.body);
+  c.version = a2a_version(req);
+  c.host = req.header("host");
+  if (c.host.empty())
+    c.host = sc->cfg.info.authority;
+  c.sink = caf::actor{self};
+  c.seq = seq;
+  auto card = r.kind == route::agent_card;
+  auto head = req.method == "HEAD";
+  auto keep_alive = req.keep_alive;
+  auto if_none_match = card ? req.header("if-none-match") : std::string{};
   auto& w = sc->workers[sc->next_worker++ % sc->workers.size()];
   // A call may take a lookup across the cluster plus the call itself, and
   // the same again after a stale handle: allow all of it.
-  self->request(w, sc->cfg.request_timeout * 5, http_atom::value,
-                std::move(req))
+  self->request(w, sc->cfg.request_timeout * 5, rpc_atom::value, std::move(c))
     .then(
-      [=](reply& r) {
-        self->state.ready.emplace(seq, std::move(r));
+      [=](call_result& res) {
+        reply out;
+        if (res.stream) {
+          out = reply{task_sse_head, false, true, {}, true};
+        } else {
+          response resp{res.status, "application/json", std::move(res.body)};
+          if (res.status == 204)
+            resp.content_type.clear();
+          if (card && res.status == 200)
+            resp = card_response(std::move(resp.body), if_none_match);
+          out = reply{serialize(resp, head, keep_alive), !keep_alive};
+        }
+        self->state.ready.emplace(seq, std::move(out));
         flush_ready(self, hdl, sc);
       },
       [=](caf::error&) {
@@ -260,6 +341,21 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
       self->write(hdl, chunk.size(), chunk.data());
       self->state.unsent += chunk.size();
       self->flush(hdl);
+    },
+    [=](stream_event& ev) {
+      auto& st = self->state;
+      if (st.task_streaming) {
+        if (ev.seq == st.stream_seq)
+          write_task_event(self, hdl, ev);
+        return;
+      }
+      // The reply that starts this stream is not written yet: keep its
+      // events (bounded) until it is.
+      if (ev.seq >= st.next_write && ev.seq < st.next_seq) {
+        auto& xs = st.early[ev.seq];
+        if (xs.size() < 4096)
+          xs.push_back(std::move(ev));
+      }
     },
     [=](tick_atom) {
       auto& st = self->state;
@@ -351,8 +447,8 @@ caf::expected<server> start_server(caf::actor_system& sys,
 }
 
 void register_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<request>("am::http::request");
-  cfg.add_message_type<reply>("am::http::reply");
+  cfg.add_message_type<call>("am::http::call");
+  cfg.add_message_type<call_result>("am::http::call_result");
 }
 
 } // namespace am::http

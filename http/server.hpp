@@ -17,21 +17,10 @@
 #include "http/message.hpp"
 #include "http/request_parser.hpp"
 #include "http/router.hpp"
+#include "http/worker.hpp"
 
 namespace am::http {
 
-/// Turns a POST /a2a request into reply bytes: JSON parsing, dispatch to the
-/// node's actors, encoding. Runs on the scheduler, never on the multiplexer.
-using worker_actor
-  = caf::typed_actor<caf::replies_to<http_atom, request>::with<reply>>;
-
-/// Handles of the node's actors that serve requests.
-struct node_handles {
-  supervisor_actor supervisor;
-  directory_actor directory;
-  event_bus_actor bus;
-  membership_actor membership; // invalid without clustering
-};
 
 /// Settings of the HTTP front end (`[http]`).
 struct server_config {
@@ -49,11 +38,6 @@ struct server_config {
   site info;
 };
 
-/// Spawns a request worker.
-worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
-                          node_handles handles,
-                          std::chrono::milliseconds timeout);
-
 /// A running HTTP server.
 struct server {
   /// The acceptor broker. Send it `drain_atom` to stop accepting and close
@@ -68,18 +52,6 @@ caf::expected<server> start_server(caf::actor_system& sys,
                                    const server_config& cfg,
                                    std::vector<worker_actor> workers,
                                    event_bus_actor bus);
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, request& x) {
-  return f(caf::meta::type_name("am::http::request"), x.method, x.path,
-           x.query, x.headers, x.body, x.keep_alive);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, reply& x) {
-  return f(caf::meta::type_name("am::http::reply"), x.bytes, x.close, x.stream,
-           x.topics);
-}
 
 /// Registers the HTTP message types.
 void register_types(caf::actor_system_config& cfg);

@@ -1,10 +1,15 @@
-// The request worker: JSON-RPC on the scheduler, with an
-// rpc::backend that talks to the node's actors.
+// The request worker: JSON-RPC on the scheduler, with an rpc::backend that
+// talks to the node's actors.
+
+#include "http/worker.hpp"
+
+#include <cstring>
 
 #include <caf/all.hpp>
 
+#include "actors/a2a_task.hpp"
+#include "http/a2a.hpp"
 #include "http/jsonrpc.hpp"
-#include "http/server.hpp"
 
 namespace am::http {
 
@@ -22,8 +27,15 @@ failure to_failure(caf::actor_system& sys, const caf::error& err,
       return failure::task_not_found(task_id);
     case errc::agent_crashed:
       return failure::internal("agent_crashed");
-    case errc::invalid_argument:
-      return failure::invalid_params(sys.render(err));
+    case errc::invalid_argument: {
+      auto detail = context_of(err);
+      return failure::invalid_params(detail.empty() ? sys.render(err)
+                                                    : detail);
+    }
+    case errc::not_cancelable:
+      return failure::not_cancelable(task_id);
+    case errc::task_finished:
+      return failure::unsupported("the task has already finished");
     default:
       break;
   }
@@ -32,6 +44,32 @@ failure to_failure(caf::actor_system& sys, const caf::error& err,
   if (err == caf::sec::request_timeout)
     return failure::internal("timeout");
   return failure::internal(sys.render(err));
+}
+
+/// The standard family names unknown agents in -32602 and unknown tasks
+/// with its own -32001.
+failure standard(failure f, const std::string& agent,
+                 const std::string& task_id) {
+  auto starts = [&](const char* prefix) {
+    return f.message.compare(0, std::strlen(prefix), prefix) == 0;
+  };
+  bool no_agent = f.code == -32001 && starts("Agent not found: ");
+  bool no_task = f.code == -32002 && starts("Task not found: ");
+  if (!task_id.empty() && (no_agent || no_task))
+    return failure::a2a_task_not_found(task_id);
+  if (no_agent)
+    return failure::invalid_params("unknown agent: " + agent);
+  return f;
+}
+
+template <class T>
+rpc::callback<T> standard_cb(rpc::callback<T> cb, std::string agent,
+                             std::string task_id) {
+  return [cb{std::move(cb)}, agent, task_id](rpc::outcome<T> x) {
+    if (auto f = std::get_if<failure>(&x))
+      return cb(standard(std::move(*f), agent, task_id));
+    cb(std::move(x));
+  };
 }
 
 /// True if the handle is unusable: the agent is gone (or restarting) or
@@ -53,12 +91,21 @@ public:
     // nop
   }
 
+  /// The connection and sequence number of the request being handled.
+  /// `rpc::handle` calls the backend before it returns, so streams read
+  /// them synchronously.
+  void current(caf::actor sink, uint64_t seq) {
+    sink_ = std::move(sink);
+    seq_ = seq;
+  }
+
   void start_agent(const std::string& name, const json& memory,
+                   const std::string& default_action,
                    rpc::callback<start_result> cb) override {
     auto& sys = self_->system();
     self_
       ->request(handles_.supervisor, timeout_, start_atom::value, name,
-                dump(memory))
+                json_box{memory}, default_action)
       .then([cb](start_result& r) { cb(std::move(r)); },
             [cb, name, &sys](caf::error& err) {
               cb(to_failure(sys, err, name, {}));
@@ -66,7 +113,7 @@ public:
   }
 
   void stop_agent(const std::string& agent, rpc::callback<bool> cb) override {
-    call<bool>(agent, {}, std::move(cb),
+    call<bool>(agent, {}, timeout_, std::move(cb),
                [](const dir_entry& e, bool found) -> rpc::outcome<bool> {
                  if (!found) // stopped by someone else meanwhile
                    return failure::agent_not_found(e.name);
@@ -78,24 +125,25 @@ public:
   void send_message(const std::string& agent, const std::string& action,
                     const json& params,
                     rpc::callback<rpc::task_ack> cb) override {
-    call<std::string>(agent, {}, std::move(cb),
+    call<std::string>(agent, {}, timeout_, std::move(cb),
                       [](const dir_entry& e,
                          std::string& id) -> rpc::outcome<rpc::task_ack> {
                         return rpc::task_ack{std::move(id), e.node};
                       },
-                      enqueue_atom::value, action, dump(params));
+                      enqueue_atom::value, action, json_box{params});
   }
 
   void get_agent_state(const std::string& agent,
                        rpc::callback<agent_status> cb) override {
-    call<agent_status>(agent, {}, std::move(cb), pass<agent_status>,
+    call<agent_status>(agent, {}, timeout_, std::move(cb), pass<agent_status>,
                        state_atom::value);
   }
 
   void process_next(const std::string& agent,
                     rpc::callback<process_result> cb) override {
-    call<process_result>(agent, {}, std::move(cb), pass<process_result>,
-                         process_atom::value);
+    // An asynchronous action may take up to the request timeout on top.
+    call<process_result>(agent, {}, timeout_ * 2, std::move(cb),
+                         pass<process_result>, process_atom::value);
   }
 
   void list_agents(rpc::callback<std::vector<agent_location>> cb) override {
@@ -125,8 +173,7 @@ public:
       .then([cb](task_view& x) { cb(std::move(x)); },
             [cb, task_id, &sys](caf::error& err) {
               // An agent that went away took its tasks along.
-              if (err == caf::sec::request_receiver_down
-                  || err == caf::exit_reason::remote_link_unreachable)
+              if (handle_is_stale(err))
                 return cb(failure::task_not_found(task_id));
               cb(to_failure(sys, err, {}, task_id));
             });
@@ -134,7 +181,7 @@ public:
 
   void cancel_task(const std::string& agent, const std::string& task_id,
                    rpc::callback<bool> cb) override {
-    call<bool>(agent, task_id, std::move(cb),
+    call<bool>(agent, task_id, timeout_, std::move(cb),
                [task_id](const dir_entry&, bool ok) -> rpc::outcome<bool> {
                  if (!ok)
                    return failure::task_not_found(task_id);
@@ -143,28 +190,119 @@ public:
                cancel_atom::value, task_id);
   }
 
+  // -- standard A2A -----------------------------------------------------------
+
+  void a2a_send(const rpc::send_params& p,
+                rpc::callback<task_view> cb) override {
+    auto req = submit_of(p);
+    req.wait_ms = p.return_immediately
+                    ? 0
+                    : static_cast<uint32_t>(timeout_.count());
+    // The agent answers after at most wait_ms: allow for that and the call.
+    call<task_view>(p.agent, {}, timeout_ * 2,
+                    standard_cb(std::move(cb), p.agent, {}),
+                    pass<task_view>, submit_atom::value, std::move(req));
+  }
+
+  void a2a_stream(const rpc::send_params& p, const std::string& rpc_id,
+                  rpc::callback<bool> cb) override {
+    auto req = submit_of(p);
+    req.sink = sink_;
+    req.seq = seq_;
+    req.rpc_id = rpc_id;
+    call<task_view>(p.agent, {}, timeout_, standard_cb(std::move(cb), p.agent, {}),
+                    [](const dir_entry&, task_view&) -> rpc::outcome<bool> {
+                      return true;
+                    },
+                    submit_atom::value, std::move(req));
+  }
+
+  void a2a_get_task(const std::string& id,
+                    rpc::callback<task_view> cb) override {
+    get_task(id, standard_cb(std::move(cb), {}, id));
+  }
+
+  void a2a_list_tasks(const task_query& q,
+                      rpc::callback<task_page> cb) override {
+    auto& sys = self_->system();
+    self_->request(handles_.directory, timeout_ * 2, list_atom::value, q, true)
+      .then([cb](task_page& page) { cb(std::move(page)); },
+            [cb, &sys](caf::error& err) {
+              cb(to_failure(sys, err, {}, {}));
+            });
+  }
+
+  void a2a_cancel_task(const std::string& id,
+                       rpc::callback<task_view> cb) override {
+    on_task<task_view>(id, standard_cb(std::move(cb), {}, id), pass<task_view>,
+                       abort_atom::value, id);
+  }
+
+  void a2a_subscribe(const std::string& id, const std::string& rpc_id,
+                     rpc::callback<bool> cb) override {
+    on_task<task_view>(id, standard_cb(std::move(cb), {}, id),
+                       [](const dir_entry&, task_view&) -> rpc::outcome<bool> {
+                         return true;
+                       },
+                       watch_atom::value, id, sink_, seq_, rpc_id);
+  }
+
+  /// The card of an agent anywhere in the cluster.
+  void agent_info_of(const std::string& agent,
+                     rpc::callback<agent_info> cb) {
+    call<agent_info>(agent, {}, timeout_, std::move(cb), pass<agent_info>,
+                     info_atom::value);
+  }
+
 private:
   template <class T>
   static rpc::outcome<T> pass(const dir_entry&, T& x) {
     return std::move(x);
   }
 
+  static submit_request submit_of(const rpc::send_params& p) {
+    submit_request req;
+    req.action = p.action;
+    req.params.value = p.params;
+    req.text = p.text;
+    req.message.value = p.message;
+    req.context_id = p.context_id;
+    req.message_id = p.message_id;
+    return req;
+  }
+
+  /// Sends `xs...` to the agent holding task `id`, wherever it is.
+  template <class Answer, class Out, class F, class... Ts>
+  void on_task(const std::string& id, rpc::callback<Out> cb, F f, Ts... xs) {
+    auto& sys = self_->system();
+    self_->request(handles_.directory, timeout_, locate_atom::value, id, true)
+      .then(
+        [=](std::vector<dir_entry>& found) {
+          if (found.empty())
+            return cb(failure::task_not_found(id));
+          send_to<Answer>(found.front(), id, timeout_, cb, f, 1, xs...);
+        },
+        [=, &sys](caf::error& err) { cb(to_failure(sys, err, {}, id)); });
+  }
+
   /// Sends `xs...` to the agent named `agent` and shapes its answer with
   /// `f(entry, answer)`. A stale handle is looked up once more.
   template <class Answer, class Out, class F, class... Ts>
   void call(const std::string& agent, const std::string& task_id,
-            rpc::callback<Out> cb, F f, Ts... xs) {
+            std::chrono::milliseconds timeout, rpc::callback<Out> cb, F f,
+            Ts... xs) {
     if (auto entry = ctx_->directory->find(agent))
-      return send_to<Answer>(*entry, task_id, cb, f, 0, xs...);
-    lookup_and_send<Answer>(agent, {}, task_id, cb, f, 0, xs...);
+      return send_to<Answer>(*entry, task_id, timeout, cb, f, 0, xs...);
+    lookup_and_send<Answer>(agent, {}, task_id, timeout, cb, f, 0, xs...);
   }
 
   /// Asks the directory actor (which widens to every peer) and sends to
   /// what it finds, unless that is the handle that just failed.
   template <class Answer, class Out, class F, class... Ts>
   void lookup_and_send(const std::string& agent, agent_actor failed,
-                       const std::string& task_id, rpc::callback<Out> cb, F f,
-                       int attempt, Ts... xs) {
+                       const std::string& task_id,
+                       std::chrono::milliseconds timeout,
+                       rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
     auto& sys = self_->system();
     self_
       ->request(handles_.directory, timeout_, lookup_atom::value, agent, true)
@@ -172,7 +310,8 @@ private:
         [=](std::vector<dir_entry>& found) {
           if (found.empty() || (failed && found.front().handle == failed))
             return cb(failure::agent_not_found(agent));
-          send_to<Answer>(found.front(), task_id, cb, f, attempt, xs...);
+          send_to<Answer>(found.front(), task_id, timeout, cb, f, attempt,
+                          xs...);
         },
         [=, &sys](caf::error& err) {
           cb(to_failure(sys, err, agent, task_id));
@@ -183,6 +322,7 @@ private:
   /// Its supervisor answers with the new handle once the restart is done.
   template <class Answer, class Out, class F, class... Ts>
   void resolve_and_send(const dir_entry& e, const std::string& task_id,
+                        std::chrono::milliseconds timeout,
                         rpc::callback<Out> cb, F f, Ts... xs) {
     auto& sys = self_->system();
     self_
@@ -194,7 +334,7 @@ private:
             return cb(failure::agent_not_found(e.name));
           auto next = e;
           next.handle = std::move(fresh);
-          send_to<Answer>(next, task_id, cb, f, 1, xs...);
+          send_to<Answer>(next, task_id, timeout, cb, f, 1, xs...);
         },
         [=, &sys](caf::error& err) {
           cb(to_failure(sys, err, e.name, task_id));
@@ -203,9 +343,10 @@ private:
 
   template <class Answer, class Out, class F, class... Ts>
   void send_to(const dir_entry& e, const std::string& task_id,
-               rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
+               std::chrono::milliseconds timeout, rpc::callback<Out> cb, F f,
+               int attempt, Ts... xs) {
     auto& sys = self_->system();
-    self_->request(e.handle, timeout_, xs...)
+    self_->request(e.handle, timeout, xs...)
       .then([cb, f, e](Answer& answer) { cb(f(e, answer)); },
             [=, &sys](caf::error& err) {
               if (!handle_is_stale(err))
@@ -213,13 +354,14 @@ private:
               if (attempt > 0)
                 return cb(failure::agent_not_found(e.name));
               if (e.node == ctx_->node_name)
-                return resolve_and_send<Answer>(e, task_id, cb, f, xs...);
+                return resolve_and_send<Answer>(e, task_id, timeout, cb, f,
+                                                xs...);
               // Drop the stale entry, then look the agent up once more; the
               // directory handles both in this order.
               self_->send(handles_.directory, stop_atom::value, e.name,
                           e.handle);
-              lookup_and_send<Answer>(e.name, e.handle, task_id, cb, f, 1,
-                                      xs...);
+              lookup_and_send<Answer>(e.name, e.handle, task_id, timeout, cb,
+                                      f, 1, xs...);
             });
   }
 
@@ -227,6 +369,8 @@ private:
   node_context_ptr ctx_;
   node_handles handles_;
   std::chrono::milliseconds timeout_;
+  caf::actor sink_;
+  uint64_t seq_ = 0;
 };
 
 struct worker_state {
@@ -234,23 +378,45 @@ struct worker_state {
   static inline const char* name = "http_worker";
 };
 
+const std::string not_found_body = R"({"errors":{"detail":"Not Found"}})";
+
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
-       node_handles handles, std::chrono::milliseconds timeout) {
+       node_handles handles, std::chrono::milliseconds timeout,
+       std::string version) {
   self->state.backend = std::make_unique<actor_backend>(self, ctx, handles,
                                                         timeout);
   return {
-    [=](http_atom, const request& req) -> caf::result<reply> {
-      auto rp = self->make_response_promise<reply>();
-      auto keep_alive = req.keep_alive;
-      rpc::handle(*self->state.backend, req.body,
-                  [rp, keep_alive](std::optional<std::string> body) mutable {
-                    response res = body ? response{200, "application/json",
-                                                   std::move(*body)}
-                                        : response{204, "", ""};
-                    rp.deliver(
-                      reply{serialize(res, false, keep_alive), !keep_alive});
+    [=](rpc_atom, call& c) -> caf::result<call_result> {
+      auto rp = self->make_response_promise<call_result>();
+      auto& b = *self->state.backend;
+      if (c.kind == call::agent_card) {
+        b.agent_info_of(c.agent, [rp, host{c.host}, version](
+                                   rpc::outcome<agent_info> x) mutable {
+          if (auto info = std::get_if<agent_info>(&x))
+            rp.deliver(call_result{
+              200, dump(a2a::agent_card(*info, version, host)), false});
+          else
+            rp.deliver(call_result{404, not_found_body, false});
+        });
+        return rp;
+      }
+      b.current(std::move(c.sink), c.seq);
+      rpc::handle(b, c.body, rpc::call_context{c.version, c.agent},
+                  [rp](rpc::response_body body) mutable {
+                    switch (body.kind) {
+                      case rpc::response_body::stream:
+                        rp.deliver(call_result{200, {}, true});
+                        break;
+                      case rpc::response_body::empty:
+                        rp.deliver(call_result{204, {}, false});
+                        break;
+                      default:
+                        rp.deliver(
+                          call_result{200, std::move(body.text), false});
+                    }
                   });
+      b.current(caf::actor{}, 0);
       return rp;
     },
   };
@@ -260,8 +426,10 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
 
 worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
                           node_handles handles,
-                          std::chrono::milliseconds timeout) {
-  return sys.spawn(worker, std::move(ctx), std::move(handles), timeout);
+                          std::chrono::milliseconds timeout,
+                          std::string version) {
+  return sys.spawn(worker, std::move(ctx), std::move(handles), timeout,
+                   std::move(version));
 }
 
 } // namespace am::http

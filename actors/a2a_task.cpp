@@ -1,0 +1,144 @@
+#include "actors/a2a_task.hpp"
+
+#include <chrono>
+
+#include "actors/clock.hpp"
+
+namespace am::a2a {
+
+const char* state_name(const std::string& status) {
+  if (status == "queued")
+    return "TASK_STATE_SUBMITTED";
+  if (status == "running")
+    return "TASK_STATE_WORKING";
+  if (status == "completed")
+    return "TASK_STATE_COMPLETED";
+  if (status == "failed")
+    return "TASK_STATE_FAILED";
+  if (status == "cancelled")
+    return "TASK_STATE_CANCELED";
+  return "TASK_STATE_UNSPECIFIED";
+}
+
+std::string status_of_state(const std::string& state) {
+  if (state == "TASK_STATE_SUBMITTED")
+    return "queued";
+  if (state == "TASK_STATE_WORKING")
+    return "running";
+  if (state == "TASK_STATE_COMPLETED")
+    return "completed";
+  if (state == "TASK_STATE_FAILED")
+    return "failed";
+  if (state == "TASK_STATE_CANCELED")
+    return "cancelled";
+  return {};
+}
+
+bool is_terminal(const std::string& status) {
+  return status == "completed" || status == "failed" || status == "cancelled";
+}
+
+namespace {
+
+std::string timestamp(int64_t us) {
+  using namespace std::chrono;
+  return iso8601(system_clock::time_point{duration_cast<system_clock::duration>(
+    microseconds{us})});
+}
+
+/// Adds taskId and contextId to an object (contextId only when known).
+void add_ids(json& obj, const task_view& t) {
+  obj["taskId"] = t.task_id;
+  if (!t.context_id.empty())
+    obj["contextId"] = t.context_id;
+}
+
+} // namespace
+
+json status_json(const task_view& t) {
+  json result{{"state", state_name(t.status)},
+              {"timestamp", timestamp(t.updated_us)}};
+  auto& r = t.result.value;
+  if (t.status == "failed" && r.is_object() && r.contains("error")) {
+    auto& e = r["error"];
+    json msg{{"messageId", t.task_id + "-status"},
+             {"role", "ROLE_AGENT"},
+             {"parts", {{{"text", e.is_string() ? e.get<std::string>()
+                                                : dump(e)}}}}};
+    add_ids(msg, t);
+    result["message"] = std::move(msg);
+  }
+  return result;
+}
+
+json artifact_json(const task_view& t) {
+  auto& r = t.result.value;
+  if (r.is_null())
+    return nullptr;
+  auto parts = json::array();
+  parts.push_back(json{{"data", r}, {"mediaType", "application/json"}});
+  if (r.is_object()) {
+    auto ok = r.find("ok");
+    if (ok != r.end() && ok->is_string())
+      parts.push_back(json{{"text", *ok}, {"mediaType", "text/plain"}});
+  }
+  return json{{"artifactId", "result"},
+              {"name", t.action},
+              {"parts", std::move(parts)}};
+}
+
+json history_message(const task_view& t) {
+  json msg;
+  if (t.standard && t.message.value.is_object()) {
+    msg = t.message.value;
+  } else {
+    msg = json{{"messageId", t.task_id},
+               {"role", "ROLE_USER"},
+               {"parts",
+                {{{"data",
+                   {{"action", t.action}, {"params", t.params.value}}}}}}};
+  }
+  add_ids(msg, t);
+  return msg;
+}
+
+json task_json(const task_view& t, std::optional<size_t> history_length,
+               bool include_artifacts) {
+  json result{{"id", t.task_id}, {"status", status_json(t)}};
+  if (!t.context_id.empty())
+    result["contextId"] = t.context_id;
+  if (include_artifacts) {
+    auto artifact = artifact_json(t);
+    result["artifacts"] = artifact.is_null() ? json::array()
+                                             : json::array({artifact});
+  }
+  if (!history_length || *history_length > 0)
+    result["history"] = json::array({history_message(t)});
+  result["metadata"] = json{{"agent", t.agent},
+                            {"node", t.node},
+                            {"action", t.action}};
+  return result;
+}
+
+json status_update(const task_view& t) {
+  json ev{{"status", status_json(t)}};
+  add_ids(ev, t);
+  return json{{"statusUpdate", std::move(ev)}};
+}
+
+json artifact_update(const task_view& t) {
+  json ev{{"artifact", artifact_json(t)}, {"lastChunk", true}};
+  add_ids(ev, t);
+  return json{{"artifactUpdate", std::move(ev)}};
+}
+
+std::string rpc_result_text(const std::string& id_text, const json& result) {
+  std::string out = R"({"jsonrpc":"2.0","id":)";
+  out += id_text.empty() ? "null" : id_text;
+  out += R"(,"result":)";
+  out += dump(result);
+  out += '}';
+  return out;
+}
+
+} // namespace am::a2a

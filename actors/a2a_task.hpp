@@ -1,0 +1,52 @@
+#pragma once
+
+// Standard A2A 1.0 JSON for tasks: the Task object, its status and artifact,
+// and the stream events. Pure: used by agents (stream events) and by the
+// HTTP codec (results).
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "actors/json.hpp"
+#include "actors/messages.hpp"
+
+namespace am::a2a {
+
+/// `TASK_STATE_*` of a task_view status (queued -> SUBMITTED, ...).
+const char* state_name(const std::string& status);
+
+/// The task_view status of a `TASK_STATE_*` string; "" for unknown or
+/// unspecified states (no filter).
+std::string status_of_state(const std::string& state);
+
+/// True for completed, failed and cancelled.
+bool is_terminal(const std::string& status);
+
+/// `{"state", "timestamp"}`, plus an agent message for a failure.
+json status_json(const task_view& t);
+
+/// The result as one artifact (a data part with the result object, plus a
+/// text part when `ok` is a string); null while there is no result.
+json artifact_json(const task_view& t);
+
+/// The user message as the task keeps it (a dialect task's action and
+/// params as one data part).
+json history_message(const task_view& t);
+
+/// The A2A Task. `history_length`: nothing = all, 0 = none, n = the n
+/// latest messages.
+json task_json(const task_view& t, std::optional<size_t> history_length = {},
+               bool include_artifacts = true);
+
+/// `{"statusUpdate": {...}}` for the current status.
+json status_update(const task_view& t);
+
+/// `{"artifactUpdate": {...}}` for the result.
+json artifact_update(const task_view& t);
+
+/// A JSON-RPC success response around `result`, for an id given as JSON
+/// text.
+std::string rpc_result_text(const std::string& id_text, const json& result);
+
+} // namespace am::a2a
