@@ -9,16 +9,71 @@ using namespace am::test;
 
 namespace {
 
+/// Records the events of task streams.
+caf::behavior stream_recorder(caf::event_based_actor*,
+                              std::shared_ptr<std::vector<stream_event>> out) {
+  return {
+    [out](const stream_event& ev) { out->push_back(ev); },
+  };
+}
+
 struct fixture : node_fixture {
   agent_actor worker;
   std::shared_ptr<std::vector<event>> events;
 
   fixture() {
     ctx->agents.history_limit = 2;
+    auto actions = action_registry::builtin();
+    // Waits until its timer fires and cannot be cancelled.
+    actions.add_async("hold", [](const json&, action_env& env,
+                                 action_done done) {
+      env.after(std::chrono::seconds(1), [done] { done(json{{"ok", "held"}}); });
+    });
+    ctx->actions = std::make_shared<action_registry>(std::move(actions));
     spawn_node();
     events = record({agent_events_topic});
     CAF_REQUIRE(start("W").status == "started");
     worker = handle_of("W");
+  }
+
+  static submit_request message(const std::string& id,
+                                const std::string& action = "",
+                                json params = nullptr) {
+    submit_request req;
+    req.action = action;
+    req.params.value = std::move(params);
+    req.text = "OTP";
+    req.message_id = id;
+    req.message.value = json{{"messageId", id}};
+    return req;
+  }
+
+  /// Submits without waiting for the answer.
+  caf::response_handle<caf::blocking_actor, caf::message, true>
+  submit_async(submit_request req) {
+    auto rh = self->request(caf::actor_cast<caf::actor>(worker), caf::infinite,
+                            submit_atom::value, std::move(req));
+    sched.run();
+    return rh;
+  }
+
+  task_view submit(submit_request req) {
+    return ask<task_view>(worker, submit_atom::value, std::move(req));
+  }
+
+  task_view get(const std::string& id) {
+    return ask<task_view>(worker, task_atom::value, id);
+  }
+
+  std::string status_of(const std::string& id) {
+    return get(id).status;
+  }
+
+  size_t count_events(const std::string& name) {
+    size_t n = 0;
+    for (auto& ev : *events)
+      n += ev.name == name;
+    return n;
   }
 };
 
@@ -26,12 +81,145 @@ struct fixture : node_fixture {
 
 CAF_TEST_FIXTURE_SCOPE(agent_tests, fixture)
 
+CAF_TEST(standard tasks queue and run by themselves in arrival order) {
+  auto a = submit(message("m1", "sleep", {{"ms", 100}}));
+  auto b = submit(message("m2"));
+  CAF_CHECK_EQUAL(a.status, "queued"); // the answer is the SUBMITTED task
+  CAF_CHECK(a.standard);
+  CAF_CHECK_EQUAL(a.agent, "W");
+  CAF_CHECK(!a.context_id.empty());
+  // The agent started a (an asynchronous sleep) on its own; b waits.
+  CAF_CHECK_EQUAL(status_of(a.task_id), "running");
+  CAF_CHECK_EQUAL(status_of(b.task_id), "queued");
+  CAF_CHECK_EQUAL(ctx->tasks->find(a.task_id)->status, "running");
+  // It keeps answering meanwhile.
+  auto st = ask<agent_status>(worker, state_atom::value);
+  CAF_CHECK_EQUAL(st.status, "busy");
+  CAF_CHECK_EQUAL(st.inbox_count, 0u); // the dialect inbox is separate
+  advance_time(std::chrono::milliseconds(100));
+  sched.run();
+  auto done = get(a.task_id);
+  CAF_CHECK_EQUAL(done.status, "completed");
+  CAF_CHECK(done.result.value == json({{"ok", "slept 100 ms"}}));
+  // The text became the default action's parameter.
+  done = get(b.task_id);
+  CAF_CHECK_EQUAL(done.status, "completed");
+  CAF_CHECK(done.result.value == json({{"ok", "Search results for: OTP"}}));
+  CAF_CHECK_EQUAL(ask<agent_status>(worker, state_atom::value).status, "idle");
+  CAF_CHECK_EQUAL(count_events("task_received"), 2u);
+  CAF_CHECK_EQUAL(count_events("task_completed"), 2u);
+}
+
+CAF_TEST(a blocking submit answers once the task ends or the wait is over) {
+  auto req = message("m1", "sleep", {{"ms", 50}});
+  req.wait_ms = 5000;
+  auto rh = submit_async(req);
+  advance_time(std::chrono::milliseconds(50));
+  sched.run();
+  task_view got;
+  rh.receive([&](task_view& v) { got = std::move(v); },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(got.status, "completed");
+  // A longer task: the answer comes when the wait ends, as it stands then.
+  req = message("m2", "sleep", {{"ms", 10000}});
+  req.wait_ms = 100;
+  rh = submit_async(req);
+  advance_time(std::chrono::milliseconds(100));
+  sched.run();
+  rh.receive([&](task_view& v) { got = std::move(v); },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(got.status, "running");
+}
+
+CAF_TEST(cancel while SUBMITTED and while WORKING) {
+  auto a = submit(message("m1", "sleep", {{"ms", 1000}}));
+  auto b = submit(message("m2", "hold"));
+  auto c = submit(message("m3"));
+  // SUBMITTED: cancelled without running.
+  auto v = ask<task_view>(worker, abort_atom::value, c.task_id);
+  CAF_CHECK_EQUAL(v.status, "cancelled");
+  // WORKING, and its action can stop: cancelled, its timer dropped.
+  v = ask<task_view>(worker, abort_atom::value, a.task_id);
+  CAF_CHECK_EQUAL(v.status, "cancelled");
+  // The next task started at once; it cannot stop.
+  CAF_CHECK_EQUAL(status_of(b.task_id), "running");
+  auto err = ask_error<task_view>(worker, abort_atom::value, b.task_id);
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::not_cancelable));
+  advance_time(std::chrono::seconds(1));
+  sched.run();
+  CAF_CHECK_EQUAL(status_of(a.task_id), "cancelled"); // the timer was dropped
+  CAF_CHECK_EQUAL(status_of(b.task_id), "completed");
+  // Terminal: not cancelable; unknown: not found.
+  err = ask_error<task_view>(worker, abort_atom::value, a.task_id);
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::not_cancelable));
+  err = ask_error<task_view>(worker, abort_atom::value,
+                             std::string{"0000000000000000"});
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::task_not_found));
+}
+
+CAF_TEST(a resent message id answers the existing task) {
+  auto a = submit(message("same"));
+  auto again = submit(message("same"));
+  CAF_CHECK_EQUAL(again.task_id, a.task_id);
+  CAF_CHECK_EQUAL(again.status, "completed");
+  CAF_CHECK_EQUAL(count_events("task_received"), 1u);
+  CAF_CHECK_EQUAL(ask<agent_status>(worker, state_atom::value).processed_count,
+                  1u);
+}
+
+CAF_TEST(actions the agent cannot run create no task) {
+  auto err = ask_error<task_view>(worker, submit_atom::value,
+                                  message("m1", "fly"));
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::invalid_argument));
+  CAF_CHECK_EQUAL(context_of(err), "unknown action: fly");
+  err = ask_error<task_view>(worker, submit_atom::value,
+                             message("m2", "sleep", {{"ms", 60001}}));
+  CAF_CHECK_EQUAL(context_of(err), "ms must be an integer in 0..60000");
+  CAF_CHECK_EQUAL(ctx->tasks->size(), 0u);
+  CAF_CHECK_EQUAL(count_events("task_received"), 0u);
+}
+
+CAF_TEST(streams get the task then every update in order) {
+  auto out = std::make_shared<std::vector<stream_event>>();
+  auto sink = sys.spawn(stream_recorder, out);
+  extras.push_back(sink);
+  auto req = message("m1", "sleep", {{"ms", 10}});
+  req.sink = sink;
+  req.seq = 7;
+  req.rpc_id = "\"r\"";
+  submit(req);
+  advance_time(std::chrono::milliseconds(10));
+  sched.run();
+  CAF_REQUIRE_EQUAL(out->size(), 4u);
+  std::vector<std::string> kinds;
+  for (auto& ev : *out) {
+    CAF_CHECK_EQUAL(ev.seq, 7u);
+    auto j = json::parse(ev.data);
+    CAF_CHECK(j["id"] == "r");
+    kinds.push_back(j["result"].begin().key());
+  }
+  CAF_CHECK_EQUAL(kinds, (std::vector<std::string>{"task", "statusUpdate",
+                                                   "artifactUpdate",
+                                                   "statusUpdate"}));
+  auto last = json::parse(out->back().data)["result"]["statusUpdate"];
+  CAF_CHECK(last["status"]["state"] == "TASK_STATE_COMPLETED");
+  CAF_CHECK(out->back().last);
+  CAF_CHECK(!(*out)[2].last);
+  // Subscribing to a finished task is refused.
+  auto id = json::parse(out->front().data)["result"]["task"]["id"];
+  auto err = ask_error<task_view>(worker, watch_atom::value,
+                                  id.get<std::string>(), sink, uint64_t{8},
+                                  std::string{"1"});
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::task_finished));
+}
+
 CAF_TEST(enqueue answers a fresh id and publishes task_received) {
   auto id = ask<std::string>(worker, enqueue_atom::value,
                              std::string{"search"},
-                             std::string{R"({"query":"OTP"})"});
+                             json_box{{{"query", "OTP"}}});
   CAF_CHECK_EQUAL(id.size(), 16u);
-  CAF_CHECK(ctx->tasks->find(id) == std::optional<std::string>{"W"});
+  CAF_CHECK_EQUAL(ctx->tasks->find(id)->agent, "W");
+  CAF_CHECK_EQUAL(ctx->tasks->find(id)->status, "queued");
   auto st = ask<agent_status>(worker, state_atom::value);
   CAF_CHECK_EQUAL(st.inbox_count, 1u);
   CAF_CHECK_EQUAL(st.processed_count, 0u);
@@ -50,7 +238,7 @@ CAF_TEST(enqueue answers a fresh id and publishes task_received) {
 CAF_TEST(malformed params are refused without harming the agent) {
   auto err = ask_error<std::string>(worker, enqueue_atom::value,
                                     std::string{"search"},
-                                    std::string{"[1,2"});
+                                    json_box{json::array({1, 2})});
   CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::invalid_argument));
   auto st = ask<agent_status>(worker, state_atom::value);
   CAF_CHECK_EQUAL(st.inbox_count, 0u);
@@ -59,11 +247,11 @@ CAF_TEST(malformed params are refused without harming the agent) {
 CAF_TEST(process runs the head and publishes task_completed) {
   auto id = ask<std::string>(worker, enqueue_atom::value,
                              std::string{"analyze"},
-                             std::string{R"({"data":"x"})"});
+                             json_box{{{"data", "x"}}});
   auto res = ask<process_result>(worker, process_atom::value);
   CAF_CHECK(!res.empty);
   CAF_CHECK_EQUAL(res.task_id, id);
-  CAF_CHECK(json::parse(res.result) == json({{"ok", "Analysis of: x"}}));
+  CAF_CHECK(res.result.value == json({{"ok", "Analysis of: x"}}));
   auto ev = json::parse(events->back().json);
   CAF_CHECK(ev["event"] == "task_completed");
   CAF_CHECK(ev["result"]["task_id"] == id);
@@ -76,13 +264,13 @@ CAF_TEST(process runs the head and publishes task_completed) {
 
 CAF_TEST(tasks can be looked up and cancelled) {
   auto a = ask<std::string>(worker, enqueue_atom::value, std::string{"search"},
-                            std::string{});
+                            json_box{json::object()});
   auto b = ask<std::string>(worker, enqueue_atom::value, std::string{"search"},
-                            std::string{});
+                            json_box{json::object()});
   auto view = ask<task_view>(worker, task_atom::value, a);
   CAF_CHECK_EQUAL(view.status, "queued");
   CAF_CHECK_EQUAL(view.agent, "W");
-  CAF_CHECK(view.result.empty());
+  CAF_CHECK(view.result.value.is_null());
   CAF_CHECK(ask<bool>(worker, cancel_atom::value, b));
   CAF_CHECK(!ask<bool>(worker, cancel_atom::value, b));
   CAF_CHECK(ask<task_view>(worker, task_atom::value, b).status ==
@@ -90,7 +278,7 @@ CAF_TEST(tasks can be looked up and cancelled) {
   ask<process_result>(worker, process_atom::value);
   view = ask<task_view>(worker, task_atom::value, a);
   CAF_CHECK_EQUAL(view.status, "completed");
-  CAF_CHECK(json::parse(view.result)["ok"] == "Search results for: ");
+  CAF_CHECK(view.result.value["ok"] == "Search results for: ");
   auto err = ask_error<task_view>(worker, task_atom::value,
                                   std::string{"0000000000000000"});
   CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::task_not_found));
@@ -100,7 +288,7 @@ CAF_TEST(the bounded history evicts old tasks from the task index) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     ids.push_back(ask<std::string>(worker, enqueue_atom::value,
-                                   std::string{"search"}, std::string{}));
+                                   std::string{"search"}, json_box{json::object()}));
     ask<process_result>(worker, process_atom::value);
   }
   CAF_CHECK(!ctx->tasks->contains(ids[0]));
@@ -110,7 +298,7 @@ CAF_TEST(the bounded history evicts old tasks from the task index) {
 
 CAF_TEST(stop removes the agent everywhere and publishes agent_stopped) {
   auto id = ask<std::string>(worker, enqueue_atom::value,
-                             std::string{"search"}, std::string{});
+                             std::string{"search"}, json_box{json::object()});
   CAF_CHECK(ask<bool>(worker, stop_atom::value));
   CAF_CHECK(!ctx->directory->contains("W"));
   CAF_CHECK(!ctx->tasks->contains(id));

@@ -71,7 +71,7 @@ inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
                                              std::shared_ptr<int> enqueues) {
   return {
     [=](enqueue_atom, const std::string&,
-        const std::string&) -> caf::result<std::string> {
+        const json_box&) -> caf::result<std::string> {
       ++*enqueues;
       return self->make_response_promise<std::string>();
     },
@@ -81,6 +81,15 @@ inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
     [](cancel_atom, const std::string&) { return false; },
     [](stop_atom) { return false; },
     [](conflict_atom) {},
+    [](submit_atom, const submit_request&) { return task_view{}; },
+    [](abort_atom, const std::string&) { return task_view{}; },
+    [](watch_atom, const std::string&, const caf::actor&, uint64_t,
+       const std::string&) { return task_view{}; },
+    [](info_atom) { return agent_info{}; },
+    [](run_atom) {},
+    [](finish_atom, const std::string&, const json_box&) {},
+    [](timer_atom, uint64_t) {},
+    [](expire_atom, const std::string&, uint64_t) {},
   };
 }
 
@@ -166,8 +175,11 @@ struct node_fixture : test_coordinator_fixture<test_config> {
     return result;
   }
 
-  start_result start(const std::string& name, const std::string& memory = "") {
-    return ask<start_result>(sup, start_atom::value, name, memory);
+  start_result start(const std::string& name, const std::string& memory = "",
+                     const std::string& default_action = "") {
+    auto obj = memory.empty() ? json::object() : json::parse(memory);
+    return ask<start_result>(sup, start_atom::value, name, json_box{obj},
+                             default_action);
   }
 
   agent_actor handle_of(const std::string& name) {

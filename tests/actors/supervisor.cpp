@@ -18,6 +18,12 @@ struct fixture : node_fixture {
     actions.add("boom", [](const json&) -> json {
       throw std::runtime_error("boom");
     });
+    // Works for a while, then takes its agent down.
+    actions.add_async("explode", [](const json&, action_env& env,
+                                    action_done) {
+      env.after(std::chrono::milliseconds(10),
+                [] { throw std::runtime_error("exploded"); });
+    });
     ctx->actions = std::make_shared<action_registry>(std::move(actions));
     ctx->agents.max_restarts = 2;
     ctx->agents.restart_window = 10s;
@@ -27,7 +33,7 @@ struct fixture : node_fixture {
 
   std::string enqueue(const std::string& agent, const std::string& action) {
     return ask<std::string>(handle_of(agent), enqueue_atom::value, action,
-                            std::string{R"({"query":"q"})"});
+                            json_box{{{"query", "q"}}});
   }
 
   /// Kills the agent's actor abnormally and lets the supervisor react.
@@ -58,7 +64,8 @@ CAF_TEST(names are unique on a node) {
 
 CAF_TEST(memory must be a JSON object) {
   auto err = ask_error<start_result>(sup, start_atom::value, std::string{"M"},
-                                     std::string{"[1]"});
+                                     json_box{json::array({1})},
+                                     std::string{});
   CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::invalid_argument));
   CAF_CHECK(!ctx->directory->contains("M"));
   CAF_CHECK(start("M", R"({"k":1})").status == "started");
@@ -96,12 +103,45 @@ CAF_TEST(the task in flight during a crash is reported failed) {
   auto fresh = handle_of("A");
   auto view = ask<task_view>(fresh, task_atom::value, doomed);
   CAF_CHECK_EQUAL(view.status, "failed");
-  CAF_CHECK(json::parse(view.result) == json({{"error", "agent_crashed"}}));
+  CAF_CHECK(view.result.value == json({{"error", "agent_crashed"}}));
   auto st = ask<agent_status>(fresh, state_atom::value);
   CAF_CHECK_EQUAL(st.inbox_count, 1u);
   CAF_CHECK_EQUAL(st.processed_count, 0u);
   CAF_CHECK(ask<process_result>(fresh, process_atom::value).task_id ==
                   after);
+}
+
+CAF_TEST(a crash while WORKING fails the task and the queue goes on) {
+  start("A");
+  submit_request req;
+  req.action = "explode";
+  req.message_id = "m1";
+  req.wait_ms = 5000;
+  auto rh = self->request(caf::actor_cast<caf::actor>(handle_of("A")),
+                          caf::infinite, submit_atom::value, req);
+  sched.run();
+  submit_request next;
+  next.text = "after";
+  next.message_id = "m2";
+  auto queued = ask<task_view>(handle_of("A"), submit_atom::value, next);
+  auto old = handle_of("A");
+  advance_time(std::chrono::milliseconds(10));
+  sched.run();
+  // The blocking sender got the failed task.
+  task_view failed;
+  rh.receive([&](task_view& v) { failed = std::move(v); },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(failed.status, "failed");
+  CAF_CHECK(failed.result.value == json({{"error", "agent_crashed"}}));
+  CAF_CHECK_EQUAL(ctx->tasks->find(failed.task_id)->status, "failed");
+  // The restarted agent ran the next task by itself.
+  auto fresh = handle_of("A");
+  CAF_CHECK_NOT_EQUAL(fresh, old);
+  auto view = ask<task_view>(fresh, task_atom::value, queued.task_id);
+  CAF_CHECK_EQUAL(view.status, "completed");
+  CAF_CHECK(view.result.value == json({{"ok", "Search results for: after"}}));
+  CAF_CHECK_EQUAL(ask<task_view>(fresh, task_atom::value, failed.task_id).status,
+                  "failed");
 }
 
 CAF_TEST(an agent that crashes too often is stopped for good) {

@@ -32,22 +32,20 @@ struct fixture : node_fixture {
     extras.push_back(caf::actor_cast<caf::actor>(dir2));
     peer(dir, ctx->node_name, dir2, ctx2->node_name);
     worker = http::spawn_worker(sys, ctx, http::node_handles{sup, dir, bus, {}},
-                                5s);
+                                5s, "test");
     extras.push_back(caf::actor_cast<caf::actor>(worker));
   }
 
   /// Sends a JSON-RPC body through the worker; returns the parsed response.
   json call(const std::string& method, const json& params,
             bool fire_timeouts = false) {
-    http::request req;
-    req.method = "POST";
-    req.path = "/a2a";
-    req.body = json{{"jsonrpc", "2.0"},
-                    {"method", method},
-                    {"params", params},
-                    {"id", 1}}
-                 .dump();
-    auto rh = self->request(worker, caf::infinite, http_atom::value, req);
+    http::call c;
+    c.body = json{{"jsonrpc", "2.0"},
+                  {"method", method},
+                  {"params", params},
+                  {"id", 1}}
+               .dump();
+    auto rh = self->request(worker, caf::infinite, rpc_atom::value, c);
     sched.run();
     if (fire_timeouts) {
       sched.trigger_timeouts();
@@ -55,9 +53,9 @@ struct fixture : node_fixture {
     }
     json result;
     rh.receive(
-      [&](http::reply& r) {
-        auto body = r.bytes.substr(r.bytes.find("\r\n\r\n") + 4);
-        result = json::parse(body);
+      [&](http::call_result& r) {
+        CAF_CHECK_EQUAL(r.status, 200);
+        result = json::parse(r.body);
       },
       [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
     return result;
@@ -113,12 +111,10 @@ CAF_TEST(a call that meets an agent being restarted reaches the new one) {
   auto old = handle_of("R");
   // The worker's request bounces off the crashed agent and the worker asks
   // the supervisor for the restarted one.
-  http::request req;
-  req.method = "POST";
-  req.path = "/a2a";
-  req.body = R"({"jsonrpc":"2.0","method":"SendMessage",)"
-             R"("params":{"agent":"R","action":"search"},"id":9})";
-  auto rh = self->request(worker, caf::infinite, http_atom::value, req);
+  http::call c;
+  c.body = R"({"jsonrpc":"2.0","method":"SendMessage",)"
+           R"("params":{"agent":"R","action":"search"},"id":9})";
+  auto rh = self->request(worker, caf::infinite, rpc_atom::value, c);
   // The agent dies first; the worker then still finds its old handle (the
   // supervisor has not run yet) and its request bounces.
   anon_send_exit(old, caf::exit_reason::kill);
@@ -129,9 +125,7 @@ CAF_TEST(a call that meets an agent being restarted reaches the new one) {
   sched.run();
   json result;
   rh.receive(
-    [&](http::reply& r) {
-      result = json::parse(r.bytes.substr(r.bytes.find("\r\n\r\n") + 4));
-    },
+    [&](http::call_result& r) { result = json::parse(r.body); },
     [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
   CAF_CHECK(result["result"]["status"] == "created");
   CAF_CHECK_NOT_EQUAL(handle_of("R"), old);

@@ -139,7 +139,7 @@ struct fixture : test_network_fixture_base<planet_type> {
   void start_agent(planet_type& p, const std::string& name) {
     caf::scoped_actor self{p.sys};
     auto rh = self->request(nodes[&p].sup, caf::infinite, start_atom::value,
-                            name, std::string{});
+                            name, json_box{json::object()}, std::string{});
     settle();
     rh.receive([](start_result& r) { CAF_CHECK_EQUAL(r.status, "started"); },
                [&](caf::error& err) { CAF_FAIL(p.sys.render(err)); });

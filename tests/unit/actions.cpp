@@ -2,6 +2,9 @@
 
 #include <caf/test/unit_test.hpp>
 
+#include <functional>
+#include <vector>
+
 #include "actors/actions.hpp"
 
 using namespace am;
@@ -66,5 +69,72 @@ CAF_TEST(users can add actions) {
   reg.add("echo", [](const json& p) { return json{{"ok", p}}; });
   CAF_CHECK(reg.contains("echo"));
   CAF_CHECK(reg.run("echo", {{"x", 1}}) == json({{"ok", {{"x", 1}}}}));
-  CAF_CHECK(reg.names().size() == 4u);
+  CAF_CHECK(reg.names().size() == 5u);
+}
+
+namespace {
+
+/// Records timers instead of running them.
+struct fake_env : action_env {
+  std::vector<std::pair<std::chrono::milliseconds, std::function<void()>>>
+    timers;
+
+  void after(std::chrono::milliseconds d, std::function<void()> f) override {
+    timers.emplace_back(d, std::move(f));
+  }
+};
+
+} // namespace
+
+CAF_TEST(sleep answers later from a timer and checks its parameter) {
+  auto reg = action_registry::builtin();
+  CAF_CHECK(reg.is_async("sleep"));
+  CAF_CHECK(!reg.is_async("search"));
+  CAF_CHECK(reg.info("sleep")->cancelable);
+  CAF_CHECK(!reg.info("search")->cancelable);
+  CAF_CHECK_EQUAL(reg.info("sleep")->text_param, "ms");
+  CAF_CHECK_EQUAL(reg.info("search")->text_param, "query");
+  fake_env env;
+  std::vector<json> results;
+  reg.start("sleep", {{"ms", 250}}, env,
+            [&](json r) { results.push_back(std::move(r)); });
+  CAF_CHECK(results.empty()); // nothing until the timer fires
+  CAF_REQUIRE_EQUAL(env.timers.size(), 1u);
+  CAF_CHECK(env.timers[0].first == std::chrono::milliseconds{250});
+  env.timers[0].second();
+  CAF_REQUIRE_EQUAL(results.size(), 1u);
+  CAF_CHECK(results[0] == json({{"ok", "slept 250 ms"}}));
+  // Synchronous actions answer before start returns.
+  reg.start("search", {{"query", "q"}}, env,
+            [&](json r) { results.push_back(std::move(r)); });
+  CAF_CHECK(results.back() == json({{"ok", "Search results for: q"}}));
+  // The check refuses what the action cannot take.
+  CAF_CHECK(!reg.check("sleep", {{"ms", 0}}));
+  CAF_CHECK(!reg.check("sleep", {{"ms", "60000"}}));
+  CAF_CHECK(reg.check("sleep", {{"ms", 60001}}));
+  CAF_CHECK(reg.check("sleep", {{"ms", -1}}));
+  CAF_CHECK(reg.check("sleep", {{"ms", 1.5}}));
+  CAF_CHECK(reg.check("sleep", {{"ms", "soon"}}));
+  CAF_CHECK(reg.check("sleep", json::object()));
+  CAF_CHECK(!reg.check("search", json::object()));
+  CAF_CHECK(!reg.check("no-such-action", json::object()));
+}
+
+CAF_TEST(users can add asynchronous actions) {
+  auto reg = action_registry::builtin();
+  action_done later;
+  action_info info;
+  info.description = "Waits for someone else.";
+  reg.add_async("wait", [&](const json&, action_env&, action_done done) {
+    later = std::move(done);
+  }, info);
+  fake_env env;
+  json result;
+  reg.start("wait", json::object(), env, [&](json r) { result = r; });
+  CAF_CHECK(result.is_null());
+  CAF_REQUIRE(later);
+  later(json{{"ok", "done"}});
+  CAF_CHECK(result == json({{"ok", "done"}}));
+  CAF_CHECK_EQUAL(reg.info("wait")->description, "Waits for someone else.");
+  CAF_CHECK(reg.run("wait", json::object()).contains("error"));
 }

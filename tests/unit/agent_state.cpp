@@ -102,13 +102,14 @@ CAF_TEST(a throwing action leaves the task in flight until failed) {
   }
   CAF_CHECK(thrown);
   CAF_CHECK(st.busy());
-  auto rec = st.fail_in_flight("agent_crashed");
-  CAF_REQUIRE(rec);
-  CAF_CHECK_EQUAL(rec->t.id, a);
-  CAF_CHECK(rec->result == json({{"error", "agent_crashed"}}));
+  CAF_CHECK(st.find(a)->status == task_status::running);
+  auto recs = st.fail_running("agent_crashed");
+  CAF_REQUIRE_EQUAL(recs.size(), 1u);
+  CAF_CHECK_EQUAL(recs[0].t.id, a);
+  CAF_CHECK(recs[0].result == json({{"error", "agent_crashed"}}));
   CAF_CHECK(!st.busy());
   CAF_CHECK(st.find(a)->status == task_status::failed);
-  CAF_CHECK(!st.fail_in_flight("again"));
+  CAF_CHECK(st.fail_running("again").empty());
   CAF_CHECK(st.process_next(actions)->t.id == b);
   CAF_CHECK_EQUAL(st.processed_count(), 1u);
 }
@@ -125,6 +126,92 @@ CAF_TEST(the history is bounded and reports evicted ids) {
   CAF_CHECK_EQUAL(st.take_evicted(), (std::vector<std::string>{ids[0], ids[1]}));
   CAF_CHECK(st.take_evicted().empty());
   CAF_CHECK(st.task_ids().size() == 3u);
+}
+
+namespace {
+
+task standard_task(const std::string& message_id,
+                   const std::string& action = "search") {
+  task t;
+  t.action = action;
+  t.params = json{{"query", message_id}};
+  t.message_id = message_id;
+  t.context_id = "ctx";
+  t.message = json{{"messageId", message_id}};
+  return t;
+}
+
+} // namespace
+
+CAF_TEST(standard tasks run one at a time in arrival order) {
+  auto [a, a_new] = st.submit(standard_task("m1"));
+  auto [b, b_new] = st.submit(standard_task("m2"));
+  CAF_CHECK(a_new && b_new);
+  CAF_CHECK(a.t.standard);
+  CAF_CHECK(a.status == task_status::queued);
+  CAF_CHECK_EQUAL(st.standard_count(), 2u);
+  CAF_CHECK_EQUAL(st.inbox_count(), 0u); // the dialect inbox is separate
+  auto first = st.begin_standard();
+  CAF_REQUIRE(first);
+  CAF_CHECK_EQUAL(first->t.id, a.t.id);
+  CAF_CHECK(first->status == task_status::running);
+  CAF_CHECK(!st.begin_standard()); // b waits for a
+  CAF_CHECK(st.running_standard() == a.t.id);
+  auto done = st.complete(a.t.id, json{{"ok", "x"}});
+  CAF_REQUIRE(done);
+  CAF_CHECK(done->status == task_status::completed);
+  CAF_CHECK(st.memory()["last_result"] == json({{"ok", "x"}}));
+  CAF_CHECK(!st.complete(a.t.id, json{{"ok", "twice"}})); // only once
+  auto second = st.begin_standard();
+  CAF_REQUIRE(second);
+  CAF_CHECK_EQUAL(second->t.id, b.t.id);
+  done = st.complete(b.t.id, json{{"error", "no"}});
+  CAF_CHECK(done->status == task_status::failed);
+  CAF_CHECK_EQUAL(st.processed_count(), 2u);
+}
+
+CAF_TEST(a resent message id finds the existing task) {
+  auto [a, created] = st.submit(standard_task("m1"));
+  CAF_CHECK(created);
+  auto [again, created_again] = st.submit(standard_task("m1"));
+  CAF_CHECK(!created_again);
+  CAF_CHECK_EQUAL(again.t.id, a.t.id);
+  CAF_CHECK_EQUAL(st.standard_count(), 1u);
+  st.begin_standard();
+  st.complete(a.t.id, json{{"ok", "x"}});
+  auto [finished, created_late] = st.submit(standard_task("m1"));
+  CAF_CHECK(!created_late);
+  CAF_CHECK(finished.status == task_status::completed);
+  // Once the task left the bounded history, the id is new again.
+  for (int i = 0; i < 3; ++i) {
+    st.enqueue("search", json::object());
+    st.process_next(actions);
+  }
+  CAF_CHECK(!st.find(a.t.id));
+  CAF_CHECK(st.submit(standard_task("m1")).second);
+}
+
+CAF_TEST(cancelling standard tasks) {
+  auto a = st.submit(standard_task("m1", "sleep")).first;
+  auto b = st.submit(standard_task("m2")).first;
+  task_record rec;
+  // Queued: cancelled.
+  CAF_CHECK(st.cancel_task(b.t.id, false, rec) == cancel_outcome::cancelled);
+  CAF_CHECK(rec.status == task_status::cancelled);
+  st.begin_standard();
+  // Running: only when its action can stop.
+  CAF_CHECK(st.cancel_task(a.t.id, false, rec)
+            == cancel_outcome::not_cancelable);
+  CAF_CHECK(st.find(a.t.id)->status == task_status::running);
+  CAF_CHECK(st.cancel_task(a.t.id, true, rec) == cancel_outcome::cancelled);
+  CAF_CHECK(!st.busy());
+  CAF_CHECK(!st.complete(a.t.id, json{{"ok", "late"}})); // result ignored
+  CAF_CHECK(st.find(a.t.id)->status == task_status::cancelled);
+  // Terminal: not cancelable; unknown: not found.
+  CAF_CHECK(st.cancel_task(a.t.id, true, rec)
+            == cancel_outcome::not_cancelable);
+  CAF_CHECK(st.cancel_task("0000000000000000", true, rec)
+            == cancel_outcome::not_found);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -4,127 +4,14 @@
 
 #include <map>
 
-#include "http/jsonrpc.hpp"
+#include "tests/unit/rpc_fixture.hpp"
 
 using namespace am;
 using namespace am::rpc;
 
 namespace {
 
-/// An in-memory backend that answers synchronously, like a one-node cluster.
-struct fake_backend : backend {
-  std::map<std::string, agent_status> agents;
-  std::map<std::string, std::string> tasks; // id -> agent
-  std::vector<std::string> calls;
-  int next_id = 0;
-
-  void start_agent(const std::string& name, const json& memory,
-                   callback<start_result> cb) override {
-    calls.push_back("start " + name + " " + memory.dump());
-    if (agents.count(name))
-      return cb(start_result{"already_exists", name, "n1@h"});
-    agents[name] = agent_status{name, "idle", 0, 0, {}, "n1@h"};
-    cb(start_result{"started", name, "n1@h"});
-  }
-
-  void stop_agent(const std::string& agent, callback<bool> cb) override {
-    if (agents.erase(agent) == 0)
-      return cb(failure::agent_not_found(agent));
-    cb(true);
-  }
-
-  void send_message(const std::string& agent, const std::string& action,
-                    const json& params, callback<task_ack> cb) override {
-    calls.push_back("send " + agent + " " + action + " " + params.dump());
-    auto i = agents.find(agent);
-    if (i == agents.end())
-      return cb(failure::agent_not_found(agent));
-    ++i->second.inbox_count;
-    auto id = std::string(15, '0') + std::to_string(next_id++);
-    tasks[id] = agent;
-    cb(task_ack{id, "n1@h"});
-  }
-
-  void get_agent_state(const std::string& agent,
-                       callback<agent_status> cb) override {
-    auto i = agents.find(agent);
-    if (i == agents.end())
-      return cb(failure::agent_not_found(agent));
-    cb(i->second);
-  }
-
-  void process_next(const std::string& agent,
-                    callback<process_result> cb) override {
-    auto i = agents.find(agent);
-    if (i == agents.end())
-      return cb(failure::agent_not_found(agent));
-    if (i->second.inbox_count == 0)
-      return cb(process_result{});
-    --i->second.inbox_count;
-    ++i->second.processed_count;
-    cb(process_result{false, "0000000000000000",
-                      R"({"ok":"Search results for: OTP"})"});
-  }
-
-  void list_agents(callback<std::vector<agent_location>> cb) override {
-    std::vector<agent_location> xs;
-    for (auto i = agents.rbegin(); i != agents.rend(); ++i)
-      xs.push_back({i->first, "n1@h"});
-    cb(xs);
-  }
-
-  void get_cluster_info(callback<cluster_info> cb) override {
-    cb(cluster_info{"n1@h", {"n3@h", "n2@h"}});
-  }
-
-  void get_task(const std::string& id, callback<task_view> cb) override {
-    auto i = tasks.find(id);
-    if (i == tasks.end())
-      return cb(failure::task_not_found(id));
-    cb(task_view{id, i->second, "n1@h", "search", R"({"query":"x"})",
-                 "queued", ""});
-  }
-
-  void cancel_task(const std::string& agent, const std::string& id,
-                   callback<bool> cb) override {
-    if (!agents.count(agent))
-      return cb(failure::agent_not_found(agent));
-    if (tasks.erase(id) == 0)
-      return cb(failure::task_not_found(id));
-    cb(true);
-  }
-};
-
-struct fixture {
-  fake_backend b;
-
-  /// Runs one body; returns the parsed response or null for "no body".
-  json call(const std::string& body) {
-    std::optional<std::string> out;
-    bool called = false;
-    handle(b, body, [&](std::optional<std::string> res) {
-      CAF_CHECK(!called);
-      called = true;
-      out = std::move(res);
-    });
-    CAF_REQUIRE(called);
-    if (!out)
-      return json{};
-    auto result = json::parse(*out, nullptr, false);
-    CAF_REQUIRE(!result.is_discarded());
-    return result;
-  }
-
-  json rpc(const std::string& method, const std::string& params,
-           const std::string& id = "1") {
-    return call(R"({"jsonrpc":"2.0","method":")" + method + R"(","params":)"
-                + params + R"(,"id":)" + id + "}");
-  }
-
-  static int code(const json& res) {
-    return res.at("error").at("code").get<int>();
-  }
-};
+using fixture = am::rpc::test::fixture;
 
 } // namespace
 
