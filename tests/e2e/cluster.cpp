@@ -12,63 +12,6 @@ namespace {
 constexpr auto heartbeat = 200ms;
 constexpr auto connection_timeout = 1s;
 
-/// A cluster node on ephemeral ports (or fixed ones, for a restart).
-struct cluster_node {
-  temp_file conf;
-  std::unique_ptr<node_process> proc;
-
-  cluster_node(const std::string& name, std::vector<uint16_t> seeds,
-               const std::string& cookie = "e2e-cookie", uint16_t http = 0,
-               uint16_t cluster = 0)
-    : conf("[node]\nname=\"" + name + "\"\n[cluster]\nenabled=true\n"
-           "host=\"127.0.0.1\"\ncookie=\"" + cookie + "\"\n"
-           "[middleman]\nheartbeat-interval=200ms\nconnection-timeout=1s\n") {
-    std::string seed_list = "[";
-    for (auto p : seeds) {
-      if (seed_list.size() > 1)
-        seed_list += ",";
-      seed_list += "\"127.0.0.1:" + std::to_string(p) + "\"";
-    }
-    seed_list += "]";
-    proc = std::make_unique<node_process>(std::vector<std::string>{
-      "--config-file=" + conf.path, "--http.port=" + std::to_string(http),
-      "--cluster.port=" + std::to_string(cluster),
-      "--cluster.seeds=" + seed_list});
-    CAF_REQUIRE(proc->ready());
-    CAF_REQUIRE(proc->cluster_port != 0);
-  }
-
-  uint16_t port() const {
-    return proc->http_port;
-  }
-
-  const std::string& name() const {
-    return proc->node_name;
-  }
-
-  json call(const std::string& method, const json& params) const {
-    return rpc(port(), method, params);
-  }
-
-  size_t total_nodes() const {
-    auto r = call("GetClusterInfo", json::object());
-    return r["result"].value("total_nodes", size_t{0});
-  }
-
-  bool sees(size_t n, clock_type::duration timeout = 5s) const {
-    return eventually([&] { return total_nodes() == n; }, timeout);
-  }
-
-  /// Names of all agents this node lists, with their nodes.
-  std::map<std::string, std::string> agents() const {
-    std::map<std::string, std::string> result;
-    auto r = call("ListAgents", json::object());
-    for (auto& d : r["result"]["agents_detail"])
-      result[d["name"]] = d["node"];
-    return result;
-  }
-};
-
 std::chrono::milliseconds ms_since(clock_type::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
     clock_type::now() - t0);
