@@ -398,16 +398,8 @@ void handle_one(backend& b, const json& req, const call_context& cx,
 } // namespace
 
 bool is_standard(const std::string& method, const json& params) {
-  static const std::set<std::string> always{
-    "ListTasks",
-    "SubscribeToTask",
-    "GetExtendedAgentCard",
-    "CreateTaskPushNotificationConfig",
-    "GetTaskPushNotificationConfig",
-    "ListTaskPushNotificationConfigs",
-    "DeleteTaskPushNotificationConfig"};
-  if (always.count(method) > 0)
-    return true;
+  if (!a2a::is_method(method))
+    return false;
   auto has = [&](const char* key) {
     return params.is_object() && params.contains(key);
   };
@@ -417,7 +409,7 @@ bool is_standard(const std::string& method, const json& params) {
     return has("message") || !has("agent");
   if (method == "GetTask" || method == "CancelTask")
     return has("id") && !has("task_id");
-  return false;
+  return true; // no such method in the dialect
 }
 
 void handle(backend& b, const std::string& body, const call_context& cx,
