@@ -21,7 +21,8 @@ task_view view_of(const node_context& ctx, const agent_state& st,
   v.status = to_string(rec.status);
   v.result.value = rec.result;
   v.standard = rec.t.standard;
-  v.context_id = rec.t.context_id;
+  // A dialect task is its own context (A2A events require one).
+  v.context_id = rec.t.standard ? rec.t.context_id : rec.t.id;
   v.message.value = rec.t.message;
   v.updated_us = rec.updated_us;
   return v;
@@ -46,7 +47,8 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
               const task_record& rec, bool crashed) {
   auto& id = rec.t.id;
   ctx.tasks->assign(id, task_entry{st.name(), to_string(rec.status),
-                                   rec.t.context_id, rec.updated_us});
+                                   rec.t.standard ? rec.t.context_id : id,
+                                   rec.updated_us});
   for (auto& old : st.take_evicted())
     ctx.tasks->erase(old);
   auto terminal = is_terminal(rec.status);
@@ -154,7 +156,8 @@ void drop_timers(agent_pointer self, const std::string& task_id) {
 }
 
 /// Timers for the asynchronous action of one task.
-class agent_env : public action_env {
+class agent_env : public action_env,
+                  public std::enable_shared_from_this<agent_env> {
 public:
   agent_env(agent_pointer self, std::string task_id)
     : self_(self), task_id_(std::move(task_id)) {
@@ -164,7 +167,10 @@ public:
   void after(std::chrono::milliseconds delay,
              std::function<void()> fn) override {
     auto token = ++self_->state.obs->next_token;
-    self_->state.timers.emplace(token, std::make_pair(task_id_, std::move(fn)));
+    // The timer keeps the env alive, so a callback may set further timers.
+    auto keep = shared_from_this();
+    self_->state.timers.emplace(
+      token, std::make_pair(task_id_, [keep, fn{std::move(fn)}] { fn(); }));
     self_->delayed_send(self_, delay, timer_atom::value, token);
   }
 
@@ -204,8 +210,8 @@ void run_task(agent_pointer self, const task_record& rec) {
       caf::anon_send(caf::actor_cast<agent_actor>(strong), finish_atom::value,
                      id, json_box{std::move(result)});
   };
-  agent_env env{self, id};
-  actions.start(rec.t.action, rec.t.params, env, std::move(done));
+  auto env = std::make_shared<agent_env>(self, id);
+  actions.start(rec.t.action, rec.t.params, *env, std::move(done));
 }
 
 /// Follows a task on a stream: the task first, then its updates.

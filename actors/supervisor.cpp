@@ -46,26 +46,44 @@ void answer_waiting(supervisor_pointer self, const std::string& name,
   self->state.waiting.erase(range.first, range.second);
 }
 
-/// Removes an agent from the supervisor, the directory and the task index.
+/// Removes an agent from the supervisor. Its waiters and its entries in
+/// the task index are cleaned up once its actor terminated (the actor may
+/// still be running a handler on another thread right now).
 void forget(supervisor_pointer self, const node_context_ptr& ctx,
             const std::string& name) {
   auto i = self->state.agents.find(name);
   if (i == self->state.agents.end())
     return;
   answer_waiting(self, name, agent_actor{});
-  abandon(*i->second.observers, name);
-  for (auto& id : i->second.state->task_ids())
-    ctx->tasks->erase(id);
-  self->state.names.erase(i->second.handle.address());
+  auto addr = i->second.handle.address();
+  self->state.names.erase(addr);
+  self->state.dying.emplace(addr, std::move(i->second));
   self->state.agents.erase(i);
+}
+
+/// The actor of a forgotten agent terminated: nothing touches its state now.
+void bury(supervisor_pointer self, const node_context_ptr& ctx,
+          const caf::actor_addr& addr) {
+  auto i = self->state.dying.find(addr);
+  if (i == self->state.dying.end())
+    return;
+  auto& sa = i->second;
+  abandon(*sa.observers, sa.state->name());
+  for (auto& id : sa.state->task_ids())
+    ctx->tasks->erase(id);
+  for (auto& id : sa.state->take_evicted())
+    ctx->tasks->erase(id);
+  self->state.dying.erase(i);
 }
 
 void on_agent_down(supervisor_pointer self, const node_context_ptr& ctx,
                    const directory_actor& directory,
                    const event_bus_actor& bus, const caf::down_msg& dm) {
   auto n = self->state.names.find(dm.source);
-  if (n == self->state.names.end())
-    return; // stopped on purpose
+  if (n == self->state.names.end()) {
+    bury(self, ctx, dm.source); // stopped on purpose
+    return;
+  }
   auto name = n->second;
   self->state.names.erase(n);
   auto& sa = self->state.agents[name];
@@ -82,6 +100,7 @@ void on_agent_down(supervisor_pointer self, const node_context_ptr& ctx,
                  + self->system().render(dm.reason));
     caf::anon_send(directory, erase_atom::value, name, sa.handle);
     forget(self, ctx, name);
+    bury(self, ctx, dm.source); // its actor is gone already
     publish_stopped(self, ctx, bus, name, "restart_limit");
     return;
   }

@@ -37,6 +37,9 @@ bool may_restart(std::vector<caf::actor_clock::time_point>& restarts,
 struct supervisor_state {
   std::unordered_map<std::string, supervised_agent> agents;
   std::unordered_map<caf::actor_addr, std::string> names;
+  /// Agents stopped on purpose whose actor has not terminated yet: their
+  /// shared state is cleaned up once it has (never while it still runs).
+  std::unordered_map<caf::actor_addr, supervised_agent> dying;
   /// Callers waiting for the restart of an agent whose old handle failed.
   std::unordered_multimap<std::string, caf::typed_response_promise<agent_actor>>
     waiting;

@@ -195,7 +195,7 @@ std::string page_token(const task_view& t) {
 
 bool read_page_token(const std::string& token, task_query& q) {
   auto dot = token.find('.');
-  if (dot == std::string::npos || dot == 0 || dot > 19
+  if (dot == std::string::npos || dot == 0 || dot > 18
       || token.find_first_not_of("0123456789") != dot)
     return false;
   q.cursor_us = std::stoll(token.substr(0, dot));

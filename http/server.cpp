@@ -228,6 +228,12 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
     flush_ready(self, hdl, sc);
     return;
   }
+  // A stream ends the connection's pipeline (as /events does): requests
+  // after one that may stream are not read, so none runs unanswered.
+  if (r.kind == route::rpc
+      && (req.body.find("SendStreamingMessage") != std::string::npos
+          || req.body.find("SubscribeToTask") != std::string::npos))
+    self->state.last_seq = seq;
   call c;
   c.kind = r.kind == route::agent_card ? call::agent_card : call::rpc;
   c.agent = std::move(r.agent);

@@ -402,20 +402,28 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
         return rp;
       }
       b.current(std::move(c.sink), c.seq);
-      rpc::handle(b, c.body, rpc::call_context{c.version, c.agent},
-                  [rp](rpc::response_body body) mutable {
-                    switch (body.kind) {
-                      case rpc::response_body::stream:
-                        rp.deliver(call_result{200, {}, true});
-                        break;
-                      case rpc::response_body::empty:
-                        rp.deliver(call_result{204, {}, false});
-                        break;
-                      default:
-                        rp.deliver(
-                          call_result{200, std::move(body.text), false});
-                    }
-                  });
+      auto answer = [rp](rpc::response_body body) mutable {
+        switch (body.kind) {
+          case rpc::response_body::stream:
+            rp.deliver(call_result{200, {}, true});
+            break;
+          case rpc::response_body::empty:
+            rp.deliver(call_result{204, {}, false});
+            break;
+          default:
+            rp.deliver(call_result{200, std::move(body.text), false});
+        }
+      };
+      // Nothing a request carries may take a worker down: a worker that
+      // threw would stay dead and fail every later request routed to it.
+      try {
+        rpc::handle(b, c.body, rpc::call_context{c.version, c.agent}, answer);
+      } catch (const std::exception& e) {
+        answer(rpc::response_body{
+          rpc::response_body::json_text,
+          dump(rpc::error_response(rpc::failure::internal(e.what()),
+                                   nullptr))});
+      }
       b.current(caf::actor{}, 0);
       return rp;
     },
