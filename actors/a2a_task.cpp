@@ -1,41 +1,37 @@
 #include "actors/a2a_task.hpp"
 
 #include <chrono>
+#include <utility>
 
 #include "actors/clock.hpp"
 
 namespace am::a2a {
 
+namespace {
+
+/// task_view status <-> A2A task state.
+constexpr std::pair<const char*, const char*> states[] = {
+  {"queued", "TASK_STATE_SUBMITTED"},
+  {"running", "TASK_STATE_WORKING"},
+  {"completed", "TASK_STATE_COMPLETED"},
+  {"failed", "TASK_STATE_FAILED"},
+  {"cancelled", "TASK_STATE_CANCELED"},
+};
+
+} // namespace
+
 const char* state_name(const std::string& status) {
-  if (status == "queued")
-    return "TASK_STATE_SUBMITTED";
-  if (status == "running")
-    return "TASK_STATE_WORKING";
-  if (status == "completed")
-    return "TASK_STATE_COMPLETED";
-  if (status == "failed")
-    return "TASK_STATE_FAILED";
-  if (status == "cancelled")
-    return "TASK_STATE_CANCELED";
+  for (auto& [ours, theirs] : states)
+    if (status == ours)
+      return theirs;
   return "TASK_STATE_UNSPECIFIED";
 }
 
 std::string status_of_state(const std::string& state) {
-  if (state == "TASK_STATE_SUBMITTED")
-    return "queued";
-  if (state == "TASK_STATE_WORKING")
-    return "running";
-  if (state == "TASK_STATE_COMPLETED")
-    return "completed";
-  if (state == "TASK_STATE_FAILED")
-    return "failed";
-  if (state == "TASK_STATE_CANCELED")
-    return "cancelled";
+  for (auto& [ours, theirs] : states)
+    if (state == theirs)
+      return ours;
   return {};
-}
-
-bool is_terminal(const std::string& status) {
-  return status == "completed" || status == "failed" || status == "cancelled";
 }
 
 namespace {
@@ -132,11 +128,12 @@ json artifact_update(const task_view& t) {
   return json{{"artifactUpdate", std::move(ev)}};
 }
 
-std::string rpc_result_text(const std::string& id_text, const json& result) {
+std::string rpc_result_text(const std::string& id_text,
+                            const std::string& result_text) {
   std::string out = R"({"jsonrpc":"2.0","id":)";
   out += id_text.empty() ? "null" : id_text;
   out += R"(,"result":)";
-  out += dump(result);
+  out += result_text;
   out += '}';
   return out;
 }

@@ -20,9 +20,6 @@ const char* state_name(const std::string& status);
 /// unspecified states (no filter).
 std::string status_of_state(const std::string& state);
 
-/// True for completed, failed and cancelled.
-bool is_terminal(const std::string& status);
-
 /// `{"state", "timestamp"}`, plus an agent message for a failure.
 json status_json(const task_view& t);
 
@@ -45,8 +42,9 @@ json status_update(const task_view& t);
 /// `{"artifactUpdate": {...}}` for the result.
 json artifact_update(const task_view& t);
 
-/// A JSON-RPC success response around `result`, for an id given as JSON
-/// text.
-std::string rpc_result_text(const std::string& id_text, const json& result);
+/// A JSON-RPC success response around a result, both given as JSON text
+/// (an event is rendered once and sent to several streams).
+std::string rpc_result_text(const std::string& id_text,
+                            const std::string& result_text);
 
 } // namespace am::a2a

@@ -21,8 +21,7 @@ task_view view_of(const node_context& ctx, const agent_state& st,
   v.status = to_string(rec.status);
   v.result.value = rec.result;
   v.standard = rec.t.standard;
-  // A dialect task is its own context (A2A events require one).
-  v.context_id = rec.t.standard ? rec.t.context_id : rec.t.id;
+  v.context_id = rec.t.context_id;
   v.message.value = rec.t.message;
   v.updated_us = rec.updated_us;
   return v;
@@ -33,12 +32,11 @@ namespace {
 void send_events(const std::vector<task_watcher>& ws,
                  const std::vector<std::string>& results, bool ends) {
   for (auto& w : ws)
-    for (size_t i = 0; i < results.size(); ++i) {
-      auto data = R"({"jsonrpc":"2.0","id":)" + w.rpc_id + R"(,"result":)"
-                  + results[i] + "}";
-      caf::anon_send(w.sink, stream_event{w.seq, std::move(data),
-                                          ends && i + 1 == results.size()});
-    }
+    for (size_t i = 0; i < results.size(); ++i)
+      caf::anon_send(w.sink,
+                     stream_event{w.seq, a2a::rpc_result_text(w.rpc_id,
+                                                              results[i]),
+                                  ends && i + 1 == results.size()});
 }
 
 } // namespace
@@ -47,8 +45,7 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
               const task_record& rec, bool crashed) {
   auto& id = rec.t.id;
   ctx.tasks->assign(id, task_entry{st.name(), to_string(rec.status),
-                                   rec.t.standard ? rec.t.context_id : id,
-                                   rec.updated_us});
+                                   rec.t.context_id, rec.updated_us});
   for (auto& old : st.take_evicted())
     ctx.tasks->erase(old);
   auto terminal = is_terminal(rec.status);
@@ -215,9 +212,9 @@ void run_task(agent_pointer self, const task_record& rec) {
 }
 
 /// Follows a task on a stream: the task first, then its updates.
-void watch(agent_pointer self, const task_view& view, const caf::actor& sink,
-           uint64_t seq, const std::string& rpc_id) {
-  auto terminal = a2a::is_terminal(view.status);
+void watch(agent_pointer self, const task_record& rec, const task_view& view,
+           const caf::actor& sink, uint64_t seq, const std::string& rpc_id) {
+  auto terminal = is_terminal(rec.status);
   auto first = dump(json{{"task", a2a::task_json(view)}});
   send_events({task_watcher{sink, seq, rpc_id}}, {first}, terminal);
   if (terminal)
@@ -227,13 +224,6 @@ void watch(agent_pointer self, const task_view& view, const caf::actor& sink,
     task_watcher{sink, seq, rpc_id});
 }
 
-json params_for(const action_registry& actions, const std::string& action,
-                submit_request& req) {
-  if (req.params.value.is_object())
-    return std::move(req.params.value);
-  auto info = actions.info(action);
-  return json{{info ? info->text_param : std::string{"text"}, req.text}};
-}
 
 } // namespace
 
@@ -287,12 +277,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (!rec)
         return process_result{};
       changed(self, *rec);
-      if (!s.ctx->actions->is_async(rec->t.action)) {
-        auto result = s.ctx->actions->run(rec->t.action, rec->t.params);
-        auto done = s.st->complete(rec->t.id, result);
-        changed(self, *done);
-        return process_result{false, rec->t.id, json_box{std::move(result)}};
-      }
+      // Answered when the task finishes: at once for a synchronous action.
       auto rp = self->make_response_promise<process_result>();
       s.obs->processing.emplace(rec->t.id, rp);
       run_task(self, *rec);
@@ -334,9 +319,13 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       auto& actions = *s.ctx->actions;
       auto action = req.action.empty() ? s.st->default_action() : req.action;
-      if (!actions.contains(action))
+      auto info = actions.info(action);
+      if (!info)
         return make_error(errc::invalid_argument, "unknown action: " + action);
-      auto params = params_for(actions, action, req);
+      // Without params, the text fills the action's one parameter.
+      auto params = req.params.value.is_object()
+                      ? std::move(req.params.value)
+                      : json{{info->text_param, req.text}};
       if (auto problem = actions.check(action, params))
         return make_error(errc::invalid_argument, *problem);
       task t;
@@ -354,8 +343,8 @@ agent_actor::behavior_type agent(agent_pointer self,
       }
       auto view = view_of(*s.ctx, *s.st, rec);
       if (req.sink)
-        watch(self, view, req.sink, req.seq, req.rpc_id);
-      if (req.wait_ms == 0 || a2a::is_terminal(view.status))
+        watch(self, rec, view, req.sink, req.seq, req.rpc_id);
+      if (req.wait_ms == 0 || is_terminal(rec.status))
         return view;
       auto token = ++s.obs->next_token;
       auto rp = self->make_response_promise<task_view>();
@@ -395,7 +384,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (is_terminal(rec->status))
         return make_error(errc::task_finished);
       auto view = view_of(*s.ctx, *s.st, *rec);
-      watch(self, view, sink, seq, rpc_id);
+      watch(self, *rec, view, sink, seq, rpc_id);
       return view;
     },
     [self](info_atom) {

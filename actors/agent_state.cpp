@@ -85,6 +85,7 @@ std::string agent_state::enqueue(std::string action, json params) {
   auto id = random_task_id();
   task_record rec;
   rec.t.id = id;
+  rec.t.context_id = id; // a dialect task is its own context
   rec.t.action = std::move(action);
   rec.t.params = std::move(params);
   rec.updated_us = now_us();
@@ -92,14 +93,18 @@ std::string agent_state::enqueue(std::string action, json params) {
   return id;
 }
 
-std::optional<task_record> agent_state::begin_next() {
-  if (inbox_.empty())
-    return std::nullopt;
-  running_.splice(running_.end(), inbox_, inbox_.begin());
+task_record& agent_state::start_head(std::list<task_record>& queue) {
+  running_.splice(running_.end(), queue, queue.begin());
   auto& rec = running_.back();
   rec.status = task_status::running;
   rec.updated_us = now_us();
   return rec;
+}
+
+std::optional<task_record> agent_state::begin_next() {
+  if (inbox_.empty())
+    return std::nullopt;
+  return start_head(inbox_);
 }
 
 std::optional<task_record>
@@ -146,11 +151,7 @@ std::pair<task_record, bool> agent_state::submit(task t) {
 std::optional<task_record> agent_state::begin_standard() {
   if (standard_.empty() || running_standard())
     return std::nullopt;
-  running_.splice(running_.end(), standard_, standard_.begin());
-  auto& rec = running_.back();
-  rec.status = task_status::running;
-  rec.updated_us = now_us();
-  return rec;
+  return start_head(standard_);
 }
 
 cancel_outcome agent_state::cancel_task(const std::string& id,

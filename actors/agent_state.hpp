@@ -26,9 +26,10 @@ struct task {
   std::string id;
   std::string action;
   json params;
+  /// The A2A context; a dialect task is its own.
+  std::string context_id;
   // Standard A2A tasks only:
   bool standard = false;
-  std::string context_id;
   std::string message_id;
   json message; // the user message, first entry of the task's history
 };
@@ -148,6 +149,9 @@ public:
   std::vector<std::string> take_evicted();
 
 private:
+  /// Moves the head of `queue` to the running tasks.
+  task_record& start_head(std::list<task_record>& queue);
+
   void finish(task_record rec);
 
   std::string name_;

@@ -341,24 +341,6 @@ directory_actor::behavior_type directory(directory_pointer self,
         lookup_atom::value, name, false);
       return rp;
     },
-    [=](task_atom, const std::string& id,
-        bool widen) -> caf::result<task_view> {
-      if (auto e = task_holder(ctx, id))
-        return self->delegate(e->handle, task_atom::value, id);
-      if (!widen || self->state.peers.empty())
-        return make_error(errc::task_not_found);
-      auto rp = self->make_response_promise<task_view>();
-      ask_peers(
-        self, timeout, task_view{}, [](const task_view&) { return true; },
-        [=](task_view x) mutable {
-          if (x.task_id.empty())
-            rp.deliver(make_error(errc::task_not_found));
-          else
-            rp.deliver(std::move(x));
-        },
-        task_atom::value, id, false);
-      return rp;
-    },
     [=](locate_atom, const std::string& id,
         bool widen) -> caf::result<std::vector<dir_entry>> {
       if (auto e = task_holder(ctx, id))

@@ -120,8 +120,6 @@ using directory_actor = caf::typed_actor<
   caf::replies_to<peer_down_atom, std::string>::with<bool>,
   // Finds an agent; `ask_peers` widens a miss to every peer (bounded).
   caf::replies_to<lookup_atom, std::string, bool>::with<std::vector<dir_entry>>,
-  // Finds a task by id, here or (with `ask_peers`) on any peer.
-  caf::replies_to<task_atom, std::string, bool>::with<task_view>,
   // The agent that holds a task, here or (with `ask_peers`) on any peer.
   caf::replies_to<locate_atom, std::string, bool>::with<std::vector<dir_entry>>,
   // ListTasks: one page of tasks, here or (with `ask_peers`) cluster-wide.

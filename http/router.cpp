@@ -59,6 +59,11 @@ std::string decode_segment(const std::string& in) {
   return percent_decode(in, false);
 }
 
+std::string authority_of(const request& req, const site& s) {
+  auto host = req.header("host");
+  return host.empty() ? s.authority : host;
+}
+
 std::string a2a_version(const request& req) {
   auto v = req.header("a2a-version");
   if (!v.empty())
@@ -134,7 +139,7 @@ std::string agent_card(const site& s, const std::string& host) {
     {"description", "agentmesh node " + s.node_name
                       + ": supervised agents with a task inbox and memory"},
     {"version", s.version},
-    {"url", "http://" + (host.empty() ? s.authority : host)},
+    {"url", "http://" + host},
     {"capabilities", {{"streaming", false}, {"pushNotifications", false}}},
     {"skills",
      {skill("search", "Search", "Searches for a query.", "query"),
@@ -174,12 +179,11 @@ route route_request(const request& req, const site& s) {
     result.res = response{200, "application/json", dump(body)};
   } else if (get && path == "/.well-known/agent.json") {
     result.res = response{200, "application/json",
-                          agent_card(s, req.header("host"))};
+                          agent_card(s, authority_of(req, s))};
   } else if (get && path == "/.well-known/agent-card.json") {
-    auto host = req.header("host");
     result.res = card_response(
       dump(a2a::node_card(s.card_name, s.node_name, s.version,
-                          host.empty() ? s.authority : host, s.skills)),
+                          authority_of(req, s), s.skills)),
       req.header("if-none-match"));
   } else if (req.method == "POST" && path == "/a2a") {
     result.kind = route::rpc;

@@ -50,6 +50,10 @@ std::optional<std::string> check_topics(std::vector<std::string>& topics);
 /// The agent card (SPEC 6) as JSON text.
 std::string agent_card(const site& s, const std::string& host);
 
+/// The `host:port` a request was sent to: its Host header, else the
+/// configured address.
+std::string authority_of(const request& req, const site& s);
+
 /// The A2A version a request asks for: the `A2A-Version` header, else the
 /// `A2A-Version` query parameter, else "".
 std::string a2a_version(const request& req);

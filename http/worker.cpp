@@ -3,8 +3,6 @@
 
 #include "http/worker.hpp"
 
-#include <cstring>
-
 #include <caf/all.hpp>
 
 #include "actors/a2a_task.hpp"
@@ -47,14 +45,13 @@ failure to_failure(caf::actor_system& sys, const caf::error& err,
 }
 
 /// The standard family names unknown agents in -32602 and unknown tasks
-/// with its own -32001.
+/// with its own -32001. (The dialect's errors carry no `data` here; the
+/// standard ones carry their ErrorInfo.)
 failure standard(failure f, const std::string& agent,
                  const std::string& task_id) {
-  auto starts = [&](const char* prefix) {
-    return f.message.compare(0, std::strlen(prefix), prefix) == 0;
-  };
-  bool no_agent = f.code == -32001 && starts("Agent not found: ");
-  bool no_task = f.code == -32002 && starts("Task not found: ");
+  bool dialect = f.data.is_null();
+  bool no_agent = dialect && f.code == failure::agent_not_found({}).code;
+  bool no_task = dialect && f.code == failure::task_not_found({}).code;
   if (!task_id.empty() && (no_agent || no_task))
     return failure::a2a_task_not_found(task_id);
   if (no_agent)
@@ -167,16 +164,15 @@ public:
 
   void get_task(const std::string& task_id,
                 rpc::callback<task_view> cb) override {
-    auto& sys = self_->system();
-    self_
-      ->request(handles_.directory, timeout_, task_atom::value, task_id, true)
-      .then([cb](task_view& x) { cb(std::move(x)); },
-            [cb, task_id, &sys](caf::error& err) {
-              // An agent that went away took its tasks along.
-              if (handle_is_stale(err))
-                return cb(failure::task_not_found(task_id));
-              cb(to_failure(sys, err, {}, task_id));
-            });
+    rpc::callback<task_view> found = [cb, task_id](rpc::outcome<task_view> x) {
+      // An agent that went away took its tasks along.
+      auto f = std::get_if<failure>(&x);
+      if (f && f->code == failure::agent_not_found({}).code)
+        return cb(failure::task_not_found(task_id));
+      cb(std::move(x));
+    };
+    on_task<task_view>(task_id, std::move(found), pass<task_view>,
+                       task_atom::value, task_id);
   }
 
   void cancel_task(const std::string& agent, const std::string& task_id,
