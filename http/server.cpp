@@ -4,6 +4,7 @@
 
 #include "http/server.hpp"
 
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -34,9 +35,11 @@ struct conn_state {
   /// Write nothing after this sequence number, then close.
   uint64_t last_seq = UINT64_MAX;
   bool streaming = false;
-  /// The stream is a task stream (fed by an agent) for request `stream_seq`.
+  /// The stream is a task stream (fed by an agent) for request `stream_seq`;
+  /// replies pipelined behind it wait until it ends.
   bool task_streaming = false;
   uint64_t stream_seq = UINT64_MAX;
+  bool close_after_stream = false;
   /// Task stream events that arrived before their reply's turn.
   std::map<uint64_t, std::vector<stream_event>> early;
   bool reading = true;
@@ -73,7 +76,7 @@ void start_stream(conn_pointer self, caf::io::connection_handle hdl,
                   const shared_config_ptr& sc, reply r);
 
 void start_task_stream(conn_pointer self, caf::io::connection_handle hdl,
-                       uint64_t seq, reply r);
+                       const shared_config_ptr& sc, uint64_t seq, reply r);
 
 /// A client that does not read its replies may not make us buffer more.
 constexpr uint64_t max_unsent = 4 * 1024 * 1024;
@@ -96,17 +99,21 @@ void resume_reading(conn_pointer self, caf::io::connection_handle hdl,
 void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
                  const shared_config_ptr& sc) {
   auto& st = self->state;
+  if (st.task_streaming)
+    return; // written once the stream ended
   while (!st.ready.empty() && st.ready.begin()->first == st.next_write) {
     auto r = std::move(st.ready.begin()->second);
     st.ready.erase(st.ready.begin());
     auto seq = st.next_write++;
     st.last_activity = steady_clock::now();
+    if (r.task_stream) {
+      start_task_stream(self, hdl, sc, seq, std::move(r));
+      return;
+    }
     if (r.stream) {
+      // An event stream never ends: nothing after it gets an answer.
       st.last_seq = seq;
-      if (r.task_stream)
-        start_task_stream(self, hdl, seq, std::move(r));
-      else
-        start_stream(self, hdl, sc, std::move(r));
+      start_stream(self, hdl, sc, std::move(r));
       return;
     }
     st.early.erase(seq);
@@ -154,50 +161,81 @@ void start_stream(conn_pointer self, caf::io::connection_handle hdl,
     });
 }
 
-/// Writes one event of a task stream; the last one closes the connection.
-/// A reader that stopped reading is dropped.
+/// A task stream has ended: the connection goes on with the replies
+/// pipelined behind it (or closes, if the request asked for that).
+void end_task_stream(conn_pointer self, caf::io::connection_handle hdl,
+                     const shared_config_ptr& sc) {
+  auto& st = self->state;
+  auto seq = st.stream_seq;
+  st.streaming = false;
+  st.task_streaming = false;
+  st.stream_seq = UINT64_MAX;
+  st.last_activity = steady_clock::now();
+  if (st.close_after_stream || seq >= st.last_seq) {
+    close_connection(self, hdl);
+    return;
+  }
+  self->send(self, tick_atom::value); // the idle timer rests during streams
+  flush_ready(self, hdl, sc);
+}
+
+/// Writes one event of a task stream as a chunk; the last one ends the
+/// response. A reader that stopped reading is dropped.
 void write_task_event(conn_pointer self, caf::io::connection_handle hdl,
-                      const stream_event& ev) {
+                      const shared_config_ptr& sc, const stream_event& ev) {
   if (self->state.unsent > max_unsent) {
     close_connection(self, hdl);
     return;
   }
-  std::string chunk = "data: ";
+  char size[20];
+  std::snprintf(size, sizeof(size), "%zx\r\n", ev.data.size() + 8);
+  std::string chunk = size;
+  chunk += "data: ";
   chunk += ev.data;
-  chunk += "\n\n";
+  chunk += "\n\n\r\n";
+  if (ev.last)
+    chunk += "0\r\n\r\n";
   self->write(hdl, chunk.size(), chunk.data());
   self->state.unsent += chunk.size();
   if (ev.last)
-    close_connection(self, hdl);
+    end_task_stream(self, hdl, sc);
   else
     self->flush(hdl);
 }
 
 void start_task_stream(conn_pointer self, caf::io::connection_handle hdl,
-                       uint64_t seq, reply r) {
+                       const shared_config_ptr& sc, uint64_t seq, reply r) {
   auto& st = self->state;
   st.streaming = true;
   st.task_streaming = true;
   st.stream_seq = seq;
+  st.close_after_stream = r.close;
   auto& buf = self->wr_buf(hdl);
   buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
-  auto early = std::move(st.early[seq]);
-  st.early.clear();
+  std::vector<stream_event> early;
+  if (auto i = st.early.find(seq); i != st.early.end()) {
+    early = std::move(i->second);
+    st.early.erase(i);
+  }
   for (auto& ev : early) {
-    write_task_event(self, hdl, ev);
-    if (ev.last)
-      return;
+    write_task_event(self, hdl, sc, ev);
+    if (!st.task_streaming)
+      return; // ended (or dropped)
   }
   self->flush(hdl);
 }
 
-/// A task stream ends with the task: the connection closes after it.
-const char* task_sse_head = "HTTP/1.1 200 OK\r\n"
-                            "Content-Type: text/event-stream\r\n"
-                            "Cache-Control: no-cache\r\n"
-                            "X-Accel-Buffering: no\r\n"
-                            "Connection: close\r\n"
-                            "\r\n";
+/// A task stream is a chunked response that ends with the task.
+std::string task_sse_head(bool keep_alive) {
+  std::string head = "HTTP/1.1 200 OK\r\n"
+                     "Content-Type: text/event-stream\r\n"
+                     "Cache-Control: no-cache\r\n"
+                     "X-Accel-Buffering: no\r\n"
+                     "Transfer-Encoding: chunked\r\n";
+  head += keep_alive ? "Connection: keep-alive\r\n\r\n"
+                     : "Connection: close\r\n\r\n";
+  return head;
+}
 
 const char* sse_head = "HTTP/1.1 200 OK\r\n"
                        "Content-Type: text/event-stream\r\n"
@@ -228,20 +266,12 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
     flush_ready(self, hdl, sc);
     return;
   }
-  // A stream ends the connection's pipeline (as /events does): requests
-  // after one that may stream are not read, so none runs unanswered.
-  if (r.kind == route::rpc
-      && (req.body.find("SendStreamingMessage") != std::string::npos
-          || req.body.find("SubscribeToTask") != std::string::npos))
-    self->state.last_seq = seq;
   call c;
   c.kind = r.kind == route::agent_card ? call::agent_card : call::rpc;
   c.agent = std::move(r.agent);
   c.body = std::move(req.body);
   c.version = a2a_version(req);
-  c.host = req.header("host");
-  if (c.host.empty())
-    c.host = sc->cfg.info.authority;
+  c.host = authority_of(req, sc->cfg.info);
   c.sink = caf::actor{self};
   c.seq = seq;
   auto card = r.kind == route::agent_card;
@@ -256,7 +286,7 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
       [=](call_result& res) {
         reply out;
         if (res.stream) {
-          out = reply{task_sse_head, false, true, {}, true};
+          out = reply{task_sse_head(keep_alive), !keep_alive, true, {}, true};
         } else {
           response resp{res.status, "application/json", std::move(res.body)};
           if (res.status == 204)
@@ -278,8 +308,10 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
 void on_data(conn_pointer self, caf::io::new_data_msg& msg,
              const shared_config_ptr& sc) {
   auto& st = self->state;
-  if (st.streaming || st.last_seq != UINT64_MAX)
-    return; // no requests after a stream or a final request
+  // No requests after an event stream or a final request; requests
+  // pipelined behind a task stream are answered once it ended.
+  if ((st.streaming && !st.task_streaming) || st.last_seq != UINT64_MAX)
+    return;
   std::vector<request> reqs;
   auto status = st.parser->feed(msg.buf.data(), msg.buf.size(), reqs);
   for (auto& req : reqs) {
@@ -350,9 +382,8 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
     },
     [=](stream_event& ev) {
       auto& st = self->state;
-      if (st.task_streaming) {
-        if (ev.seq == st.stream_seq)
-          write_task_event(self, hdl, ev);
+      if (st.task_streaming && ev.seq == st.stream_seq) {
+        write_task_event(self, hdl, sc, ev);
         return;
       }
       // The reply that starts this stream is not written yet: keep its

@@ -19,13 +19,15 @@ std::string sdk_message(const std::string& id, const json& metadata,
     .dump();
 }
 
-/// POSTs a JSON-RPC call to `path` on a fresh connection and returns what
-/// the server sent until it closed (an SSE stream ends that way).
+/// POSTs a JSON-RPC call to `path` on a fresh connection that asks to be
+/// closed after the reply, and returns what the server sent until then (a
+/// stream's response ends with its terminal event).
 std::string stream(uint16_t port, const std::string& path,
                    const std::string& body) {
   connection c{port};
   CAF_REQUIRE(c.connected());
-  c.send("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: "
+  c.send("POST " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+         "Content-Type: "
          "application/json\r\nAccept: text/event-stream\r\nContent-Length: "
          + std::to_string(body.size()) + "\r\n\r\n" + body);
   auto text = c.read_until("\r\n\r\n");
@@ -209,4 +211,37 @@ CAF_TEST(cards carry an ETag and unknown agents have none) {
                 + "}");
   CAF_CHECK(r["result"]["task"]["artifacts"][0]["parts"][1]["text"]
             == "Summary: The quick brown fox...");
+}
+
+CAF_TEST(requests pipelined behind a stream are answered after it) {
+  single_node n;
+  n.call("StartAgent", {{"name", "P"}});
+  auto body = R"({"jsonrpc":"2.0","id":"s","method":"SendStreamingMessage","params":{"message":)"
+              + sdk_message("p1", {{"agent", "P"},
+                                   {"action", "sleep"},
+                                   {"params", {{"ms", 50}}}})
+              + "}}";
+  auto next = std::string{R"({"jsonrpc":"2.0","id":2,"method":"GetAgentState","params":{"agent":"P"}})"};
+  auto post = [](const std::string& b) {
+    return "POST /a2a HTTP/1.1\r\nHost: x\r\nContent-Length: "
+           + std::to_string(b.size()) + "\r\n\r\n" + b;
+  };
+  connection c{n.port()};
+  CAF_REQUIRE(c.send(post(body) + post(next)));
+  // The stream: a chunked response that ends with the terminal event.
+  auto streamed = c.read_until("0\r\n\r\n");
+  CAF_REQUIRE(streamed);
+  CAF_CHECK(streamed->find("Transfer-Encoding: chunked") != std::string::npos);
+  CAF_CHECK_EQUAL(event_kinds(*streamed),
+                  (std::vector<std::string>{"task",
+                                            "statusUpdate:TASK_STATE_WORKING",
+                                            "artifactUpdate",
+                                            "statusUpdate:TASK_STATE_COMPLETED"}));
+  // Then the reply to the request behind it, on the same connection.
+  auto res = c.read_response();
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->status, 200);
+  auto j = json::parse(res->body);
+  CAF_CHECK(j["id"] == 2);
+  CAF_CHECK(j["result"]["name"] == "P"); // it ran meanwhile; only its reply waited
 }
