@@ -75,6 +75,23 @@ void apply_remote(directory_pointer self, const node_context_ptr& ctx,
   }
 }
 
+/// Replaces what we hold of `node`'s agents with its complete list.
+void resync(directory_pointer self, const node_context_ptr& ctx,
+            const std::string& node, const std::vector<dir_entry>& entries) {
+  if (self->state.peers.count(node) == 0)
+    return;
+  // Entries of that node we still hold but it no longer has are stale.
+  std::set<std::string> names;
+  for (auto& e : entries)
+    names.insert(e.name);
+  ctx->directory->erase_all_if([&](const std::string& name,
+                                    const dir_entry& e) {
+    return e.node == node && names.count(name) == 0;
+  });
+  for (auto& e : entries)
+    apply_remote(self, ctx, e);
+}
+
 /// Asks every peer with `xs...` in parallel; `done(result)` gets the first
 /// answer accepted by `accept`, or `fallback` when none (after at most
 /// `timeout`).
@@ -288,8 +305,9 @@ directory_actor::behavior_type directory(directory_pointer self,
       self->request(dir, timeout, caf::get_atom::value)
         .then(
           [=](std::vector<dir_entry>& entries) {
-            if (self->state.peers.count(node) > 0)
-              self->send(self, sync_atom::value, node, std::move(entries));
+            // Applied right here, in arrival order: a snapshot sent to
+            // ourselves could overtake a fresher sync or replication.
+            resync(self, ctx, node, entries);
           },
           [](caf::error&) {
             // The peer went away again; its down handling cleans up.
@@ -297,19 +315,7 @@ directory_actor::behavior_type directory(directory_pointer self,
     },
     [=](sync_atom, const std::string& node,
         const std::vector<dir_entry>& entries) {
-      if (self->state.peers.count(node) == 0)
-        return;
-      // Resynchronise: entries of that node we still hold but it no longer
-      // has are stale.
-      std::set<std::string> names;
-      for (auto& e : entries)
-        names.insert(e.name);
-      ctx->directory->erase_all_if([&](const std::string& name,
-                                        const dir_entry& e) {
-        return e.node == node && names.count(name) == 0;
-      });
-      for (auto& e : entries)
-        apply_remote(self, ctx, e);
+      resync(self, ctx, node, entries);
     },
     [=](peer_down_atom, const std::string& node) {
       self->state.peers.erase(node);
