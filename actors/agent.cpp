@@ -7,6 +7,7 @@
 #include "actors/a2a_task.hpp"
 #include "actors/clock.hpp"
 #include "actors/events.hpp"
+#include "actors/log.hpp"
 
 namespace am {
 
@@ -114,7 +115,7 @@ void publish(agent_pointer self, const char* name, json extra) {
                               s.ctx->node_name, std::move(extra)));
 }
 
-caf::error crash_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
+caf::error crash_reason(std::exception_ptr& eptr) {
   try {
     std::rethrow_exception(eptr);
   } catch (const std::exception& e) {
@@ -124,13 +125,58 @@ caf::error crash_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
   }
 }
 
-/// Announces a change and publishes the matching agent event.
-void changed(agent_pointer self, const task_record& rec) {
+/// Calls `then(err)` once every change of the agent so far is kept: at
+/// once without a store, else when the store committed them (`err` set if
+/// it could not). Callbacks run in the order of their changes.
+template <class F>
+void commit(agent_pointer self, F then) {
   auto& s = self->state;
-  announce(*s.ctx, *s.st, *s.obs, rec);
-  if (rec.status == task_status::completed
-      || rec.status == task_status::failed)
-    publish(self, "task_completed", json{{"result", {{"task_id", rec.t.id}}}});
+  if (!s.ctx->store) {
+    then(caf::error{});
+    return;
+  }
+  auto delta = s.st->take_changes();
+  if (empty(delta) && s.uncommitted == 0) {
+    then(caf::error{});
+    return;
+  }
+  ++s.uncommitted;
+  self->request(s.ctx->store, caf::infinite, store_atom::value,
+                std::move(delta))
+    .then(
+      [self, then](bool) mutable {
+        --self->state.uncommitted;
+        then(caf::error{});
+      },
+      [self, then](caf::error& err) mutable {
+        --self->state.uncommitted;
+        log::error("[Agent] " + self->state.st->name()
+                   + ": a change was not kept: " + self->system().render(err));
+        then(make_error(errc::store_failed, self->system().render(err)));
+      });
+}
+
+/// Delivers `value` through `rp` once the change it reports is kept.
+template <class T>
+void ack(agent_pointer self, caf::typed_response_promise<T> rp, T value) {
+  commit(self, [rp, value{std::move(value)}](const caf::error& err) mutable {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(value));
+  });
+}
+
+/// Announces a change once it is kept and publishes the matching event.
+void changed(agent_pointer self, const task_record& rec) {
+  commit(self, [self, rec](const caf::error&) {
+    auto& s = self->state;
+    announce(*s.ctx, *s.st, *s.obs, rec);
+    if (rec.status == task_status::completed
+        || rec.status == task_status::failed)
+      publish(self, "task_completed",
+              json{{"result", {{"task_id", rec.t.id}}}});
+  });
 }
 
 void received(agent_pointer self, const task_record& rec) {
@@ -233,7 +279,19 @@ agent_actor::behavior_type agent(agent_pointer self,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
                                  event_bus_actor bus) {
-  self->set_exception_handler(crash_reason);
+  self->set_exception_handler(
+    [](caf::scheduled_actor*, std::exception_ptr& eptr) {
+      return crash_reason(eptr);
+    });
+  // However the actor ends, its state goes to the supervisor once nothing
+  // runs on it any more (the supervisor restarts or buries it).
+  self->state.remains = std::make_shared<agent_parcel>(
+    agent_parcel{st, obs, self->address()});
+  self->attach_functor(
+    [box{self->state.remains}, sup{supervisor}](const caf::error&) {
+      if (box->st)
+        caf::anon_send(sup, crash_atom::value, std::move(*box));
+    });
   self->state.st = std::move(st);
   self->state.obs = std::move(obs);
   self->state.ctx = std::move(ctx);
@@ -257,6 +315,21 @@ agent_actor::behavior_type agent(agent_pointer self,
   for (auto& kvp : self->state.obs->watchers)
     for (auto& w : kvp.second)
       self->monitor(w.sink);
+  // Tasks that finished while a crashed predecessor waited for the store
+  // were never announced.
+  {
+    auto& s = self->state;
+    std::vector<std::string> ids;
+    for (auto& kvp : s.obs->waiters)
+      ids.push_back(kvp.first);
+    for (auto& kvp : s.obs->watchers)
+      ids.push_back(kvp.first);
+    for (auto& kvp : s.obs->processing)
+      ids.push_back(kvp.first);
+    for (auto& id : ids)
+      if (auto rec = s.st->find(id); rec && is_terminal(rec->status))
+        announce(*s.ctx, *s.st, *s.obs, *rec);
+  }
   if (self->state.st->standard_count() > 0)
     kick(self);
   return {
@@ -269,7 +342,9 @@ agent_actor::behavior_type agent(agent_pointer self,
         return make_error(errc::invalid_argument, *problem);
       auto id = s.st->enqueue(action, std::move(params.value));
       received(self, *s.st->find(id));
-      return id;
+      auto rp = self->make_response_promise<std::string>();
+      ack(self, rp, id);
+      return rp;
     },
     [self](process_atom) -> caf::result<process_result> {
       auto& s = self->state;
@@ -299,13 +374,15 @@ agent_actor::behavior_type agent(agent_pointer self,
         return make_error(errc::task_not_found);
       return view_of(*s.ctx, *s.st, *rec);
     },
-    [self](cancel_atom, const std::string& id) {
+    [self](cancel_atom, const std::string& id) -> caf::result<bool> {
       auto& s = self->state;
       auto rec = s.st->cancel(id);
       if (!rec)
         return false;
       changed(self, *rec);
-      return true;
+      auto rp = self->make_response_promise<bool>();
+      ack(self, rp, true);
+      return rp;
     },
     [self](stop_atom) {
       return self->delegate(self->state.supervisor, stop_atom::value,
@@ -344,10 +421,12 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto view = view_of(*s.ctx, *s.st, rec);
       if (req.sink)
         watch(self, rec, view, req.sink, req.seq, req.rpc_id);
-      if (req.wait_ms == 0 || is_terminal(rec.status))
-        return view;
-      auto token = ++s.obs->next_token;
       auto rp = self->make_response_promise<task_view>();
+      if (req.wait_ms == 0 || is_terminal(rec.status)) {
+        ack(self, rp, std::move(view));
+        return rp;
+      }
+      auto token = ++s.obs->next_token;
       s.obs->waiters[view.task_id].push_back(task_waiter{token, rp});
       self->delayed_send(self, std::chrono::milliseconds{req.wait_ms},
                          expire_atom::value, view.task_id, token);
@@ -373,7 +452,9 @@ agent_actor::behavior_type agent(agent_pointer self,
       changed(self, rec);
       if (was_running && rec.t.standard)
         kick(self);
-      return view_of(*s.ctx, *s.st, rec);
+      auto rp = self->make_response_promise<task_view>();
+      ack(self, rp, view_of(*s.ctx, *s.st, rec));
+      return rp;
     },
     [self](watch_atom, const std::string& id, const caf::actor& sink,
            uint64_t seq, const std::string& rpc_id) -> caf::result<task_view> {
@@ -416,6 +497,37 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto fn = std::move(i->second.second);
       timers.erase(i);
       fn();
+    },
+    [self](retire_atom) -> caf::result<bool> {
+      auto& s = self->state;
+      *s.remains = agent_parcel{};
+      abandon(*s.obs, s.st->name());
+      for (auto& id : s.st->task_ids())
+        s.ctx->tasks->erase(id);
+      for (auto& id : s.st->take_evicted())
+        s.ctx->tasks->erase(id);
+      s.timers.clear();
+      auto rp = self->make_response_promise<bool>();
+      if (!s.ctx->store) {
+        rp.deliver(true);
+        self->quit();
+        return rp;
+      }
+      agent_delta gone;
+      gone.name = s.st->name();
+      gone.removed = true;
+      self->request(s.ctx->store, caf::infinite, store_atom::value,
+                    std::move(gone))
+        .then(
+          [self, rp](bool) mutable {
+            rp.deliver(true);
+            self->quit();
+          },
+          [self, rp](caf::error& err) mutable {
+            rp.deliver(err);
+            self->quit();
+          });
+      return rp;
     },
     [self](expire_atom, const std::string& id, uint64_t token) {
       auto& s = self->state;

@@ -54,8 +54,8 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
 /// The agent is gone for good: every waiter and stream gets an error.
 void abandon(agent_observers& obs, const std::string& agent);
 
-/// What an agent actor holds: the state it shares with its supervisor plus
-/// the handles it needs. One small struct instead of captures in every
+/// What an agent actor holds: its state (it alone touches it; a crash hands
+/// it to the supervisor) plus the handles it needs. One small struct instead of captures in every
 /// handler keeps an idle agent cheap.
 struct agent_actor_state {
   std::shared_ptr<agent_state> st;
@@ -63,6 +63,11 @@ struct agent_actor_state {
   node_context_ptr ctx;
   supervisor_actor supervisor;
   event_bus_actor bus;
+  /// What the actor leaves to its supervisor when it terminates (emptied
+  /// when it retires).
+  std::shared_ptr<agent_parcel> remains;
+  /// Changes handed to the store and not yet committed.
+  uint32_t uncommitted = 0;
   /// Timers of running asynchronous actions: token -> (task id, callback).
   std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>
     timers;
@@ -71,12 +76,13 @@ struct agent_actor_state {
 
 using agent_pointer = agent_actor::stateful_pointer<agent_actor_state>;
 
-/// The agent actor: a thin driver over an `agent_state` that its supervisor
-/// owns as well, so a restarted agent continues with the same memory and
-/// queues. Standard tasks run one at a time in arrival order; asynchronous
-/// actions run without holding a thread. Exceptions thrown by actions
-/// terminate the actor with `errc::agent_crashed`; the supervisor then
-/// restarts it.
+/// The agent actor: a thin driver over an `agent_state` that only it
+/// touches. Standard tasks run one at a time in arrival order; asynchronous
+/// actions run without holding a thread. With a store, every reply that
+/// reports a change goes out once the change is committed. An exception
+/// thrown by an action hands the state to the supervisor and terminates
+/// the actor with `errc::agent_crashed`; the supervisor then restarts it on
+/// the same state.
 agent_actor::behavior_type agent(agent_pointer self,
                                  std::shared_ptr<agent_state> st,
                                  std::shared_ptr<agent_observers> obs,

@@ -21,6 +21,14 @@ const char* to_string(task_status x) {
   }
 }
 
+task_status status_from_string(const std::string& x) {
+  for (auto st : {task_status::running, task_status::completed,
+                  task_status::failed, task_status::cancelled})
+    if (x == to_string(st))
+      return st;
+  return task_status::queued;
+}
+
 bool is_terminal(task_status x) {
   return x == task_status::completed || x == task_status::failed
          || x == task_status::cancelled;
@@ -41,8 +49,156 @@ agent_state::agent_state(std::string name, json memory, size_t history_limit,
   : name_(std::move(name)),
     memory_(memory.is_object() ? std::move(memory) : json::object()),
     history_limit_(std::max<size_t>(history_limit, 1)),
-    default_action_(std::move(default_action)) {
+    default_action_(std::move(default_action)),
+    started_at_(now_us()) {
   // nop
+}
+
+namespace {
+
+json parse_or(const std::string& text, json fallback) {
+  if (text.empty())
+    return fallback;
+  auto result = json::parse(text, nullptr, false);
+  return result.is_discarded() ? fallback : result;
+}
+
+stored_task to_stored(const task_record& rec) {
+  stored_task x;
+  x.id = rec.t.id;
+  x.seq = rec.seq;
+  x.status = to_string(rec.status);
+  x.standard = rec.t.standard;
+  x.action = rec.t.action;
+  x.params = dump(rec.t.params);
+  x.context_id = rec.t.context_id;
+  x.message_id = rec.t.message_id;
+  if (!rec.t.message.is_null())
+    x.message = dump(rec.t.message);
+  if (!rec.result.is_null())
+    x.result = dump(rec.result);
+  x.updated_us = rec.updated_us;
+  return x;
+}
+
+task_record from_stored(const stored_task& x) {
+  task_record rec;
+  rec.t.id = x.id;
+  rec.t.action = x.action;
+  rec.t.params = parse_or(x.params, json::object());
+  rec.t.context_id = x.context_id;
+  rec.t.standard = x.standard;
+  rec.t.message_id = x.message_id;
+  rec.t.message = parse_or(x.message, json{});
+  rec.status = status_from_string(x.status);
+  rec.result = parse_or(x.result, json{});
+  rec.updated_us = x.updated_us;
+  rec.seq = x.seq;
+  return rec;
+}
+
+} // namespace
+
+agent_state::agent_state(const agent_snapshot& x, size_t history_limit)
+  : agent_state(x.header.name, parse_or(x.header.memory, json::object()),
+                history_limit, x.header.default_action) {
+  processed_count_ = x.header.processed;
+  started_at_ = x.header.started_at;
+  generation_ = x.header.generation;
+  seq_ = x.header.seq;
+  auto tasks = x.tasks;
+  std::sort(tasks.begin(), tasks.end(),
+            [](const stored_task& a, const stored_task& b) {
+              return a.seq < b.seq;
+            });
+  for (auto& st : tasks) {
+    auto rec = from_stored(st);
+    seq_ = std::max(seq_, rec.seq);
+    if (rec.t.standard && !rec.t.message_id.empty())
+      message_ids_[rec.t.message_id] = rec.t.id;
+    switch (rec.status) {
+      case task_status::queued:
+        (rec.t.standard ? standard_ : inbox_).push_back(std::move(rec));
+        break;
+      case task_status::running:
+        running_.push_back(std::move(rec));
+        break;
+      default: {
+        auto id = rec.t.id;
+        history_order_.push_back(id);
+        history_.insert_or_assign(std::move(id), std::move(rec));
+      }
+    }
+  }
+  // A smaller limit than the one the agent was stored with.
+  while (history_order_.size() > history_limit_) {
+    auto i = history_.find(history_order_.front());
+    if (i != history_.end()) {
+      if (!i->second.t.message_id.empty())
+        message_ids_.erase(i->second.t.message_id);
+      history_.erase(i);
+    }
+    evicted_.push_back(history_order_.front());
+    history_order_.pop_front();
+  }
+}
+
+void agent_state::track_changes(bool on, bool everything) {
+  tracking_ = on;
+  upserts_.clear();
+  deletes_.clear();
+  header_dirty_ = on && everything;
+  if (!on || !everything)
+    return;
+  for (auto* xs : {&running_, &inbox_, &standard_})
+    for (auto& r : *xs)
+      upserts_.push_back(to_stored(r));
+  for (auto& id : history_order_)
+    if (auto i = history_.find(id); i != history_.end())
+      upserts_.push_back(to_stored(i->second));
+  deletes_ = evicted_;
+}
+
+void agent_state::incarnate(int64_t started_at, uint64_t generation) {
+  started_at_ = started_at;
+  generation_ = generation;
+  header_dirty_ = tracking_;
+}
+
+agent_header agent_state::header() const {
+  return agent_header{name_,      default_action_, dump(memory_),
+                      processed_count_, started_at_, generation_, seq_};
+}
+
+agent_delta agent_state::take_changes() {
+  agent_delta result;
+  result.name = name_;
+  if (header_dirty_) {
+    result.has_header = true;
+    result.header = header();
+    header_dirty_ = false;
+  }
+  result.upserts = std::exchange(upserts_, {});
+  result.deletes = std::exchange(deletes_, {});
+  return result;
+}
+
+agent_snapshot agent_state::snapshot() const {
+  agent_snapshot result;
+  result.header = header();
+  for (auto* xs : {&running_, &inbox_, &standard_})
+    for (auto& r : *xs)
+      result.tasks.push_back(to_stored(r));
+  for (auto& id : history_order_)
+    if (auto i = history_.find(id); i != history_.end())
+      result.tasks.push_back(to_stored(i->second));
+  return result;
+}
+
+void agent_state::stamp(task_record& rec) {
+  rec.seq = ++seq_;
+  if (tracking_)
+    upserts_.push_back(to_stored(rec));
 }
 
 std::vector<std::string> agent_state::memory_keys() const {
@@ -89,6 +245,7 @@ std::string agent_state::enqueue(std::string action, json params) {
   rec.t.action = std::move(action);
   rec.t.params = std::move(params);
   rec.updated_us = now_us();
+  stamp(rec);
   inbox_.push_back(std::move(rec));
   return id;
 }
@@ -98,6 +255,7 @@ task_record& agent_state::start_head(std::list<task_record>& queue) {
   auto& rec = running_.back();
   rec.status = task_status::running;
   rec.updated_us = now_us();
+  stamp(rec);
   return rec;
 }
 
@@ -144,6 +302,7 @@ std::pair<task_record, bool> agent_state::submit(task t) {
   task_record rec;
   rec.t = std::move(t);
   rec.updated_us = now_us();
+  stamp(rec);
   standard_.push_back(rec);
   return {std::move(rec), true};
 }
@@ -191,6 +350,7 @@ std::optional<task_record> agent_state::complete(const std::string& id,
   running_.erase(i);
   memory_["last_result"] = result;
   ++processed_count_;
+  header_dirty_ = tracking_;
   // Dialect tasks always complete (their result may hold an error, as it
   // always did); standard tasks with an error fail.
   rec.status = rec.t.standard && result.is_object() && result.contains("error")
@@ -220,10 +380,10 @@ std::vector<std::string> agent_state::take_evicted() {
   return std::exchange(evicted_, {});
 }
 
-void agent_state::finish(task_record rec) {
-  auto id = rec.t.id;
-  history_order_.push_back(id);
-  history_.insert_or_assign(std::move(id), std::move(rec));
+void agent_state::finish(task_record& rec) {
+  stamp(rec);
+  history_order_.push_back(rec.t.id);
+  history_.insert_or_assign(rec.t.id, rec);
   while (history_order_.size() > history_limit_) {
     auto& old = history_order_.front();
     if (auto i = history_.find(old); i != history_.end()) {
@@ -231,6 +391,8 @@ void agent_state::finish(task_record rec) {
         message_ids_.erase(i->second.t.message_id);
       history_.erase(i);
     }
+    if (tracking_)
+      deletes_.push_back(old);
     evicted_.push_back(std::move(old));
     history_order_.pop_front();
   }

@@ -10,6 +10,7 @@
 
 #include "actors/actions.hpp"
 #include "actors/json.hpp"
+#include "actors/persist.hpp"
 
 namespace am {
 
@@ -40,7 +41,11 @@ struct task_record {
   task_status status = task_status::queued;
   json result; // null until the task finished
   int64_t updated_us = 0; // when `status` last changed
+  uint64_t seq = 0; // the agent's stamp of this change (see stored_task)
 };
+
+/// Parses a status name; queued for anything unknown.
+task_status status_from_string(const std::string& x);
 
 /// What `agent_state::cancel_task` did.
 enum class cancel_outcome { cancelled, not_cancelable, not_found };
@@ -56,6 +61,10 @@ public:
   explicit agent_state(std::string name, json memory = json::object(),
                        size_t history_limit = default_history_limit,
                        std::string default_action = "search");
+
+  /// Rebuilds an agent from what the store kept. Tasks that were running
+  /// stay running: the caller decides their fate (see `fail_running`).
+  agent_state(const agent_snapshot& x, size_t history_limit);
 
   // -- observers --------------------------------------------------------------
 
@@ -101,6 +110,40 @@ public:
 
   /// The id of the standard task running, if any.
   std::optional<std::string> running_standard() const;
+
+  int64_t started_at() const {
+    return started_at_;
+  }
+
+  uint64_t generation() const {
+    return generation_;
+  }
+
+  // -- persistence ------------------------------------------------------------
+
+  /// Records every change from now on for `take_changes` (off by default:
+  /// a node without a store pays nothing). With `everything`, the whole
+  /// agent counts as changed (a new agent, or one moving to a new store).
+  void track_changes(bool on, bool everything = true);
+
+  /// Calls `f(record)` for every task this agent knows.
+  template <class F>
+  void for_each_task(F f) const {
+    for (auto* xs : {&running_, &inbox_, &standard_})
+      for (auto& r : *xs)
+        f(r);
+    for (auto& kvp : history_)
+      f(kvp.second);
+  }
+
+  /// Sets the start time and generation (a moved agent's new incarnation).
+  void incarnate(int64_t started_at, uint64_t generation);
+
+  /// Returns and forgets the changes recorded since the last call.
+  agent_delta take_changes();
+
+  /// Everything about this agent, for a store, a replica or a handoff.
+  agent_snapshot snapshot() const;
 
   // -- dialect ------------------------------------------------------------
 
@@ -152,7 +195,12 @@ private:
   /// Moves the head of `queue` to the running tasks.
   task_record& start_head(std::list<task_record>& queue);
 
-  void finish(task_record rec);
+  void finish(task_record& rec);
+
+  /// Gives `rec` the next stamp and records it as changed.
+  void stamp(task_record& rec);
+
+  agent_header header() const;
 
   std::string name_;
   json memory_;
@@ -169,6 +217,14 @@ private:
   /// message id -> task id of the standard tasks this agent knows.
   std::unordered_map<std::string, std::string> message_ids_;
   std::vector<std::string> evicted_;
+  int64_t started_at_ = 0;
+  uint64_t generation_ = 0;
+  uint64_t seq_ = 0;
+  // Changes since `take_changes` (only while tracking).
+  bool tracking_ = false;
+  bool header_dirty_ = false;
+  std::vector<stored_task> upserts_;
+  std::vector<std::string> deletes_;
 };
 
 } // namespace am

@@ -3,13 +3,17 @@
 // Every typed actor interface of agentmesh, in CAF 0.17 syntax.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/persist.hpp"
 #include "actors/vocabulary.hpp"
 
 namespace am {
@@ -70,7 +74,31 @@ using agent_actor = caf::typed_actor<
   caf::reacts_to<run_atom>,
   caf::reacts_to<finish_atom, std::string, json_box>,
   caf::reacts_to<timer_atom, uint64_t>,
-  caf::reacts_to<expire_atom, std::string, uint64_t>>;
+  caf::reacts_to<expire_atom, std::string, uint64_t>,
+  // From the supervisor: leave for good (the store forgets the agent, its
+  // waiters get agent_not_found); answers once kept, then quits.
+  caf::replies_to<retire_atom>::with<bool>>;
+
+/// The node's store writer: keeps agent changes in the node's database.
+/// Changes that arrive while a commit runs go into the next one together
+/// (group commit).
+using store_actor = caf::typed_actor<
+  // Keeps a change; answers once it is committed.
+  caf::replies_to<store_atom, agent_delta>::with<bool>,
+  // Internal: commit what has arrived.
+  caf::reacts_to<flush_atom>>;
+
+class agent_state;
+struct agent_observers;
+
+/// What a terminated agent leaves to its supervisor: its state and everyone
+/// waiting on it, sent once its actor is gone (nothing touches them any
+/// more). Local only. A retired agent leaves nothing.
+struct agent_parcel {
+  std::shared_ptr<agent_state> st;
+  std::shared_ptr<agent_observers> obs;
+  caf::actor_addr source; // the terminated actor
+};
 
 /// Spawns, watches and restarts the agents of one node.
 using supervisor_actor = caf::typed_actor<
@@ -81,7 +109,11 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<stop_atom, std::string, std::string>::with<bool>,
   // The current handle of a local agent whose handle `failed` (answers once
   // it is restarted; empty if it is gone).
-  caf::replies_to<resolve_atom, std::string, agent_actor>::with<agent_actor>>;
+  caf::replies_to<resolve_atom, std::string, agent_actor>::with<agent_actor>,
+  // From a terminated agent: its state, for the restart.
+  caf::reacts_to<crash_atom, agent_parcel>,
+  // At start-up: brings back the agents a store kept; answers how many.
+  caf::replies_to<adopt_atom, std::vector<agent_snapshot>>::with<size_t>>;
 
 /// A directory entry: where an agent lives and how to reach it.
 struct dir_entry {
@@ -212,3 +244,5 @@ using membership_actor = caf::typed_actor<
   caf::replies_to<info_atom>::with<cluster_info>>;
 
 } // namespace am
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(am::agent_parcel)

@@ -41,6 +41,8 @@ struct node_context {
   std::shared_ptr<const action_registry> actions
     = std::make_shared<action_registry>(action_registry::builtin());
   agent_settings agents;
+  /// The store writer; invalid when the node keeps agents in memory only.
+  store_actor store;
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

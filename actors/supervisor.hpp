@@ -17,10 +17,10 @@
 
 namespace am {
 
-/// One supervised agent: its state outlives the actor.
+/// One supervised agent. Its state belongs to its actor; a crashing actor
+/// hands it back (`agent_parcel`) for the restart.
 struct supervised_agent {
-  std::shared_ptr<agent_state> state;
-  std::shared_ptr<agent_observers> observers;
+  /// Invalid while the agent's start or restart waits for the store.
   agent_actor handle;
   int64_t started_at = 0;
   /// Times of recent restarts, oldest first, within the restart window.
@@ -36,10 +36,12 @@ bool may_restart(std::vector<caf::actor_clock::time_point>& restarts,
 
 struct supervisor_state {
   std::unordered_map<std::string, supervised_agent> agents;
+  /// Live agent actors this supervisor restarts when they crash.
   std::unordered_map<caf::actor_addr, std::string> names;
-  /// Agents stopped on purpose whose actor has not terminated yet: their
-  /// shared state is cleaned up once it has (never while it still runs).
-  std::unordered_map<caf::actor_addr, supervised_agent> dying;
+  /// What terminated agents left, until their down_msg arrives; and
+  /// down_msgs that arrived first.
+  std::unordered_map<caf::actor_addr, agent_parcel> remains;
+  std::unordered_map<caf::actor_addr, caf::error> downs;
   /// Callers waiting for the restart of an agent whose old handle failed.
   std::unordered_multimap<std::string, caf::typed_response_promise<agent_actor>>
     waiting;

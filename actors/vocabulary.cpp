@@ -30,6 +30,8 @@ const char* to_string(errc x) {
       return "not_cancelable";
     case errc::task_finished:
       return "task_finished";
+    case errc::store_failed:
+      return "store_failed";
   }
   return "unknown";
 }
@@ -69,6 +71,10 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<cluster_info>("am::cluster_info");
   cfg.add_message_type<event>("am::event");
   cfg.add_message_type<dir_entry>("am::dir_entry");
+  cfg.add_message_type<agent_delta>("am::agent_delta");
+  cfg.add_message_type<agent_snapshot>("am::agent_snapshot");
+  cfg.add_message_type<std::vector<agent_snapshot>>("am::agent_snapshots");
+  cfg.add_message_type<store_actor>("am::store_actor");
   cfg.add_message_type<std::vector<dir_entry>>("am::dir_entries");
   cfg.add_message_type<agent_actor>("am::agent_actor");
   cfg.add_message_type<supervisor_actor>("am::supervisor_actor");

@@ -58,6 +58,11 @@ using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using locate_atom = caf::atom_constant<caf::atom("locate")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using rpc_atom = caf::atom_constant<caf::atom("rpc")>;
+using store_atom = caf::atom_constant<caf::atom("store")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 
 // -- errors ---------------------------------------------------------------
 
@@ -81,6 +86,8 @@ enum class errc : uint8_t {
   not_cancelable,
   /// The task has already finished (SubscribeToTask).
   task_finished,
+  /// The store could not keep a change (the change is not acknowledged).
+  store_failed,
 };
 
 const char* to_string(errc x);

@@ -47,6 +47,9 @@ config::config() {
     .add(max_restarts, "max-restarts", "restarts allowed within the window")
     .add(restart_window, "restart-window", "sliding window for restarts")
     .add(task_history, "task-history", "finished tasks kept per agent");
+  opt_group{custom_options_, "store"}
+    .add(store_path, "path", "folder of the node's agent store (\"\": none)")
+    .add(store_fsync, "fsync", "sync every commit to disk (power cuts)");
   opt_group{custom_options_, "log"}.add(log_level, "level",
                                         "debug, info, warning or error");
 }
@@ -168,6 +171,7 @@ const schema_t& schema() {
      {{"max-restarts", integer_check(0, max_size)},
       {"restart-window", duration_check()},
       {"task-history", integer_check(1, max_size)}}},
+    {"store", {{"path", string_check()}, {"fsync", bool_check()}}},
     {"log", {{"level", level_check()}}},
   };
   return result;

@@ -41,6 +41,10 @@ public:
   caf::timespan restart_window = std::chrono::seconds(60);
   size_t task_history = 1000;
 
+  // -- [store] --------------------------------------------------------------
+  std::string store_path; // "" = memory only
+  bool store_fsync = false;
+
   // -- [log] ----------------------------------------------------------------
   std::string log_level = "info";
 

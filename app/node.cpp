@@ -8,7 +8,9 @@
 
 #include "actors/directory.hpp"
 #include "actors/event_bus.hpp"
+#include "actors/log.hpp"
 #include "actors/membership.hpp"
+#include "actors/store_writer.hpp"
 #include "actors/supervisor.hpp"
 
 namespace am::app {
@@ -23,12 +25,41 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->agents.max_restarts = cfg.max_restarts;
   ctx->agents.restart_window = duration_cast<milliseconds>(cfg.restart_window);
   ctx->agents.history_limit = cfg.task_history;
+  std::vector<agent_snapshot> kept;
+  if (!cfg.store_path.empty()) {
+    std::shared_ptr<store> db;
+    try {
+      db = std::make_shared<store>(cfg.store_path, cfg.store_fsync);
+      kept = db->load();
+    } catch (const std::exception& e) {
+      return caf::make_error(caf::sec::runtime_error, e.what());
+    }
+    ctx->store = sys.spawn<caf::detached>(store_writer, std::move(db));
+  }
   node n;
   n.ctx = ctx;
   n.bus = sys.spawn(event_bus);
   n.logger = sys.spawn(event_logger, n.bus);
   n.directory = sys.spawn(directory, n.ctx, milliseconds{2000});
   n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);
+  if (!kept.empty()) {
+    // The agents come back before the node joins a cluster or answers /a2a.
+    auto t0 = std::chrono::steady_clock::now();
+    auto count = kept.size();
+    caf::scoped_actor self{sys};
+    size_t adopted = 0;
+    self->request(n.supervisor, caf::infinite, adopt_atom::value,
+                  std::move(kept))
+      .receive([&](size_t x) { adopted = x; },
+               [&](caf::error& err) {
+                 log::error("[Store] recovery failed: " + sys.render(err));
+               });
+    auto ms = duration_cast<milliseconds>(std::chrono::steady_clock::now()
+                                          - t0);
+    log::info("[Store] recovered " + std::to_string(adopted) + " of "
+              + std::to_string(count) + " agents in "
+              + std::to_string(ms.count()) + " ms");
+  }
   if (cfg.cluster_enabled) {
     membership_config mc;
     mc.cookie = cfg.cluster_cookie;
@@ -101,6 +132,13 @@ void stop_node(caf::actor_system& sys, node& n) {
     stop(w);
   stop(n.membership);
   stop(n.supervisor);
+  if (n.ctx && n.ctx->store) {
+    // Changes not yet committed were never acknowledged; the database
+    // closes once the writer is gone.
+    self->monitor(n.ctx->store);
+    self->send_exit(n.ctx->store, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+  }
   stop(n.directory);
   stop(n.logger);
   stop(n.bus);

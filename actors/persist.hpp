@@ -1,0 +1,90 @@
+#pragma once
+// What the store keeps of an agent, and the changes an agent hands to it.
+// Plain data with CAF `inspect`: the same types go to the local store
+// writer, to a replica on another node and into a handoff.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+namespace am {
+
+/// One task as stored: JSON members as text (dumped once, by the agent).
+struct stored_task {
+  std::string id;
+  /// Per-agent stamp of the task's last change: queued tasks are restored
+  /// in this order, finished ones enter the history in it.
+  uint64_t seq = 0;
+  std::string status; // to_string(task_status)
+  bool standard = false;
+  std::string action;
+  std::string params; // JSON text
+  std::string context_id;
+  std::string message_id;
+  std::string message; // JSON text, "" when none
+  std::string result;  // JSON text, "" until finished
+  int64_t updated_us = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_task& x) {
+  return f(caf::meta::type_name("stored_task"), x.id, x.seq, x.status,
+           x.standard, x.action, x.params, x.context_id, x.message_id,
+           x.message, x.result, x.updated_us);
+}
+
+/// An agent's own fields.
+struct agent_header {
+  std::string name;
+  std::string default_action;
+  std::string memory; // JSON text
+  uint64_t processed = 0;
+  int64_t started_at = 0; // microseconds since the epoch
+  /// Incremented by every move (handoff, failover); a higher generation of
+  /// the same name wins.
+  uint64_t generation = 0;
+  uint64_t seq = 0; // the agent's last task stamp
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_header& x) {
+  return f(caf::meta::type_name("agent_header"), x.name, x.default_action,
+           x.memory, x.processed, x.started_at, x.generation, x.seq);
+}
+
+/// Everything about one agent: what a restart, a handoff or a failover
+/// starts from.
+struct agent_snapshot {
+  agent_header header;
+  std::vector<stored_task> tasks;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_snapshot& x) {
+  return f(caf::meta::type_name("agent_snapshot"), x.header, x.tasks);
+}
+
+/// The changes of one agent since it last handed any over.
+struct agent_delta {
+  std::string name;
+  /// The agent is gone: drop everything kept of it.
+  bool removed = false;
+  bool has_header = false;
+  agent_header header;
+  std::vector<stored_task> upserts; // in change order; a later one wins
+  std::vector<std::string> deletes; // task ids
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_delta& x) {
+  return f(caf::meta::type_name("agent_delta"), x.name, x.removed,
+           x.has_header, x.header, x.upserts, x.deletes);
+}
+
+inline bool empty(const agent_delta& x) {
+  return !x.removed && !x.has_header && x.upserts.empty() && x.deletes.empty();
+}
+
+} // namespace am
