@@ -184,6 +184,7 @@ void store::write(const std::vector<agent_delta>& batch) {
       }
     }
     exec("COMMIT");
+    ++commits_;
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;

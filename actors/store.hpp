@@ -39,6 +39,11 @@ public:
   /// Every agent kept, with its tasks.
   std::vector<agent_snapshot> load();
 
+  /// Transactions committed by `write` so far.
+  uint64_t commits() const {
+    return commits_;
+  }
+
   /// The database file.
   const std::string& file() const {
     return file_;
@@ -51,6 +56,7 @@ private:
   void close();
 
   std::string file_;
+  uint64_t commits_ = 0;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* put_agent_ = nullptr;
   sqlite3_stmt* put_task_ = nullptr;

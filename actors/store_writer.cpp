@@ -33,8 +33,6 @@ store_actor::behavior_type store_writer(store_writer_pointer self,
       if (!batch.empty()) {
         try {
           st.db->write(batch);
-          ++st.commits;
-          st.changes += batch.size();
         } catch (const std::exception& e) {
           log::error(std::string{"[Store] commit failed: "} + e.what());
           err = make_error(errc::store_failed, e.what());

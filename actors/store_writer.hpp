@@ -17,9 +17,6 @@ struct store_writer_state {
   std::vector<agent_delta> batch;
   std::vector<caf::typed_response_promise<bool>> waiting;
   bool flush_scheduled = false;
-  /// Commits so far and the changes they carried (for tests and benches).
-  uint64_t commits = 0;
-  uint64_t changes = 0;
   static inline const char* name = "store_writer";
 };
 

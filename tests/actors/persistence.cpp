@@ -1,0 +1,222 @@
+#define CAF_SUITE persistence
+
+#include "tests/actors/fixture.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+
+#include "actors/store.hpp"
+#include "actors/store_writer.hpp"
+
+using namespace am;
+using namespace am::test;
+
+namespace {
+
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char tmpl[] = "/tmp/agentmesh-persist-XXXXXX";
+    auto p = mkdtemp(tmpl);
+    CAF_REQUIRE(p != nullptr);
+    path = p;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+/// A node whose agents live in a store (the writer runs on the test
+/// scheduler, not on its own thread).
+struct fixture : node_fixture {
+  temp_dir folder;
+  std::shared_ptr<store> db;
+  store_actor writer;
+  std::shared_ptr<std::vector<event>> events;
+
+  fixture() {
+    auto actions = action_registry::builtin();
+    actions.add("boom", [](const json&) -> json {
+      throw std::runtime_error("boom");
+    });
+    ctx->actions = std::make_shared<action_registry>(std::move(actions));
+    open_store();
+    spawn_node();
+    events = record({agent_events_topic});
+  }
+
+  void open_store() {
+    db = std::make_shared<store>(folder.path, false);
+    writer = sys.spawn(store_writer, db);
+    ctx->store = writer;
+  }
+
+  std::string enqueue(const std::string& agent, const std::string& query) {
+    return ask<std::string>(handle_of(agent), enqueue_atom::value,
+                            std::string{"search"},
+                            json_box{{{"query", query}}});
+  }
+
+  /// What the store holds of `name` right now.
+  std::optional<agent_snapshot> kept(const std::string& name) {
+    store reader{folder.path, false};
+    for (auto& x : reader.load())
+      if (x.header.name == name)
+        return x;
+    return std::nullopt;
+  }
+
+  /// The process dies: every actor goes, the store stays. A fresh node on
+  /// the same folder then adopts what the store kept.
+  size_t restart_node() {
+    ctx->directory->for_each([&](const std::string&, const dir_entry& e) {
+      anon_send_exit(e.handle, caf::exit_reason::kill);
+    });
+    for (auto h : {caf::actor_cast<caf::actor>(sup),
+                   caf::actor_cast<caf::actor>(dir),
+                   caf::actor_cast<caf::actor>(writer)})
+      anon_send_exit(h, caf::exit_reason::kill);
+    sched.run();
+    db.reset();
+    auto fresh = std::make_shared<node_context>();
+    fresh->node_name = ctx->node_name;
+    fresh->actions = ctx->actions;
+    ctx = fresh;
+    open_store();
+    dir = sys.spawn(directory, node_context_ptr{ctx},
+                    std::chrono::milliseconds{2000});
+    sup = sys.spawn(supervisor, node_context_ptr{ctx}, dir, bus);
+    sched.run();
+    return ask<size_t>(sup, adopt_atom::value, db->load());
+  }
+
+  bool saw(const std::string& name, const std::string& agent,
+           const std::string& reason) {
+    for (auto& ev : *events) {
+      auto j = json::parse(ev.json);
+      if (ev.name == name && ev.agent == agent
+          && j.value("reason", "") == reason)
+        return true;
+    }
+    return false;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(persistence_tests, fixture)
+
+CAF_TEST(changes that arrive together are committed together) {
+  std::vector<agent_delta> ds;
+  for (int i = 0; i < 5; ++i) {
+    agent_state st{"G" + std::to_string(i)};
+    st.track_changes(true);
+    ds.push_back(st.take_changes());
+  }
+  auto before = db->commits();
+  using handle = decltype(self->request(writer, caf::infinite,
+                                        store_atom::value, ds[0]));
+  std::vector<handle> hs;
+  for (auto& d : ds)
+    hs.push_back(self->request(writer, caf::infinite, store_atom::value, d));
+  sched.run();
+  int answered = 0;
+  for (auto& h : hs)
+    h.receive([&](bool ok) { answered += ok ? 1 : 0; },
+              [](caf::error& err) { CAF_FAIL("store error: " << err); });
+  CAF_CHECK_EQUAL(answered, 5);
+  CAF_CHECK_EQUAL(db->commits(), before + 1);
+  CAF_CHECK_EQUAL(db->load().size(), 5u);
+  // The next change is the next commit.
+  agent_state st{"G9"};
+  st.track_changes(true);
+  CAF_CHECK(ask<bool>(writer, store_atom::value, st.take_changes()));
+  CAF_CHECK_EQUAL(db->commits(), before + 2);
+}
+
+CAF_TEST(an acknowledged start and task and result are in the store) {
+  CAF_CHECK_EQUAL(start("A", R"({"k":"v"})").status, "started");
+  auto a = kept("A");
+  CAF_REQUIRE(a.has_value());
+  CAF_CHECK_EQUAL(a->header.memory, R"({"k":"v"})");
+  auto id = enqueue("A", "x");
+  a = kept("A");
+  CAF_REQUIRE_EQUAL(a->tasks.size(), 1u);
+  CAF_CHECK_EQUAL(a->tasks[0].id, id);
+  CAF_CHECK_EQUAL(a->tasks[0].status, "queued");
+  auto res = ask<process_result>(handle_of("A"), process_atom::value);
+  CAF_CHECK_EQUAL(res.task_id, id);
+  a = kept("A");
+  CAF_CHECK_EQUAL(a->tasks[0].status, "completed");
+  CAF_CHECK_EQUAL(a->header.processed, 1u);
+}
+
+CAF_TEST(a restarted node brings its agents back with everything) {
+  start("A", R"({"k":"v"})");
+  auto first = enqueue("A", "1");
+  ask<process_result>(handle_of("A"), process_atom::value);
+  auto second = enqueue("A", "2");
+  auto third = enqueue("A", "3");
+  start("B");
+  CAF_CHECK_EQUAL(restart_node(), 2u);
+  CAF_CHECK(saw("agent_started", "A", "recovered"));
+  CAF_CHECK(saw("agent_started", "B", "recovered"));
+  auto st = ask<agent_status>(handle_of("A"), state_atom::value);
+  CAF_CHECK_EQUAL(st.inbox_count, 2u);
+  CAF_CHECK_EQUAL(st.processed_count, 1u);
+  auto keys = st.memory_keys;
+  std::sort(keys.begin(), keys.end());
+  CAF_CHECK_EQUAL(keys, (std::vector<std::string>{"k", "last_result"}));
+  // History and the task index came back too.
+  auto view = ask<task_view>(handle_of("A"), task_atom::value, first);
+  CAF_CHECK_EQUAL(view.status, "completed");
+  CAF_CHECK(ctx->tasks->find(first).has_value());
+  // The queue keeps its order.
+  auto next = ask<process_result>(handle_of("A"), process_atom::value);
+  CAF_CHECK_EQUAL(next.task_id, second);
+  next = ask<process_result>(handle_of("A"), process_atom::value);
+  CAF_CHECK_EQUAL(next.task_id, third);
+}
+
+CAF_TEST(a task running when the node died is failed and not run again) {
+  start("A");
+  // A standard task with an action that never finishes by itself.
+  submit_request req;
+  req.action = "sleep";
+  req.params.value = json{{"ms", 60000}};
+  auto v = ask<task_view>(handle_of("A"), submit_atom::value, req);
+  sched.run();
+  CAF_CHECK_EQUAL(kept("A")->tasks.at(0).status, "running");
+  restart_node();
+  auto view = ask<task_view>(handle_of("A"), task_atom::value, v.task_id);
+  CAF_CHECK_EQUAL(view.status, "failed");
+  CAF_CHECK(view.result.value == json({{"error", "agent_crashed"}}));
+  // And the store says so too.
+  CAF_CHECK_EQUAL(kept("A")->tasks.at(0).status, "failed");
+}
+
+CAF_TEST(a crash keeps the store in step) {
+  start("A");
+  auto doomed = ask<std::string>(handle_of("A"), enqueue_atom::value,
+                                 std::string{"boom"},
+                                 json_box{json::object()});
+  auto err = ask_error<process_result>(handle_of("A"), process_atom::value);
+  CAF_CHECK(err != caf::none);
+  auto a = kept("A");
+  CAF_REQUIRE(a.has_value());
+  CAF_CHECK_EQUAL(a->tasks.at(0).id, doomed);
+  CAF_CHECK_EQUAL(a->tasks.at(0).status, "failed");
+}
+
+CAF_TEST(a stopped agent leaves the store) {
+  start("A");
+  enqueue("A", "x");
+  CAF_CHECK(ask<bool>(sup, stop_atom::value, std::string{"A"},
+                      std::string{"stopped"}));
+  CAF_CHECK(!kept("A").has_value());
+  CAF_CHECK_EQUAL(restart_node(), 0u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
