@@ -141,18 +141,19 @@ void commit(agent_pointer self, F then) {
     return;
   }
   ++s.uncommitted;
+  auto fn = std::make_shared<F>(std::move(then));
   self->request(s.ctx->store, caf::infinite, store_atom::value,
                 std::move(delta))
     .then(
-      [self, then](bool) mutable {
+      [self, fn](bool) {
         --self->state.uncommitted;
-        then(caf::error{});
+        (*fn)(caf::error{});
       },
-      [self, then](caf::error& err) mutable {
+      [self, fn](caf::error& err) {
         --self->state.uncommitted;
         log::error("[Agent] " + self->state.st->name()
                    + ": a change was not kept: " + self->system().render(err));
-        then(make_error(errc::store_failed, self->system().render(err)));
+        (*fn)(make_error(errc::store_failed, self->system().render(err)));
       });
 }
 
@@ -167,16 +168,22 @@ void ack(agent_pointer self, caf::typed_response_promise<T> rp, T value) {
   });
 }
 
+void announce_now(agent_pointer self, const task_record& rec) {
+  auto& s = self->state;
+  announce(*s.ctx, *s.st, *s.obs, rec);
+  if (rec.status == task_status::completed
+      || rec.status == task_status::failed)
+    publish(self, "task_completed",
+            json{{"result", {{"task_id", rec.t.id}}}});
+}
+
 /// Announces a change once it is kept and publishes the matching event.
 void changed(agent_pointer self, const task_record& rec) {
-  commit(self, [self, rec](const caf::error&) {
-    auto& s = self->state;
-    announce(*s.ctx, *s.st, *s.obs, rec);
-    if (rec.status == task_status::completed
-        || rec.status == task_status::failed)
-      publish(self, "task_completed",
-              json{{"result", {{"task_id", rec.t.id}}}});
-  });
+  if (!self->state.ctx->store) {
+    announce_now(self, rec);
+    return;
+  }
+  commit(self, [self, rec](const caf::error&) { announce_now(self, rec); });
 }
 
 void received(agent_pointer self, const task_record& rec) {

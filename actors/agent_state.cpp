@@ -195,10 +195,23 @@ agent_snapshot agent_state::snapshot() const {
   return result;
 }
 
-void agent_state::stamp(task_record& rec) {
+void agent_state::stamp(task_record& rec, bool created) {
   rec.seq = ++seq_;
-  if (tracking_)
+  if (!tracking_)
+    return;
+  if (created) {
     upserts_.push_back(to_stored(rec));
+    return;
+  }
+  stored_task x;
+  x.id = rec.t.id;
+  x.seq = rec.seq;
+  x.status = to_string(rec.status);
+  if (!rec.result.is_null())
+    x.result = dump(rec.result);
+  x.updated_us = rec.updated_us;
+  x.full = false;
+  upserts_.push_back(std::move(x));
 }
 
 std::vector<std::string> agent_state::memory_keys() const {
@@ -245,7 +258,7 @@ std::string agent_state::enqueue(std::string action, json params) {
   rec.t.action = std::move(action);
   rec.t.params = std::move(params);
   rec.updated_us = now_us();
-  stamp(rec);
+  stamp(rec, true);
   inbox_.push_back(std::move(rec));
   return id;
 }
@@ -255,7 +268,7 @@ task_record& agent_state::start_head(std::list<task_record>& queue) {
   auto& rec = running_.back();
   rec.status = task_status::running;
   rec.updated_us = now_us();
-  stamp(rec);
+  stamp(rec, false);
   return rec;
 }
 
@@ -302,7 +315,7 @@ std::pair<task_record, bool> agent_state::submit(task t) {
   task_record rec;
   rec.t = std::move(t);
   rec.updated_us = now_us();
-  stamp(rec);
+  stamp(rec, true);
   standard_.push_back(rec);
   return {std::move(rec), true};
 }
@@ -381,7 +394,7 @@ std::vector<std::string> agent_state::take_evicted() {
 }
 
 void agent_state::finish(task_record& rec) {
-  stamp(rec);
+  stamp(rec, false);
   history_order_.push_back(rec.t.id);
   history_.insert_or_assign(rec.t.id, rec);
   while (history_order_.size() > history_limit_) {

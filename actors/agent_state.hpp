@@ -197,8 +197,9 @@ private:
 
   void finish(task_record& rec);
 
-  /// Gives `rec` the next stamp and records it as changed.
-  void stamp(task_record& rec);
+  /// Gives `rec` the next stamp and records it as changed: all of it when
+  /// `created`, else its status and result.
+  void stamp(task_record& rec, bool created);
 
   agent_header header() const;
 

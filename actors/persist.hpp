@@ -26,13 +26,16 @@ struct stored_task {
   std::string message; // JSON text, "" when none
   std::string result;  // JSON text, "" until finished
   int64_t updated_us = 0;
+  /// False: only `seq`, `status`, `result` and `updated_us` are set (the
+  /// task's other fields never change, and an earlier change carried them).
+  bool full = true;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_task& x) {
   return f(caf::meta::type_name("stored_task"), x.id, x.seq, x.status,
            x.standard, x.action, x.params, x.context_id, x.message_id,
-           x.message, x.result, x.updated_us);
+           x.message, x.result, x.updated_us, x.full);
 }
 
 /// An agent's own fields.

@@ -92,6 +92,9 @@ store::store(const std::string& folder, bool fsync) {
       "INSERT OR REPLACE INTO tasks(agent, id, seq, status, standard, action, "
       "params, context_id, message_id, message, result, updated_us) "
       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+    set_status_ = prepare(
+      "UPDATE tasks SET seq=?, status=?, result=?, updated_us=? "
+      "WHERE agent=? AND id=?");
     del_task_ = prepare("DELETE FROM tasks WHERE agent=? AND id=?");
     del_agent_ = prepare("DELETE FROM agents WHERE name=?");
     del_tasks_ = prepare("DELETE FROM tasks WHERE agent=?");
@@ -106,9 +109,11 @@ store::~store() {
 }
 
 void store::close() {
-  for (auto s : {put_agent_, put_task_, del_task_, del_agent_, del_tasks_})
+  for (auto s : {put_agent_, put_task_, set_status_, del_task_, del_agent_,
+                 del_tasks_})
     sqlite3_finalize(s);
-  put_agent_ = put_task_ = del_task_ = del_agent_ = del_tasks_ = nullptr;
+  put_agent_ = put_task_ = set_status_ = del_task_ = del_agent_ = del_tasks_
+    = nullptr;
   if (db_)
     sqlite3_close(db_);
   db_ = nullptr;
@@ -163,6 +168,16 @@ void store::write(const std::vector<agent_delta>& batch) {
         step(put_agent_);
       }
       for (auto& t : d.upserts) {
+        if (!t.full) {
+          bind(set_status_, 1, static_cast<int64_t>(t.seq));
+          bind(set_status_, 2, t.status);
+          bind(set_status_, 3, t.result);
+          bind(set_status_, 4, t.updated_us);
+          bind(set_status_, 5, d.name);
+          bind(set_status_, 6, t.id);
+          step(set_status_);
+          continue;
+        }
         bind(put_task_, 1, d.name);
         bind(put_task_, 2, t.id);
         bind(put_task_, 3, static_cast<int64_t>(t.seq));

@@ -60,6 +60,7 @@ private:
   sqlite3* db_ = nullptr;
   sqlite3_stmt* put_agent_ = nullptr;
   sqlite3_stmt* put_task_ = nullptr;
+  sqlite3_stmt* set_status_ = nullptr;
   sqlite3_stmt* del_task_ = nullptr;
   sqlite3_stmt* del_agent_ = nullptr;
   sqlite3_stmt* del_tasks_ = nullptr;

@@ -25,7 +25,8 @@ using store_writer_pointer
 
 /// The only writer of a node's store. Changes that arrive while a commit
 /// runs go into the next commit together (group commit): the flush message
-/// queues behind them. Spawn it detached: SQLite blocks its thread.
+/// queues behind them. With fsync, spawn it detached: commits wait for the
+/// disk.
 store_actor::behavior_type store_writer(store_writer_pointer self,
                                         std::shared_ptr<store> db);
 

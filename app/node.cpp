@@ -34,7 +34,13 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     } catch (const std::exception& e) {
       return caf::make_error(caf::sec::runtime_error, e.what());
     }
-    ctx->store = sys.spawn<caf::detached>(store_writer, std::move(db));
+    // Without fsync a commit only copies pages to the OS: the writer runs
+    // on the scheduler (measured about 1.3x the requests per second of a
+    // thread of its own). With fsync it waits for the disk on every commit
+    // and gets its own thread.
+    ctx->store = cfg.store_fsync
+                   ? sys.spawn<caf::detached>(store_writer, std::move(db))
+                   : sys.spawn(store_writer, std::move(db));
   }
   node n;
   n.ctx = ctx;
