@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,9 +63,15 @@ node_process::node_process(std::vector<std::string> args,
   int out[2];
   if (pipe(out) != 0)
     return;
+  auto parent = getpid();
   pid = fork();
   if (pid == 0) {
     setpgid(0, 0);
+    // A test that aborts (a failed CAF_REQUIRE) skips our destructor: the
+    // node then dies with the test process instead of lingering.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(127);
     dup2(out[1], STDOUT_FILENO);
     auto err = open(err_.path.c_str(), O_WRONLY | O_TRUNC);
     dup2(err, STDERR_FILENO);
