@@ -125,6 +125,8 @@ caf::error crash_reason(std::exception_ptr& eptr) {
   }
 }
 
+void maybe_hand_over(agent_pointer self);
+
 /// Calls `then(err)` once every change of the agent so far is kept: at
 /// once without a store, else when the store committed them (`err` set if
 /// it could not). Callbacks run in the order of their changes.
@@ -148,12 +150,14 @@ void commit(agent_pointer self, F then) {
       [self, fn](bool) {
         --self->state.uncommitted;
         (*fn)(caf::error{});
+        maybe_hand_over(self);
       },
       [self, fn](caf::error& err) {
         --self->state.uncommitted;
         log::error("[Agent] " + self->state.st->name()
                    + ": a change was not kept: " + self->system().render(err));
         (*fn)(make_error(errc::store_failed, self->system().render(err)));
+        maybe_hand_over(self);
       });
 }
 
@@ -239,6 +243,7 @@ void finished(agent_pointer self, const std::string& id, json result) {
   changed(self, *rec);
   if (rec->t.standard)
     kick(self);
+  maybe_hand_over(self);
 }
 
 /// Runs a task that just started: a synchronous action at once, an
@@ -277,6 +282,48 @@ void watch(agent_pointer self, const task_record& rec, const task_view& view,
     task_watcher{sink, seq, rpc_id});
 }
 
+
+} // namespace
+
+namespace {
+
+/// Moving away: answers the supervisor with everything the agent holds,
+/// once no task runs and every acknowledged change is kept, then quits.
+void maybe_hand_over(agent_pointer self) {
+  auto& s = self->state;
+  if (!s.draining || !s.leaving.pending() || s.st->busy()
+      || s.uncommitted > 0)
+    return;
+  auto& obs = *s.obs;
+  // Blocking senders get the task as it is now; streams end (the task goes
+  // on at the new node, where SubscribeToTask finds it).
+  for (auto& kvp : obs.waiters)
+    for (auto& w : kvp.second)
+      if (auto rec = s.st->find(kvp.first))
+        w.rp.deliver(view_of(*s.ctx, *s.st, *rec));
+  obs.waiters.clear();
+  for (auto& kvp : obs.watchers)
+    for (auto& w : kvp.second) {
+      auto id = json::parse(w.rpc_id, nullptr, false);
+      json err{{"jsonrpc", "2.0"},
+               {"id", id.is_discarded() ? json{} : id},
+               {"error",
+                {{"code", -32603},
+                 {"message", "Internal error"},
+                 {"data", "agent moved to another node: subscribe again"}}}};
+      caf::anon_send(w.sink, stream_event{w.seq, dump(err), true});
+    }
+  obs.watchers.clear();
+  abandon(obs, s.st->name());
+  for (auto& id : s.st->task_ids())
+    s.ctx->tasks->erase(id);
+  for (auto& id : s.st->take_evicted())
+    s.ctx->tasks->erase(id);
+  s.timers.clear();
+  *s.remains = agent_parcel{};
+  s.leaving.deliver(s.st->snapshot());
+  self->quit();
+}
 
 } // namespace
 
@@ -343,6 +390,8 @@ agent_actor::behavior_type agent(agent_pointer self,
     [self](enqueue_atom, const std::string& action,
            json_box& params) -> caf::result<std::string> {
       auto& s = self->state;
+      if (s.draining)
+        return caf::skip;
       if (!params.value.is_object())
         return make_error(errc::invalid_argument, "params must be an object");
       if (auto problem = s.ctx->actions->check(action, params.value))
@@ -355,6 +404,8 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](process_atom) -> caf::result<process_result> {
       auto& s = self->state;
+      if (s.draining)
+        return caf::skip;
       auto rec = s.st->begin_next();
       if (!rec)
         return process_result{};
@@ -383,6 +434,8 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](cancel_atom, const std::string& id) -> caf::result<bool> {
       auto& s = self->state;
+      if (s.draining)
+        return caf::skip;
       auto rec = s.st->cancel(id);
       if (!rec)
         return false;
@@ -401,6 +454,8 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](submit_atom, submit_request& req) -> caf::result<task_view> {
       auto& s = self->state;
+      if (s.draining)
+        return caf::skip;
       auto& actions = *s.ctx->actions;
       auto action = req.action.empty() ? s.st->default_action() : req.action;
       auto info = actions.info(action);
@@ -441,6 +496,8 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](abort_atom, const std::string& id) -> caf::result<task_view> {
       auto& s = self->state;
+      if (s.draining)
+        return caf::skip;
       auto current = s.st->find(id);
       if (!current)
         return make_error(errc::task_not_found);
@@ -466,6 +523,8 @@ agent_actor::behavior_type agent(agent_pointer self,
     [self](watch_atom, const std::string& id, const caf::actor& sink,
            uint64_t seq, const std::string& rpc_id) -> caf::result<task_view> {
       auto& s = self->state;
+      if (s.draining)
+        return caf::skip;
       auto rec = s.st->find(id);
       if (!rec)
         return make_error(errc::task_not_found);
@@ -487,6 +546,8 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](run_atom) {
       auto& s = self->state;
+      if (s.draining)
+        return; // the new node starts it
       auto rec = s.st->begin_standard();
       if (!rec)
         return;
@@ -504,6 +565,29 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto fn = std::move(i->second.second);
       timers.erase(i);
       fn();
+    },
+    [self](handoff_atom) -> caf::result<agent_snapshot> {
+      auto& s = self->state;
+      if (s.draining)
+        return make_error(errc::shutting_down, "already moving");
+      s.draining = true;
+      s.leaving = self->make_response_promise<agent_snapshot>();
+      if (s.st->busy())
+        self->delayed_send(self, s.ctx->agents.handoff_drain,
+                           drained_atom::value);
+      auto rp = s.leaving;
+      maybe_hand_over(self);
+      return rp;
+    },
+    [self](drained_atom) {
+      auto& s = self->state;
+      // Still running after the drain time: the task fails here rather
+      // than running twice.
+      for (auto& rec : s.st->fail_running("node_shutdown")) {
+        drop_timers(self, rec.t.id);
+        changed(self, rec);
+      }
+      maybe_hand_over(self);
     },
     [self](retire_atom) -> caf::result<bool> {
       auto& s = self->state;

@@ -68,6 +68,10 @@ struct agent_actor_state {
   std::shared_ptr<agent_parcel> remains;
   /// Changes handed to the store and not yet committed.
   uint32_t uncommitted = 0;
+  /// Moving to another node: no task starts and no change is accepted
+  /// (such requests wait in the mailbox and bounce to the new node).
+  bool draining = false;
+  caf::typed_response_promise<agent_snapshot> leaving;
   /// Timers of running asynchronous actions: token -> (task id, callback).
   std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>
     timers;

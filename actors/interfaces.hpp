@@ -77,7 +77,13 @@ using agent_actor = caf::typed_actor<
   caf::reacts_to<expire_atom, std::string, uint64_t>,
   // From the supervisor: leave for good (the store forgets the agent, its
   // waiters get agent_not_found); answers once kept, then quits.
-  caf::replies_to<retire_atom>::with<bool>>;
+  caf::replies_to<retire_atom>::with<bool>,
+  // From the supervisor: move to another node. Starts no further task,
+  // lets the running one finish (at most the drain time), then answers
+  // with everything it holds and quits.
+  caf::replies_to<handoff_atom>::with<agent_snapshot>,
+  // Internal: the drain time is over.
+  caf::reacts_to<drained_atom>>;
 
 /// The node's store writer: keeps agent changes in the node's database.
 /// Changes that arrive while a commit runs go into the next one together
@@ -113,7 +119,18 @@ using supervisor_actor = caf::typed_actor<
   // From a terminated agent: its state, for the restart.
   caf::reacts_to<crash_atom, agent_parcel>,
   // At start-up: brings back the agents a store kept; answers how many.
-  caf::replies_to<adopt_atom, std::vector<agent_snapshot>>::with<size_t>>;
+  caf::replies_to<adopt_atom, std::vector<agent_snapshot>>::with<size_t>,
+  // From a peer's supervisor: takes over an agent that moves here (reason
+  // "handoff"); answers its new handle once kept.
+  caf::replies_to<adopt_atom, agent_snapshot, std::string>::with<agent_actor>,
+  // Graceful shutdown: moves every local agent to a member; answers how
+  // many moved.
+  caf::replies_to<handoff_atom>::with<size_t>,
+  // Membership: a member (its supervisor) joined, left, or announced that
+  // it is leaving (it then takes no agents).
+  caf::reacts_to<peer_up_atom, std::string, caf::actor>,
+  caf::reacts_to<peer_down_atom, std::string>,
+  caf::reacts_to<leave_atom, std::string>>;
 
 /// A directory entry: where an agent lives and how to reach it.
 struct dir_entry {
@@ -121,12 +138,14 @@ struct dir_entry {
   std::string node;
   agent_actor handle;
   int64_t started_at = 0; // microseconds since the epoch
+  /// Incremented by every move of the agent; the higher one wins.
+  uint64_t generation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dir_entry& x) {
   return f(caf::meta::type_name("dir_entry"), x.name, x.node, x.handle,
-           x.started_at);
+           x.started_at, x.generation);
 }
 
 /// The only writer of the node's directory map. Holds this node's agents
@@ -159,7 +178,11 @@ using directory_actor = caf::typed_actor<
   // A handle failed when used: drop the entry if it still holds it.
   caf::reacts_to<stop_atom, std::string, agent_actor>,
   // This node's own entries (the snapshot a joining peer receives).
-  caf::replies_to<caf::get_atom>::with<std::vector<dir_entry>>>;
+  caf::replies_to<caf::get_atom>::with<std::vector<dir_entry>>,
+  // From the supervisor: a local agent is moving (true) or stays (false).
+  // A peer's lookup of a moving agent is answered once its new entry is
+  // known.
+  caf::reacts_to<move_atom, std::string, bool>>;
 
 /// Delivers events to local subscribers, one CAF group per topic.
 using event_bus_actor = caf::typed_actor<
@@ -206,12 +229,13 @@ struct peer_info {
   std::string address; // advertised host:port
   directory_actor directory;
   event_bus_actor bus;
+  supervisor_actor supervisor;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
   return f(caf::meta::type_name("peer_info"), x.node, x.address, x.directory,
-           x.bus);
+           x.bus, x.supervisor);
 }
 
 /// The answer to a successful join.
@@ -241,7 +265,12 @@ using membership_actor = caf::typed_actor<
   caf::reacts_to<tick_atom>,
   caf::reacts_to<retry_atom, std::string>,
   // GetClusterInfo.
-  caf::replies_to<info_atom>::with<cluster_info>>;
+  caf::replies_to<info_atom>::with<cluster_info>,
+  // From this node: tell every member that we leave (answers once they
+  // know, or after the connect timeout).
+  caf::replies_to<leave_atom>::with<bool>,
+  // From a member: it is leaving.
+  caf::replies_to<leave_atom, std::string>::with<bool>>;
 
 } // namespace am
 

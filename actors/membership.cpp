@@ -7,6 +7,7 @@
 
 #include "actors/auth.hpp"
 #include "actors/events.hpp"
+#include "actors/fan_out.hpp"
 #include "actors/log.hpp"
 
 namespace am {
@@ -23,6 +24,7 @@ struct env {
   caf::io::middleman_actor mm;
   directory_actor directory;
   event_bus_actor bus;
+  supervisor_actor supervisor;
 
   const std::string& node() const {
     return ctx->node_name;
@@ -181,7 +183,7 @@ struct env {
 
   /// What this node hands to an authenticated peer.
   peer_info info() const {
-    return peer_info{node(), self->state.address, directory, bus};
+    return peer_info{node(), self->state.address, directory, bus, supervisor};
   }
 
   // -- membership changes -----------------------------------------------------
@@ -225,6 +227,9 @@ struct env {
                caf::actor_cast<caf::actor>(info.directory));
     self->send(bus, peer_up_atom::value, info.node,
                caf::actor_cast<caf::actor>(info.bus));
+    if (supervisor && info.supervisor)
+      self->send(supervisor, peer_up_atom::value, info.node,
+                 caf::actor_cast<caf::actor>(info.supervisor));
     log::info("[ClusterMonitor] Node connected: " + info.node);
     publish("node_up", info.node);
   }
@@ -248,6 +253,8 @@ struct env {
     }
     log::warning("[ClusterMonitor] Node disconnected: " + node_name);
     self->send(bus, peer_down_atom::value, node_name);
+    if (supervisor)
+      self->send(supervisor, peer_down_atom::value, node_name);
     // Purge its directory entries before anyone hears of node_down.
     auto e = *this;
     self->request(directory, caf::infinite, peer_down_atom::value, node_name)
@@ -264,9 +271,10 @@ struct env {
 membership_actor::behavior_type
 membership(membership_pointer self, node_context_ptr ctx,
            membership_config cfg, caf::io::middleman_actor mm,
-           directory_actor directory, event_bus_actor bus) {
-  env e{self, std::move(ctx), std::move(cfg), std::move(mm),
-        std::move(directory), std::move(bus)};
+           directory_actor directory, event_bus_actor bus,
+           supervisor_actor supervisor) {
+  env e{self,          std::move(ctx), std::move(cfg),       std::move(mm),
+        std::move(directory), std::move(bus), std::move(supervisor)};
   self->set_down_handler([e](caf::down_msg& dm) {
     for (auto& kvp : e.self->state.members)
       if (kvp.second.handle.address() == dm.source) {
@@ -355,6 +363,40 @@ membership(membership_pointer self, node_context_ptr ctx,
       if (!e.trusted())
         return make_error(errc::unauthorized);
       return cluster_info{e.node(), e.connected()};
+    },
+    [e](leave_atom) -> caf::result<bool> {
+      if (e.self->current_sender()
+          && e.self->current_sender()->node() != e.self->node())
+        return make_error(errc::unauthorized);
+      auto& st = e.self->state;
+      st.leaving = true;
+      std::vector<membership_actor> members;
+      for (auto& kvp : st.members)
+        members.push_back(kvp.second.handle);
+      auto rp = e.self->make_response_promise<bool>();
+      auto self = e.self;
+      auto node = e.node();
+      auto timeout = e.cfg.connect_timeout;
+      fan_out<bool>(
+        members.size(),
+        [&](size_t i) {
+          return self->request(members[i], timeout, leave_atom::value, node);
+        },
+        [](bool) { return false; }, [rp]() mutable { rp.deliver(true); });
+      return rp;
+    },
+    [e](leave_atom, const std::string& node) -> caf::result<bool> {
+      if (!e.trusted())
+        return make_error(errc::unauthorized);
+      auto& st = e.self->state;
+      auto i = st.members.find(node);
+      if (i == st.members.end())
+        return false;
+      i->second.leaving = true;
+      log::info("[ClusterMonitor] Node leaving: " + node);
+      if (e.supervisor)
+        e.self->send(e.supervisor, leave_atom::value, node);
+      return true;
     },
   };
 }

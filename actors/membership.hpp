@@ -31,6 +31,9 @@ struct member {
   std::string dialed;  // the address we connected to, if we did
   membership_actor handle;
   caf::node_id nid;
+  /// It announced a graceful leave (its agents move; its going down is
+  /// not a crash).
+  bool leaving = false;
 };
 
 /// An address this node wants to be connected to.
@@ -61,6 +64,7 @@ struct membership_state {
   std::map<std::string, member> members; // by node name
   std::map<std::string, target> targets; // by address
   std::map<std::string, pending_challenge> challenges; // by server nonce
+  bool leaving = false; // this node announced its leave
   static inline const char* name = "membership";
 };
 
@@ -73,6 +77,7 @@ using membership_pointer = membership_actor::stateful_pointer<membership_state>;
 membership_actor::behavior_type
 membership(membership_pointer self, node_context_ptr ctx,
            membership_config cfg, caf::io::middleman_actor mm,
-           directory_actor directory, event_bus_actor bus);
+           directory_actor directory, event_bus_actor bus,
+           supervisor_actor supervisor);
 
 } // namespace am

@@ -30,6 +30,9 @@ struct agent_settings {
   size_t max_restarts = 5;
   std::chrono::milliseconds restart_window{60000};
   size_t history_limit = 1000;
+  /// How long a moving agent lets its running task finish; then the task
+  /// fails with "node_shutdown".
+  std::chrono::milliseconds handoff_drain{3000};
 };
 
 /// What every actor of a node shares: immutable settings plus the two

@@ -6,6 +6,7 @@
 #include "actors/clock.hpp"
 #include "actors/events.hpp"
 #include "actors/log.hpp"
+#include "actors/placement.hpp"
 
 namespace am {
 
@@ -81,6 +82,185 @@ struct env {
     for (auto i = range.first; i != range.second; ++i)
       i->second.deliver(handle);
     self->state.waiting.erase(range.first, range.second);
+  }
+
+  dir_entry entry(const std::string& name, const supervised_agent& sa) const {
+    return dir_entry{name, ctx->node_name, sa.handle, sa.started_at,
+                     sa.generation};
+  }
+
+  /// Members that may take `name`, best first (rendezvous hashing).
+  std::vector<std::pair<std::string, supervisor_actor>>
+  targets_for(const std::string& name) const {
+    auto& st = self->state;
+    std::vector<std::string> nodes;
+    for (auto& kvp : st.peers)
+      if (st.leaving.count(kvp.first) == 0)
+        nodes.push_back(kvp.first);
+    std::vector<std::pair<std::string, supervisor_actor>> result;
+    for (auto& node : rendezvous_order(name, std::move(nodes)))
+      result.emplace_back(node, st.peers.at(node));
+    return result;
+  }
+
+  /// Moves every local agent to a member; `done(moved)` at the end.
+  void hand_off_all(std::function<void(size_t)> done) const {
+    auto& st = self->state;
+    st.leaving_self = true;
+    std::vector<std::string> names;
+    for (auto& kvp : st.agents)
+      if (kvp.second.handle && !kvp.second.moving)
+        names.push_back(kvp.first);
+    struct tally {
+      size_t pending;
+      size_t moved = 0;
+      std::function<void(size_t)> done;
+    };
+    auto t = std::make_shared<tally>(tally{names.size() + 1, 0, done});
+    auto one_done = [t](bool moved) {
+      if (moved)
+        ++t->moved;
+      if (--t->pending == 0)
+        t->done(t->moved);
+    };
+    if (!targets_for("").empty())
+      for (auto& name : names)
+        hand_off(name, one_done);
+    else if (!names.empty())
+      log::warning("[Supervisor] no member to hand " + std::to_string(names.size())
+                   + " agents to");
+    one_done(false);
+  }
+
+  /// Moves one agent: it drains and hands over its state, a member adopts
+  /// it, then this node's store forgets it.
+  void hand_off(const std::string& name, std::function<void(bool)> done) const {
+    auto& sa = self->state.agents[name];
+    sa.moving = true;
+    auto handle = sa.handle;
+    self->send(directory, move_atom::value, name, true);
+    auto e = *this;
+    self
+      ->request(handle, ctx->agents.handoff_drain + std::chrono::seconds(2),
+                handoff_atom::value)
+      .then(
+        [e, name, handle, done](agent_snapshot& snap) {
+          // The actor quits now: not a crash.
+          e.self->state.names.erase(handle.address());
+          e.place(name, std::make_shared<agent_snapshot>(std::move(snap)),
+                  e.targets_for(name), 0, done);
+        },
+        [e, name, done](caf::error& err) {
+          log::warning("[Supervisor] agent " + name
+                       + " did not hand over: " + to_string(err));
+          auto i = e.self->state.agents.find(name);
+          if (i != e.self->state.agents.end())
+            i->second.moving = false;
+          e.self->send(e.directory, move_atom::value, name, false);
+          done(false);
+        });
+  }
+
+  void place(const std::string& name, std::shared_ptr<agent_snapshot> snap,
+             std::vector<std::pair<std::string, supervisor_actor>> order,
+             size_t i, std::function<void(bool)> done) const {
+    auto e = *this;
+    if (i == order.size()) {
+      // Nobody took it: it stays (its store rows are current).
+      log::error("[Supervisor] no member took agent " + name
+                 + "; it stays on this node");
+      auto st = make_state(std::make_shared<agent_state>(
+                             *snap, ctx->agents.history_limit),
+                           false);
+      auto& sa = self->state.agents[name];
+      sa.moving = false;
+      sa.handle = spawn_agent(
+        name, agent_parcel{st, std::make_shared<agent_observers>()});
+      self->send(directory, update_atom::value, entry(name, sa));
+      self->send(directory, move_atom::value, name, false);
+      answer_waiting(name, sa.handle);
+      done(false);
+      return;
+    }
+    auto target = order[i];
+    self
+      ->request(target.second, std::chrono::seconds(5), adopt_atom::value,
+                *snap, std::string{"handoff"})
+      .then(
+        [e, name, target, done](agent_actor& fresh) {
+          agent_delta d;
+          d.name = name;
+          d.removed = true;
+          e.forget_kept(d, [e, name, fresh, target, done] {
+            e.self->state.agents.erase(name);
+            e.answer_waiting(name, fresh);
+            log::info("[Supervisor] agent " + name + " moved to "
+                      + target.first);
+            e.publish("agent_stopped", name,
+                      json{{"reason", "handoff"}, {"to", target.first}});
+            done(true);
+          });
+        },
+        [e, name, snap, order, i, done](caf::error& err) {
+          log::warning("[Supervisor] " + order[i].first + " did not adopt "
+                       + name + ": " + to_string(err));
+          e.place(name, snap, order, i + 1, done);
+        });
+  }
+
+  /// Hands `d` to the store (if any) and calls `then` once it is kept.
+  void forget_kept(agent_delta d, std::function<void()> then) const {
+    if (!ctx->store) {
+      then();
+      return;
+    }
+    auto name = d.name;
+    self->request(ctx->store, caf::infinite, store_atom::value, std::move(d))
+      .then([then](bool) { then(); },
+            [then, name](caf::error& err) {
+              log::error("[Supervisor] the store did not forget " + name
+                         + ": " + to_string(err));
+              then();
+            });
+  }
+
+  /// A member hands us an agent.
+  caf::result<agent_actor> adopt(agent_snapshot& snap,
+                                 const std::string& reason) const {
+    auto& st = self->state;
+    auto name = snap.header.name;
+    if (st.leaving_self)
+      return make_error(errc::shutting_down, "this node is leaving");
+    if (st.agents.count(name) > 0)
+      return make_error(errc::invalid_argument,
+                        "agent " + name + " already runs here");
+    auto state = std::make_shared<agent_state>(snap, ctx->agents.history_limit);
+    state->incarnate(snap.header.started_at, snap.header.generation + 1);
+    state->fail_running("node_shutdown");
+    state = make_state(state, true);
+    index(*state);
+    auto& sa = st.agents[name];
+    sa.started_at = state->started_at();
+    sa.generation = state->generation();
+    auto rp = self->make_response_promise<agent_actor>();
+    auto e = *this;
+    keep(*state, [e, state, name, reason, rp](const caf::error& err) mutable {
+      auto i = e.self->state.agents.find(name);
+      if (err || i == e.self->state.agents.end()) {
+        if (i != e.self->state.agents.end() && !i->second.handle)
+          e.self->state.agents.erase(i);
+        rp.deliver(err ? err : make_error(errc::agent_not_found, name));
+        return;
+      }
+      auto& sa = i->second;
+      sa.handle = e.spawn_agent(
+        name, agent_parcel{state, std::make_shared<agent_observers>()});
+      state.reset();
+      e.self->send(e.directory, update_atom::value, e.entry(name, sa));
+      e.publish("agent_started", name, json{{"reason", reason}});
+      rp.deliver(sa.handle);
+    });
+    return rp;
   }
 
   /// Puts every task of `st` into the node's task index.
@@ -188,9 +368,7 @@ struct env {
       }
       i->second.handle = e.spawn_agent(name, std::move(*p));
       log::info("[Supervisor] restarted agent " + name + " after " + reason);
-      e.self->send(e.directory, update_atom::value,
-                   dir_entry{name, e.ctx->node_name, i->second.handle,
-                             i->second.started_at});
+      e.self->send(e.directory, update_atom::value, e.entry(name, i->second));
       e.answer_waiting(name, i->second.handle);
     });
   }
@@ -244,6 +422,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         const std::string& default_action) -> caf::result<start_result> {
       auto self = e.self;
       auto& ctx = e.ctx;
+      if (self->state.leaving_self)
+        return make_error(errc::shutting_down, "this node is leaving");
       if (auto x = ctx->directory->find(name))
         return start_result{"already_exists", name, x->node};
       if (self->state.agents.count(name) > 0)
@@ -261,6 +441,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       // The name is taken from now on; the actor starts once the store
       // holds the agent.
       self->state.agents[name].started_at = st->started_at();
+      self->state.agents[name].generation = st->generation();
       auto rp = self->make_response_promise<start_result>();
       e.keep(*st, [e, st, name, rp](const caf::error& err) mutable {
         auto self = e.self;
@@ -275,7 +456,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         sa.handle = e.spawn_agent(
           name, agent_parcel{st, std::make_shared<agent_observers>()});
         st.reset(); // the actor's alone now
-        dir_entry entry{name, e.ctx->node_name, sa.handle, sa.started_at};
+        auto entry = e.entry(name, sa);
         self->request(e.directory, caf::infinite, put_atom::value, entry)
           .then([e, name, rp](const std::string& holder) mutable {
             if (!holder.empty()) {
@@ -302,7 +483,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       auto i = st.agents.find(name);
       if (i == st.agents.end())
         return agent_actor{};
-      if (i->second.handle && i->second.handle != failed)
+      if (i->second.handle && i->second.handle != failed
+          && !i->second.moving)
         return i->second.handle;
       // Its down_msg has not reached us yet: answer after the restart.
       auto rp = e.self->make_response_promise<agent_actor>();
@@ -314,9 +496,31 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       auto i = e.self->state.agents.find(name);
       if (i == e.self->state.agents.end() || !i->second.handle)
         return false;
+      if (i->second.moving)
+        return make_error(errc::shutting_down, "the agent is moving");
       auto rp = e.self->make_response_promise<bool>();
       e.stop(name, reason, [rp]() mutable { rp.deliver(true); });
       return rp;
+    },
+    [e](adopt_atom, agent_snapshot& snap, const std::string& reason) {
+      return e.adopt(snap, reason);
+    },
+    [e](handoff_atom) -> caf::result<size_t> {
+      auto rp = e.self->make_response_promise<size_t>();
+      e.hand_off_all([rp](size_t n) mutable { rp.deliver(n); });
+      return rp;
+    },
+    [e](peer_up_atom, const std::string& node, const caf::actor& peer) {
+      auto& st = e.self->state;
+      st.peers[node] = caf::actor_cast<supervisor_actor>(peer);
+      st.leaving.erase(node);
+    },
+    [e](peer_down_atom, const std::string& node) {
+      e.self->state.peers.erase(node);
+      e.self->state.leaving.erase(node);
+    },
+    [e](leave_atom, const std::string& node) {
+      e.self->state.leaving.insert(node);
     },
     [e](crash_atom, agent_parcel& parcel) {
       if (parcel.st)
@@ -346,7 +550,9 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           log::warning("[Supervisor] task " + rec.t.id + " of agent " + name
                        + " failed: agent_crashed");
         e.index(*st);
-        self->state.agents[name].started_at = st->started_at();
+        auto& fresh = self->state.agents[name];
+        fresh.started_at = st->started_at();
+        fresh.generation = st->generation();
         e.keep(*st, [e, st, name, adopted, one_done](const caf::error&) mutable {
           auto i = e.self->state.agents.find(name);
           if (i == e.self->state.agents.end()) {
@@ -357,9 +563,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           sa.handle = e.spawn_agent(
             name, agent_parcel{st, std::make_shared<agent_observers>()});
           st.reset();
-          e.self->send(e.directory, update_atom::value,
-                       dir_entry{name, e.ctx->node_name, sa.handle,
-                                 sa.started_at});
+          e.self->send(e.directory, update_atom::value, e.entry(name, sa));
           e.publish("agent_started", name, json{{"reason", "recovered"}});
           ++*adopted;
           one_done();

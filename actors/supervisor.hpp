@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <vector>
 #include <memory>
 #include <string>
@@ -23,6 +25,9 @@ struct supervised_agent {
   /// Invalid while the agent's start or restart waits for the store.
   agent_actor handle;
   int64_t started_at = 0;
+  uint64_t generation = 0;
+  /// Handing off to another node.
+  bool moving = false;
   /// Times of recent restarts, oldest first, within the restart window.
   std::vector<caf::actor_clock::time_point> restarts;
 };
@@ -42,6 +47,12 @@ struct supervisor_state {
   /// down_msgs that arrived first.
   std::unordered_map<caf::actor_addr, agent_parcel> remains;
   std::unordered_map<caf::actor_addr, caf::error> downs;
+  /// Supervisors of the cluster's members, and members that announced
+  /// they are leaving (they take no agents).
+  std::map<std::string, supervisor_actor> peers;
+  std::set<std::string> leaving;
+  /// This node hands its agents off and takes none.
+  bool leaving_self = false;
   /// Callers waiting for the restart of an agent whose old handle failed.
   std::unordered_multimap<std::string, caf::typed_response_promise<agent_actor>>
     waiting;

@@ -63,6 +63,10 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using move_atom = caf::atom_constant<caf::atom("move")>;
+using drained_atom = caf::atom_constant<caf::atom("drained")>;
 
 // -- errors ---------------------------------------------------------------
 

@@ -42,7 +42,9 @@ config::config() {
     .add(cluster_host, "host", "address advertised to other nodes")
     .add(cluster_port, "port", "node-to-node port")
     .add(cluster_seeds, "seeds", "list of \"host:port\" to join")
-    .add(cluster_cookie, "cookie", "shared secret of the cluster");
+    .add(cluster_cookie, "cookie", "shared secret of the cluster")
+    .add(cluster_handoff, "handoff",
+         "on shutdown, move local agents to other members");
   opt_group{custom_options_, "agents"}
     .add(max_restarts, "max-restarts", "restarts allowed within the window")
     .add(restart_window, "restart-window", "sliding window for restarts")
@@ -166,7 +168,8 @@ const schema_t& schema() {
       {"host", string_check()},
       {"port", integer_check(0, 65535)},
       {"seeds", seeds_check()},
-      {"cookie", string_check()}}},
+      {"cookie", string_check()},
+      {"handoff", bool_check()}}},
     {"agents",
      {{"max-restarts", integer_check(0, max_size)},
       {"restart-window", duration_check()},

@@ -35,6 +35,7 @@ public:
   uint16_t cluster_port = 5000;
   std::vector<std::string> cluster_seeds;
   std::string cluster_cookie;
+  bool cluster_handoff = true;
 
   // -- [agents] -------------------------------------------------------------
   size_t max_restarts = 5;

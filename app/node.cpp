@@ -74,7 +74,8 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     // TLS: connects go through the openssl manager's actor.
     auto mm = cfg.tls() ? sys.openssl_manager().actor_handle()
                         : sys.middleman().actor_handle();
-    n.membership = sys.spawn(membership, n.ctx, mc, mm, n.directory, n.bus);
+    n.membership = sys.spawn(membership, n.ctx, mc, mm, n.directory, n.bus,
+                             n.supervisor);
     auto port = cfg.tls()
                   ? caf::openssl::publish(n.membership, cfg.cluster_port,
                                           cfg.cluster_host.c_str(), true)
@@ -85,6 +86,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
       return std::move(port.error());
     }
     n.cluster_port = *port;
+    n.handoff = cfg.cluster_handoff;
     caf::anon_send(n.membership, start_atom::value,
                    cfg.cluster_host + ":" + std::to_string(*port));
   }
@@ -121,6 +123,24 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
 
 void stop_node(caf::actor_system& sys, node& n) {
   caf::scoped_actor self{sys};
+  if (n.membership && n.handoff) {
+    // Leave gracefully: members stop picking this node, every local agent
+    // moves to one of them (requests keep being served and follow it), then
+    // the node goes.
+    auto t0 = std::chrono::steady_clock::now();
+    self->request(n.membership, std::chrono::seconds(3), leave_atom::value)
+      .receive([](bool) {}, [](caf::error&) {});
+    size_t moved = 0;
+    self->request(n.supervisor, std::chrono::seconds(12), handoff_atom::value)
+      .receive([&](size_t x) { moved = x; },
+               [&](caf::error& err) {
+                 log::error("[Supervisor] handoff failed: " + sys.render(err));
+               });
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+    log::info("[Supervisor] handed off " + std::to_string(moved)
+              + " agents in " + std::to_string(ms.count()) + " ms");
+  }
   if (n.http.acceptor) {
     self->monitor(n.http.acceptor);
     self->send(n.http.acceptor, drain_atom::value);

@@ -21,6 +21,7 @@ struct node {
   supervisor_actor supervisor;
   membership_actor membership; // only with cluster.enabled
   uint16_t cluster_port = 0;
+  bool handoff = false; // move agents away on shutdown
   std::vector<http::worker_actor> workers;
   http::server http;
 };

@@ -94,6 +94,8 @@ inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
       self->quit();
       return true;
     },
+    [](handoff_atom) { return agent_snapshot{}; },
+    [](drained_atom) {},
   };
 }
 

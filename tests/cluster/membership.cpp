@@ -118,7 +118,8 @@ struct fixture : test_network_fixture_base<planet_type> {
     mc.cookie = cookie;
     mc.seeds = std::move(seeds);
     mc.gossip_interval = std::chrono::milliseconds{0};
-    n.mem = p.sys.spawn(membership, ctx, mc, p.mm.actor_handle(), n.dir, n.bus);
+    n.mem = p.sys.spawn(membership, ctx, mc, p.mm.actor_handle(), n.dir, n.bus,
+                        n.sup);
     publish(p, n.mem);
     caf::anon_send(n.mem, start_atom::value, n.address);
     settle();
@@ -209,7 +210,7 @@ CAF_TEST(a node going down is purged and comes back resynchronised) {
   mc.seeds = {"earth:8080"};
   mc.gossip_interval = std::chrono::milliseconds{0};
   m.mem = mars.sys.spawn(membership, node_context_ptr{m.ctx}, mc,
-                         mars.mm.actor_handle(), m.dir, m.bus);
+                         mars.mm.actor_handle(), m.dir, m.bus, m.sup);
   wire(earth, "earth", mars);
   caf::anon_send(m.mem, start_atom::value, m.address);
   settle();
