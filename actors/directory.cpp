@@ -66,6 +66,7 @@ void directory_state::assign(const dir_entry& entry) {
   if (range.first == range.second || entry.node == ctx->node_name)
     return;
   // The moving agent arrived at its new node.
+  moved[entry.name] = entry;
   for (auto i = range.first; i != range.second; ++i)
     if (i->second.pending())
       i->second.deliver(std::vector<dir_entry>{entry});
@@ -122,6 +123,9 @@ void directory_state::on_down(const caf::down_msg& dm) {
   // restarted actor or removes it (restart limit), so the name never
   // disappears during a restart.
   if (dm.reason && dm.reason != caf::exit_reason::user_shutdown)
+    return;
+  // A moved agent's entry stays until its new one replaces it.
+  if (moving.count(name) > 0)
     return;
   auto erased = ctx->directory->erase_if(name, [&](const dir_entry& e) {
     return e.handle.address() == dm.source;
@@ -253,10 +257,15 @@ directory_state::lookup(const std::string& name, bool widen) {
   if (auto e = ctx->directory->find(name)) {
     if (widen)
       return std::vector<dir_entry>{*e};
-    // A peer asking gets only what this node hosts: we may hold a stale copy
-    // of a third node's entry.
-    if (e->node != ctx->node_name)
+    // A peer asking gets only what this node hosts (we may hold a stale
+    // copy of a third node's entry), or where its agent moved.
+    if (e->node != ctx->node_name) {
+      if (auto m = moved.find(name); m != moved.end())
+        return std::vector<dir_entry>{e->generation >= m->second.generation
+                                        ? *e
+                                        : m->second};
       return std::vector<dir_entry>{};
+    }
     if (moving.count(name) > 0) {
       // Moving away: the answer is its new entry, once it arrived.
       auto rp = self->make_response_promise<std::vector<dir_entry>>();
@@ -392,6 +401,15 @@ directory_actor::behavior_type directory(directory_pointer self,
   return {
     [self](put_atom, dir_entry& entry) { return self->state.put(entry); },
     [self](update_atom, dir_entry& entry) { self->state.update(entry); },
+    [self](move_atom, dir_entry& entry) -> caf::result<bool> {
+      auto& st = self->state;
+      st.watch(entry);
+      st.assign(entry);
+      auto rp = self->make_response_promise<bool>();
+      st.to_peers([rp]() mutable { rp.deliver(true); }, replicate_atom::value,
+                  entry);
+      return rp;
+    },
     [self](erase_atom, const std::string& name, const agent_actor& handle) {
       return self->state.erase(name, handle);
     },

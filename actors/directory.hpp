@@ -41,6 +41,9 @@ struct directory_state {
   std::unordered_multimap<std::string,
                           caf::typed_response_promise<std::vector<dir_entry>>>
     moving;
+  /// Local agents that moved away: peers asking for them get the new entry
+  /// (they may ask before the new node's own directory knows it).
+  std::unordered_map<std::string, dir_entry> moved;
   static inline const char* name = "directory";
 
   void init(directory_pointer ptr, node_context_ptr context,

@@ -154,6 +154,9 @@ typename Inspector::result_type inspect(Inspector& f, dir_entry& x) {
 using directory_actor = caf::typed_actor<
   // Inserts a local entry; answers "" on success, else the holder's node.
   caf::replies_to<put_atom, dir_entry>::with<std::string>,
+  // A moved agent arrived here (generation + 1): inserts or replaces its
+  // entry; answers once every connected node knows it.
+  caf::replies_to<move_atom, dir_entry>::with<bool>,
   // Inserts or replaces a local entry (a restarted agent's new handle).
   caf::reacts_to<update_atom, dir_entry>,
   // Removes a local entry if it still points at this handle.

@@ -256,9 +256,16 @@ struct env {
       sa.handle = e.spawn_agent(
         name, agent_parcel{state, std::make_shared<agent_observers>()});
       state.reset();
-      e.self->send(e.directory, update_atom::value, e.entry(name, sa));
-      e.publish("agent_started", name, json{{"reason", reason}});
-      rp.deliver(sa.handle);
+      // Answer once every member knows the new entry: the old node then
+      // receives no more requests for it.
+      auto handle = sa.handle;
+      e.self
+        ->request(e.directory, caf::infinite, move_atom::value,
+                  e.entry(name, sa))
+        .then([e, name, reason, handle, rp](bool) mutable {
+          e.publish("agent_started", name, json{{"reason", reason}});
+          rp.deliver(handle);
+        });
     });
     return rp;
   }

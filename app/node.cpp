@@ -140,6 +140,12 @@ void stop_node(caf::actor_system& sys, node& n) {
       std::chrono::steady_clock::now() - t0);
     log::info("[Supervisor] handed off " + std::to_string(moved)
               + " agents in " + std::to_string(ms.count()) + " ms");
+    if (moved > 0) {
+      // Every member knows the new entries now, but requests sent to the
+      // old ones may still be on the wire: stay reachable a moment so that
+      // they bounce (and follow the agents) instead of being lost.
+      self->receive(caf::after(std::chrono::milliseconds(300)) >> [] {});
+    }
   }
   if (n.http.acceptor) {
     self->monitor(n.http.acceptor);

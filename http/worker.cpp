@@ -5,6 +5,10 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
+#include <type_traits>
+#include <unordered_map>
+
 #include "actors/a2a_task.hpp"
 #include "http/a2a.hpp"
 #include "http/jsonrpc.hpp"
@@ -342,24 +346,104 @@ private:
                std::chrono::milliseconds timeout, rpc::callback<Out> cb, F f,
                int attempt, Ts... xs) {
     auto& sys = self_->system();
+    // What to do when the handle turned out stale: the request was not
+    // carried out.
+    auto retry = [=]() {
+      if (attempt > 0)
+        return cb(failure::agent_not_found(e.name));
+      if (e.node == ctx_->node_name)
+        return resolve_and_send<Answer>(e, task_id, timeout, cb, f, xs...);
+      // Drop the stale entry, then look the agent up once more; the
+      // directory handles both in this order.
+      self_->send(handles_.directory, stop_atom::value, e.name, e.handle);
+      lookup_and_send<Answer>(e.name, e.handle, task_id, timeout, cb, f, 1,
+                              xs...);
+    };
+    // CAF 0.17 drops requests to a proxy whose remote actor terminated
+    // (no error, only a timeout): watch remote handles while we wait. Not
+    // for StopAgent: the agent hands it to its supervisor and terminates
+    // before the answer arrives.
+    constexpr bool stops = (std::is_same_v<Ts, stop_atom> || ...);
+    auto w = stops ? nullptr : watch(e);
     self_->request(e.handle, timeout, xs...)
-      .then([cb, f, e](Answer& answer) { cb(f(e, answer)); },
-            [=, &sys](caf::error& err) {
-              if (!handle_is_stale(err))
-                return cb(to_failure(sys, err, e.name, task_id));
-              if (attempt > 0)
-                return cb(failure::agent_not_found(e.name));
-              if (e.node == ctx_->node_name)
-                return resolve_and_send<Answer>(e, task_id, timeout, cb, f,
-                                                xs...);
-              // Drop the stale entry, then look the agent up once more; the
-              // directory handles both in this order.
-              self_->send(handles_.directory, stop_atom::value, e.name,
-                          e.handle);
-              lookup_and_send<Answer>(e.name, e.handle, task_id, timeout, cb,
-                                      f, 1, xs...);
-            });
+      .then(
+        [=](Answer& answer) {
+          if (!settle(e, w))
+            return;
+          cb(f(e, answer));
+        },
+        [=, &sys](caf::error& err) {
+          if (!settle(e, w))
+            return;
+          if (!handle_is_stale(err))
+            return cb(to_failure(sys, err, e.name, task_id));
+          retry();
+        });
+    if (w)
+      w->on_down = [=, &sys](const caf::error& reason) {
+        if (reason == caf::exit_reason::remote_link_unreachable)
+          // Its node is gone: the request may have run there.
+          return cb(failure::internal("node_down: " + e.node));
+        retry();
+      };
   }
+
+public:
+  /// A remote actor we wait for terminated (its proxy is dead).
+  void on_down(const caf::down_msg& dm) {
+    auto range = watching_.equal_range(dm.source);
+    std::vector<std::shared_ptr<watched_call>> calls;
+    for (auto i = range.first; i != range.second; ++i)
+      calls.push_back(i->second);
+    watching_.erase(range.first, range.second);
+    for (auto& w : calls)
+      if (!w->done) {
+        w->done = true;
+        if (w->on_down)
+          w->on_down(dm.reason);
+      }
+  }
+
+private:
+  struct watched_call {
+    bool done = false;
+    std::function<void(const caf::error&)> on_down;
+  };
+
+  /// Monitors the handle of a remote agent while a request to it runs;
+  /// nothing for local ones (CAF bounces requests to dead local actors).
+  std::shared_ptr<watched_call> watch(const dir_entry& e) {
+    if (e.node == ctx_->node_name || !e.handle)
+      return nullptr;
+    auto addr = e.handle.address();
+    if (watching_.count(addr) == 0)
+      self_->monitor(e.handle);
+    auto w = std::make_shared<watched_call>();
+    watching_.emplace(addr, w);
+    return w;
+  }
+
+  /// The request got its answer: false if the watch already failed it.
+  bool settle(const dir_entry& e, const std::shared_ptr<watched_call>& w) {
+    if (!w)
+      return true;
+    if (w->done)
+      return false;
+    w->done = true;
+    auto addr = e.handle.address();
+    auto range = watching_.equal_range(addr);
+    for (auto i = range.first; i != range.second; ++i)
+      if (i->second == w) {
+        watching_.erase(i);
+        break;
+      }
+    if (watching_.count(addr) == 0)
+      self_->demonitor(addr);
+    return true;
+  }
+
+  std::unordered_multimap<caf::actor_addr, std::shared_ptr<watched_call>>
+    watching_;
 
   worker_actor::pointer self_;
   node_context_ptr ctx_;
@@ -382,6 +466,8 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
        std::string version) {
   self->state.backend = std::make_unique<actor_backend>(self, ctx, handles,
                                                         timeout);
+  self->set_down_handler(
+    [self](caf::down_msg& dm) { self->state.backend->on_down(dm); });
   return {
     [=](rpc_atom, call& c) -> caf::result<call_result> {
       auto rp = self->make_response_promise<call_result>();

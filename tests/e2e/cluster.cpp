@@ -12,11 +12,6 @@ namespace {
 constexpr auto heartbeat = 200ms;
 constexpr auto connection_timeout = 1s;
 
-std::chrono::milliseconds ms_since(clock_type::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-    clock_type::now() - t0);
-}
-
 } // namespace
 
 // Everything ../shared/acceptance/checkpoint.sh checks across two nodes.

@@ -42,7 +42,7 @@ struct cluster_node {
 
   cluster_node(const std::string& name, std::vector<uint16_t> seeds,
                const std::string& cookie = "e2e-cookie", uint16_t http = 0,
-               uint16_t cluster = 0)
+               uint16_t cluster = 0, std::vector<std::string> extra = {})
     : conf("[node]\nname=\"" + name + "\"\n[cluster]\nenabled=true\n"
            "host=\"127.0.0.1\"\ncookie=\"" + cookie + "\"\n"
            "[middleman]\nheartbeat-interval=200ms\nconnection-timeout=1s\n") {
@@ -53,10 +53,12 @@ struct cluster_node {
       seed_list += "\"127.0.0.1:" + std::to_string(p) + "\"";
     }
     seed_list += "]";
-    proc = std::make_unique<node_process>(std::vector<std::string>{
-      "--config-file=" + conf.path, "--http.port=" + std::to_string(http),
-      "--cluster.port=" + std::to_string(cluster),
-      "--cluster.seeds=" + seed_list});
+    std::vector<std::string> args{"--config-file=" + conf.path,
+                                  "--http.port=" + std::to_string(http),
+                                  "--cluster.port=" + std::to_string(cluster),
+                                  "--cluster.seeds=" + seed_list};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc = std::make_unique<node_process>(std::move(args));
     CAF_REQUIRE(proc->ready());
     CAF_REQUIRE(proc->cluster_port != 0);
   }

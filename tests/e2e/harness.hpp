@@ -129,6 +129,12 @@ http_response request(uint16_t port, const std::string& method,
 json rpc(uint16_t port, const std::string& method, const json& params,
          const json& id = 1);
 
+/// Milliseconds since `t0`.
+inline std::chrono::milliseconds ms_since(clock_type::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+    clock_type::now() - t0);
+}
+
 /// Polls `pred` until it holds or `timeout` passes.
 template <class Pred>
 bool eventually(Pred pred, clock_type::duration timeout = 5s,

@@ -1,0 +1,128 @@
+#define CAF_SUITE e2e_handoff
+
+#include "tests/e2e/fixture.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <set>
+#include <thread>
+
+using namespace e2e;
+
+namespace {
+
+/// Three nodes that see each other.
+struct trio {
+  cluster_node n1{"n1", {}};
+  cluster_node n2{"n2", {n1.proc->cluster_port}};
+  cluster_node n3{"n3", {n1.proc->cluster_port}};
+
+  trio() {
+    CAF_REQUIRE(n1.sees(3));
+    CAF_REQUIRE(n2.sees(3));
+    CAF_REQUIRE(n3.sees(3));
+  }
+};
+
+std::string name_of(int i) {
+  return "H" + std::to_string(i);
+}
+
+} // namespace
+
+CAF_TEST(SIGTERM moves every agent with its queue and memory to the survivors) {
+  trio t;
+  constexpr int n = 30;
+  for (int i = 0; i < n; ++i) {
+    auto r = t.n3.call("StartAgent",
+                       {{"name", name_of(i)}, {"memory", {{"i", i}}}});
+    CAF_REQUIRE_EQUAL(r["result"]["node"], t.n3.name());
+    for (auto q : {"a", "b"})
+      t.n3.call("SendMessage", {{"agent", name_of(i)},
+                                {"action", "search"},
+                                {"params", {{"query", q}}}});
+    t.n3.call("ProcessNext", {{"agent", name_of(i)}});
+  }
+  CAF_REQUIRE(eventually([&] { return t.n1.agents().size() == n; }));
+  auto t0 = clock_type::now();
+  CAF_CHECK_EQUAL(t.n3.proc->stop(SIGTERM), 0);
+  CAF_MESSAGE("SIGTERM -> exit after " << ms_since(t0).count() << " ms");
+  CAF_CHECK(t.n1.sees(2));
+  auto agents = t.n1.agents();
+  CAF_CHECK_EQUAL(agents.size(), static_cast<size_t>(n));
+  std::map<std::string, int> per_node;
+  for (auto& [name, node] : agents)
+    ++per_node[node];
+  CAF_CHECK_EQUAL(per_node.count(t.n3.name()), 0u);
+  CAF_CHECK(per_node[t.n1.name()] > 0);
+  CAF_CHECK(per_node[t.n2.name()] > 0);
+  CAF_MESSAGE("moved to n1: " << per_node[t.n1.name()]
+                              << ", to n2: " << per_node[t.n2.name()]);
+  for (int i = 0; i < n; ++i) {
+    auto st = t.n2.call("GetAgentState", {{"agent", name_of(i)}})["result"];
+    CAF_CHECK_EQUAL(st["inbox_count"], 1);
+    CAF_CHECK_EQUAL(st["processed_count"], 1);
+    CAF_CHECK_EQUAL(st["memory_keys"], json({"i", "last_result"}));
+  }
+  // The queue is intact: the remaining task runs on the new node.
+  auto next = t.n1.call("ProcessNext", {{"agent", name_of(0)}});
+  CAF_CHECK_EQUAL(next["result"]["status"], "completed");
+  CAF_CHECK(t.n3.proc->stderr_text().find("handed off 30 agents")
+            != std::string::npos);
+}
+
+CAF_TEST(requests during a handoff wait for it and nothing is lost or doubled) {
+  for (int round = 0; round < 3; ++round) {
+    trio t;
+    constexpr int n = 10;
+    for (int i = 0; i < n; ++i) {
+      auto r = t.n3.call("StartAgent", {{"name", name_of(i)}});
+      if (r["result"]["status"] != "started")
+        CAF_FAIL("StartAgent: " << r.dump());
+    }
+    CAF_REQUIRE(eventually([&] { return t.n1.agents().size() == n; }));
+    std::atomic<bool> stop{false};
+    std::atomic<int> sent{0};
+    std::vector<std::string> acked;
+    std::vector<std::string> errors;
+    std::thread client{[&] {
+      for (int k = 0; !stop || k < 40; ++k) {
+        auto r = rpc(t.n1.port(), "SendMessage",
+                     {{"agent", name_of(k % n)},
+                      {"action", "search"},
+                      {"params", {{"query", std::to_string(k)}}}});
+        ++sent;
+        if (r.contains("result"))
+          acked.push_back(r["result"]["task_id"].get<std::string>());
+        else
+          errors.push_back(name_of(k % n) + ": " + r.dump());
+      }
+    }};
+    CAF_REQUIRE(eventually([&] { return sent >= 20; }));
+    CAF_CHECK_EQUAL(t.n3.proc->stop(SIGTERM), 0);
+    stop = true;
+    client.join();
+    CAF_CHECK(errors.empty());
+    for (auto& e : errors)
+      CAF_MESSAGE("error: " << e);
+
+
+    // Every acknowledged task is queued exactly once, on a survivor.
+    size_t queued = 0;
+    for (int i = 0; i < n; ++i) {
+      auto st = t.n1.call("GetAgentState", {{"agent", name_of(i)}});
+      CAF_CHECK(st["result"]["node"] != t.n3.name());
+      queued += st["result"].value("inbox_count", size_t{0});
+    }
+    CAF_CHECK_EQUAL(queued, acked.size());
+    std::set<std::string> unique(acked.begin(), acked.end());
+    CAF_CHECK_EQUAL(unique.size(), acked.size());
+    for (auto& id : acked) {
+      auto r = t.n2.call("GetTask", {{"task_id", id}});
+      if (r["result"]["status"] != "queued")
+        CAF_FAIL("task " << id << " not found queued: " << r.dump());
+    }
+    CAF_MESSAGE("round " << round << ": " << acked.size()
+                         << " tasks acknowledged, all queued once");
+  }
+}
