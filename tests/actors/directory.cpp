@@ -255,4 +255,62 @@ CAF_TEST(stale-handle reports never drop local entries) {
   CAF_CHECK(!ctx->directory->contains("far"));
 }
 
+CAF_TEST(a higher generation wins over start time and node name) {
+  dir_entry old{"n", "aaa@host", spawn_stub(), 1, 0};
+  dir_entry moved{"n", "zzz@host", spawn_stub(), 50, 1};
+  CAF_CHECK(wins_conflict(moved, old));
+  CAF_CHECK(!wins_conflict(old, moved));
+  // Same generation: the older start, then the smaller node name.
+  dir_entry later{"n", "aaa@host", spawn_stub(), 60, 1};
+  CAF_CHECK(wins_conflict(moved, later));
+  dir_entry tie{"n", "aaa@host", spawn_stub(), 50, 1};
+  CAF_CHECK(wins_conflict(tie, moved));
+}
+
+CAF_TEST(a move replaces the local entry and answers peers that waited) {
+  auto mine = spawn_stub();
+  ask<std::string>(dir, put_atom::value, entry("m", mine));
+  self->send(dir, move_atom::value, std::string{"m"}, true);
+  sched.run();
+  // A peer asking for the moving agent waits for its new entry.
+  auto rh = self->request(dir, caf::infinite, lookup_atom::value,
+                          std::string{"m"}, false);
+  sched.run();
+  // Its actor ends (handed over): the entry stays until the new one comes.
+  anon_send_exit(mine, caf::exit_reason::normal);
+  sched.run();
+  CAF_CHECK(ctx->directory->contains("m"));
+  // The new node announces it with generation 1.
+  auto theirs = spawn_stub();
+  dir_entry arrived{"m", ctx2->node_name, theirs, 1, 1};
+  CAF_CHECK(ask<bool>(dir2, move_atom::value, arrived));
+  CAF_CHECK(ctx->directory->find("m")->node == ctx2->node_name);
+  std::vector<dir_entry> answer;
+  rh.receive([&](std::vector<dir_entry>& xs) { answer = std::move(xs); },
+             [](caf::error& err) { CAF_FAIL("lookup failed: " << err); });
+  CAF_REQUIRE_EQUAL(answer.size(), 1u);
+  CAF_CHECK(answer.front().handle == theirs);
+  CAF_CHECK_EQUAL(answer.front().generation, 1u);
+  // Later peers asking the old node learn where it went.
+  auto again = ask<std::vector<dir_entry>>(dir, lookup_atom::value,
+                                           std::string{"m"}, false);
+  CAF_REQUIRE_EQUAL(again.size(), 1u);
+  CAF_CHECK(again.front().handle == theirs);
+}
+
+CAF_TEST(a returning node with an older generation loses to the moved agent) {
+  // zzz holds the agent at generation 2; our stale copy (generation 1)
+  // comes back from a store and must stop.
+  auto theirs = spawn_stub();
+  ask<std::string>(dir2, put_atom::value,
+                   dir_entry{"r", ctx2->node_name, theirs, 10, 2});
+  auto enqueues = std::make_shared<int>(0);
+  auto stale = spawn_stub(enqueues);
+  self->send(dir, update_atom::value,
+             dir_entry{"r", ctx->node_name, stale, 5, 1});
+  sched.run();
+  CAF_CHECK(ctx->directory->find("r")->handle == theirs);
+  CAF_CHECK(ctx2->directory->find("r")->handle == theirs);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

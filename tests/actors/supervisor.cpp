@@ -200,3 +200,107 @@ CAF_TEST(may_restart implements a sliding window) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+/// Two nodes in one test system: directories and supervisors know each
+/// other as members.
+struct two_supervisors : fixture {
+  std::shared_ptr<node_context> ctx2 = std::make_shared<node_context>();
+  directory_actor dir2;
+  supervisor_actor sup2;
+
+  two_supervisors() {
+    ctx2->node_name = "zzz@host";
+    ctx2->actions = ctx->actions;
+    ctx2->agents.handoff_drain = 500ms;
+    ctx->agents.handoff_drain = 500ms;
+    dir2 = sys.spawn(directory, node_context_ptr{ctx2},
+                     std::chrono::milliseconds{2000});
+    sup2 = sys.spawn(supervisor, node_context_ptr{ctx2}, dir2, bus);
+    extras.push_back(caf::actor_cast<caf::actor>(sup2));
+    extras.push_back(caf::actor_cast<caf::actor>(dir2));
+    peer(dir, ctx->node_name, dir2, ctx2->node_name);
+    self->send(sup, peer_up_atom::value, ctx2->node_name,
+               caf::actor_cast<caf::actor>(sup2));
+    self->send(sup2, peer_up_atom::value, ctx->node_name,
+               caf::actor_cast<caf::actor>(sup));
+    sched.run();
+  }
+
+  /// The reason of the latest event `name` of `agent`.
+  std::string reason_of(const std::string& name, const std::string& agent) {
+    for (auto i = events->rbegin(); i != events->rend(); ++i)
+      if (i->name == name && i->agent == agent)
+        return json::parse(i->json).value("reason", "");
+    return "";
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(handoff_tests, two_supervisors)
+
+CAF_TEST(a handoff moves every agent with its state to a member) {
+  for (auto name : {"A", "B", "C"}) {
+    start(name, R"({"k":"v"})");
+    enqueue(name, "search");
+    enqueue(name, "search");
+    ask<process_result>(handle_of(name), process_atom::value);
+  }
+  CAF_CHECK_EQUAL(ask<size_t>(sup, handoff_atom::value), 3u);
+  for (auto name : {"A", "B", "C"}) {
+    auto e = ctx2->directory->find(name);
+    CAF_REQUIRE(e.has_value());
+    CAF_CHECK_EQUAL(e->node, ctx2->node_name);
+    CAF_CHECK_EQUAL(e->generation, 1u);
+    // Our directory learned the move too.
+    CAF_CHECK_EQUAL(ctx->directory->find(name)->node, ctx2->node_name);
+    auto st = ask<agent_status>(e->handle, state_atom::value);
+    CAF_CHECK_EQUAL(st.inbox_count, 1u);
+    CAF_CHECK_EQUAL(st.processed_count, 1u);
+    CAF_CHECK_EQUAL(st.node, ctx2->node_name);
+    CAF_CHECK_EQUAL(reason_of("agent_stopped", name), "handoff");
+    CAF_CHECK_EQUAL(reason_of("agent_started", name), "handoff");
+  }
+  // A node that leaves starts nothing new.
+  auto err = ask_error<start_result>(sup, start_atom::value, std::string{"D"},
+                                     json_box{json::object()}, std::string{});
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::shutting_down));
+}
+
+CAF_TEST(a running task gets the drain time and then fails) {
+  start("S");
+  submit_request req;
+  req.action = "sleep";
+  req.params.value = json{{"ms", 60000}};
+  auto v = ask<task_view>(handle_of("S"), submit_atom::value, req);
+  sched.run();
+  auto rh = self->request(sup, caf::infinite, handoff_atom::value);
+  sched.run();
+  // Still draining: nothing moved yet.
+  CAF_CHECK_EQUAL(ctx->directory->find("S")->node, ctx->node_name);
+  // Only the drain time passes (not the sleep, not the request timeout).
+  sched.advance_time(600ms);
+  sched.run();
+  size_t moved = 0;
+  rh.receive([&](size_t n) { moved = n; },
+             [](caf::error& err) { CAF_FAIL("handoff failed: " << err); });
+  CAF_CHECK_EQUAL(moved, 1u);
+  auto e = ctx2->directory->find("S");
+  CAF_REQUIRE(e.has_value());
+  auto view = ask<task_view>(e->handle, task_atom::value, v.task_id);
+  CAF_CHECK_EQUAL(view.status, "failed");
+  CAF_CHECK(view.result.value == json({{"error", "node_shutdown"}}));
+}
+
+CAF_TEST(without members an agent stays) {
+  self->send(sup, peer_down_atom::value, ctx2->node_name);
+  sched.run();
+  start("Alone");
+  CAF_CHECK_EQUAL(ask<size_t>(sup, handoff_atom::value), 0u);
+  CAF_CHECK_EQUAL(ctx->directory->find("Alone")->node, ctx->node_name);
+  CAF_CHECK(logs.contains_prefix("[warning] [Supervisor] no member to hand"));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
