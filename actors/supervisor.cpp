@@ -123,12 +123,15 @@ struct env {
       if (--t->pending == 0)
         t->done(t->moved);
     };
-    if (!targets_for("").empty())
-      for (auto& name : names)
-        hand_off(name, one_done);
-    else if (!names.empty())
-      log::warning("[Supervisor] no member to hand " + std::to_string(names.size())
-                   + " agents to");
+    if (targets_for("").empty()) {
+      if (!names.empty())
+        log::warning("[Supervisor] no member to hand "
+                     + std::to_string(names.size()) + " agents to");
+      done(0);
+      return;
+    }
+    for (auto& name : names)
+      hand_off(name, one_done);
     one_done(false);
   }
 
