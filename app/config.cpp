@@ -48,7 +48,9 @@ config::config() {
   opt_group{custom_options_, "agents"}
     .add(max_restarts, "max-restarts", "restarts allowed within the window")
     .add(restart_window, "restart-window", "sliding window for restarts")
-    .add(task_history, "task-history", "finished tasks kept per agent");
+    .add(task_history, "task-history", "finished tasks kept per agent")
+    .add(handoff_drain, "handoff-drain",
+         "time a moving agent's running task gets to finish");
   opt_group{custom_options_, "store"}
     .add(store_path, "path", "folder of the node's agent store (\"\": none)")
     .add(store_fsync, "fsync", "sync every commit to disk (power cuts)");
@@ -173,7 +175,8 @@ const schema_t& schema() {
     {"agents",
      {{"max-restarts", integer_check(0, max_size)},
       {"restart-window", duration_check()},
-      {"task-history", integer_check(1, max_size)}}},
+      {"task-history", integer_check(1, max_size)},
+      {"handoff-drain", duration_check()}}},
     {"store", {{"path", string_check()}, {"fsync", bool_check()}}},
     {"log", {{"level", level_check()}}},
   };

@@ -41,6 +41,7 @@ public:
   size_t max_restarts = 5;
   caf::timespan restart_window = std::chrono::seconds(60);
   size_t task_history = 1000;
+  caf::timespan handoff_drain = std::chrono::seconds(3);
 
   // -- [store] --------------------------------------------------------------
   std::string store_path; // "" = memory only

@@ -25,6 +25,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->agents.max_restarts = cfg.max_restarts;
   ctx->agents.restart_window = duration_cast<milliseconds>(cfg.restart_window);
   ctx->agents.history_limit = cfg.task_history;
+  ctx->agents.handoff_drain = duration_cast<milliseconds>(cfg.handoff_drain);
   std::vector<agent_snapshot> kept;
   if (!cfg.store_path.empty()) {
     std::shared_ptr<store> db;
