@@ -146,6 +146,19 @@ struct fixture : test_network_fixture_base<planet_type> {
                [&](caf::error& err) { CAF_FAIL(p.sys.render(err)); });
   }
 
+  /// Sends a request from a scoped actor on `p`, runs the simulation and
+  /// returns the answer.
+  template <class T, class Handle, class... Ts>
+  T ask(planet_type& p, const Handle& h, Ts... xs) {
+    caf::scoped_actor self{p.sys};
+    auto rh = self->request(h, caf::infinite, xs...);
+    settle();
+    T result{};
+    rh.receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { CAF_FAIL(p.sys.render(err)); });
+    return result;
+  }
+
   std::optional<std::string> host_of(planet_type& p, const std::string& agent) {
     if (auto e = nodes[&p].ctx->directory->find(agent))
       return e->node;
@@ -217,6 +230,46 @@ CAF_TEST(a node going down is purged and comes back resynchronised) {
   CAF_CHECK_EQUAL(info(earth).connected, std::vector<std::string>{"mars@sim"});
   CAF_CHECK(host_of(earth, "m1") == std::optional<std::string>{"mars@sim"});
   CAF_CHECK(host_of(mars, "e1") == std::optional<std::string>{"earth@sim"});
+}
+
+CAF_TEST(a leaving node hands its agents to the two others) {
+  wire(mars, "mars", earth);
+  wire(mars, "mars", jupiter);
+  wire(earth, "earth", jupiter);
+  boot(mars, "mars", {});
+  boot(earth, "earth", {"mars:8080"});
+  boot(jupiter, "jupiter", {"mars:8080"});
+  CAF_REQUIRE_EQUAL(info(jupiter).connected.size(), 2u);
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) {
+    names.push_back("j" + std::to_string(i));
+    start_agent(jupiter, names.back());
+    auto h = nodes[&jupiter].ctx->directory->find(names.back())->handle;
+    ask<std::string>(jupiter, h, enqueue_atom::value, std::string{"search"},
+                     json_box{json{{"query", names.back()}}});
+  }
+  CAF_CHECK(ask<bool>(jupiter, nodes[&jupiter].mem, leave_atom::value));
+  CAF_CHECK_EQUAL(ask<size_t>(jupiter, nodes[&jupiter].sup,
+                              handoff_atom::value),
+                  12u);
+  std::map<std::string, int> per_node;
+  for (auto& name : names) {
+    auto e = nodes[&earth].ctx->directory->find(name);
+    CAF_REQUIRE(e.has_value());
+    CAF_CHECK_NOT_EQUAL(e->node, "jupiter@sim");
+    CAF_CHECK_EQUAL(e->generation, 1u);
+    ++per_node[e->node];
+    // Every node agrees, jupiter included.
+    CAF_CHECK(host_of(mars, name) == std::optional<std::string>{e->node});
+    CAF_CHECK(host_of(jupiter, name) == std::optional<std::string>{e->node});
+    // The queued task moved along.
+    auto& host = e->node == "earth@sim" ? earth : mars;
+    auto local = nodes[&host].ctx->directory->find(name)->handle;
+    CAF_CHECK_EQUAL(ask<agent_status>(host, local, state_atom::value)
+                      .inbox_count,
+                    1u);
+  }
+  CAF_CHECK_EQUAL(per_node.size(), 2u);
 }
 
 CAF_TEST(a node with another cookie is refused) {
