@@ -12,288 +12,267 @@
 
 namespace am {
 
-namespace {
-
 using std::chrono::milliseconds;
 
-/// Everything the handlers share; lives as long as the behavior.
-struct env {
-  membership_pointer self;
-  node_context_ptr ctx;
-  membership_config cfg;
-  caf::io::middleman_actor mm;
-  directory_actor directory;
-  event_bus_actor bus;
-  supervisor_actor supervisor;
+const std::string& membership_state::node() {
+  return ctx->node_name;
+}
 
-  const std::string& node() const {
-    return ctx->node_name;
-  }
+std::vector<std::string> membership_state::connected() {
+  std::vector<std::string> result;
+  for (auto& kvp : members)
+    result.push_back(kvp.first);
+  return result;
+}
 
-  std::vector<std::string> connected() const {
-    std::vector<std::string> result;
-    for (auto& kvp : self->state.members)
-      result.push_back(kvp.first);
-    return result;
-  }
+std::vector<std::string> membership_state::addresses() {
+  std::vector<std::string> result{address};
+  for (auto& kvp : members)
+    result.push_back(kvp.second.address);
+  return result;
+}
 
-  std::vector<std::string> addresses() const {
-    std::vector<std::string> result{self->state.address};
-    for (auto& kvp : self->state.members)
-      result.push_back(kvp.second.address);
-    return result;
-  }
-
-  /// True if the current message comes from this node or from a member.
-  /// Only the handshake is open to strangers; everything else is ignored.
-  bool trusted() const {
-    auto sender = self->current_sender();
-    if (!sender)
-      return false;
-    if (sender->node() == self->node())
-      return true;
-    for (auto& kvp : self->state.members)
-      if (kvp.second.nid == sender->node())
-        return true;
+bool membership_state::trusted() {
+  auto sender = self->current_sender();
+  if (!sender)
     return false;
-  }
+  if (sender->node() == self->node())
+    return true;
+  for (auto& kvp : members)
+    if (kvp.second.nid == sender->node())
+      return true;
+  return false;
+}
 
-  void publish(const char* name, const std::string& who) const {
-    self->send(bus, publish_atom::value,
-               make_cluster_event(name, who, node(), connected()));
-  }
+void membership_state::publish(const char* name, const std::string& who) {
+  self->send(bus, publish_atom::value,
+             make_cluster_event(name, who, node(), connected()));
+}
 
-  // -- connecting -------------------------------------------------------------
+void membership_state::schedule_retry(const std::string& address) {
+  auto& t = targets[address];
+  if (t.retry_scheduled)
+    return;
+  t.retry_scheduled = true;
+  t.backoff = t.backoff.count() == 0
+                ? cfg.min_backoff
+                : std::min(cfg.max_backoff, t.backoff * 2);
+  self->delayed_send(self, t.backoff, retry_atom::value, address);
+}
 
-  void schedule_retry(const std::string& address) const {
-    auto& t = self->state.targets[address];
-    if (t.retry_scheduled)
+void membership_state::failed(const std::string& address, const std::string& why) {
+  auto& t = targets[address];
+  if (t.state == target::connected)
+    return;
+  t.state = target::idle;
+  log::debug("[ClusterMonitor] cannot join " + address + ": " + why);
+  schedule_retry(address);
+}
+
+void membership_state::connect(const std::string& address) {
+  auto& st = *this;
+  if (st.address.empty() || address == st.address)
+    return;
+  auto& t = st.targets[address];
+  if (t.state != target::idle)
+    return;
+  for (auto& kvp : st.members)
+    if (kvp.second.address == address) {
+      t.state = target::connected;
       return;
-    t.retry_scheduled = true;
-    t.backoff = t.backoff.count() == 0
-                  ? cfg.min_backoff
-                  : std::min(cfg.max_backoff, t.backoff * 2);
-    self->delayed_send(self, t.backoff, retry_atom::value, address);
-  }
+    }
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos)
+    return;
+  auto host = address.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
+  t.state = target::connecting;
+  auto e = this;
+  self
+    ->request(mm, cfg.connect_timeout, caf::connect_atom::value, host, port)
+    .then(
+      [e, address](const caf::node_id& nid, caf::strong_actor_ptr& ptr,
+                   const std::set<std::string>&) {
+        auto& t = e->targets[address];
+        if (nid == e->self->node()) {
+          // A seed that points at this very node.
+          t.state = target::connected;
+          return;
+        }
+        if (!ptr)
+          return e->failed(address, "no membership actor at this address");
+        // The same node as the one that went down is fine (a healed
+        // partition or a resumed process); a stale cached proxy of a dead
+        // one fails the handshake by timeout and we try again.
+        e->handshake(address, caf::actor_cast<membership_actor>(ptr), nid);
+      },
+      [e, address](caf::error& err) {
+        e->failed(address, e->self->system().render(err));
+      });
+}
 
-  void failed(const std::string& address, const std::string& why) const {
-    auto& t = self->state.targets[address];
-    if (t.state == target::connected)
+void membership_state::handshake(const std::string& address, membership_actor peer,
+               caf::node_id nid) {
+  auto nonce = auth::make_nonce();
+  auto e = this;
+  self
+    ->request(peer, cfg.connect_timeout, hello_atom::value,
+              hello_msg{node(), address, nonce})
+    .then(
+      [e, address, peer, nid, nonce](challenge_msg& c) {
+        auto expected = auth::server_proof(e->cfg.cookie, nonce, c.nonce,
+                                           c.node);
+        if (!auth::equal(c.mac, expected)) {
+          auto& t = e->targets[address];
+          if (!t.warned)
+            log::warning("[ClusterMonitor] refusing " + c.node + " at "
+                         + address + ": cookie mismatch");
+          t.warned = true;
+          return e->failed(address, "cookie mismatch");
+        }
+        auto proof = auth::client_proof(e->cfg.cookie, nonce, c.nonce,
+                                        e->node());
+        e->join(address, peer, nid, c.nonce, proof);
+      },
+      [e, address](caf::error& err) {
+        e->failed(address, e->self->system().render(err));
+      });
+}
+
+void membership_state::join(const std::string& address, membership_actor peer,
+          caf::node_id nid, std::string server_nonce,
+          std::string proof) {
+  auto e = this;
+  self
+    ->request(peer, cfg.connect_timeout, join_atom::value, server_nonce,
+              proof, info())
+    .then(
+      [e, address, peer, nid](welcome_msg& w) {
+        e->add_member(w.info, peer, nid, address);
+        for (auto& a : w.members)
+          e->connect(a);
+      },
+      [e, address](caf::error& err) {
+        auto& t = e->targets[address];
+        if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
+            && !t.warned) {
+          log::warning("[ClusterMonitor] " + address
+                       + " refused to let us join: cookie mismatch");
+          t.warned = true;
+        }
+        e->failed(address, e->self->system().render(err));
+      });
+}
+
+peer_info membership_state::info() {
+  return peer_info{node(), address, directory, bus, supervisor};
+}
+
+void membership_state::reached(const std::string& address) {
+  if (address.empty())
+    return;
+  auto& t = targets[address];
+  t.state = target::connected;
+  t.backoff = milliseconds{0};
+  t.warned = false;
+}
+
+void membership_state::add_member(const peer_info& info, const membership_actor& handle,
+                const caf::node_id& nid, const std::string& dialed) {
+  auto& st = *this;
+  auto i = st.members.find(info.node);
+  if (i != st.members.end()) {
+    if (i->second.nid == nid) {
+      // Both sides connected at once: same node, same connection.
+      reached(dialed);
       return;
+    }
+    // The node restarted before we noticed it going down: report it down
+    // (after the purge) and only then up again.
+    auto e = this;
+    member_down(info.node, [e, info, handle, nid, dialed] {
+      e->add_member(info, handle, nid, dialed);
+    });
+    return;
+  }
+  st.members[info.node] = member{info.address, dialed, handle, nid};
+  reached(info.address);
+  reached(dialed);
+  self->monitor(handle);
+  self->send(directory, peer_up_atom::value, info.node,
+             caf::actor_cast<caf::actor>(info.directory));
+  self->send(bus, peer_up_atom::value, info.node,
+             caf::actor_cast<caf::actor>(info.bus));
+  if (supervisor && info.supervisor)
+    self->send(supervisor, peer_up_atom::value, info.node,
+               caf::actor_cast<caf::actor>(info.supervisor));
+  log::info("[ClusterMonitor] Node connected: " + info.node);
+  publish("node_up", info.node);
+}
+
+void membership_state::member_down(const std::string& node_name,
+                 std::function<void()> then) {
+  auto& st = *this;
+  auto i = st.members.find(node_name);
+  if (i == st.members.end())
+    return;
+  auto m = i->second;
+  st.members.erase(i);
+  self->demonitor(m.handle.address());
+  for (auto& address : {m.address, m.dialed}) {
+    if (address.empty())
+      continue;
+    auto& t = st.targets[address];
     t.state = target::idle;
-    log::debug("[ClusterMonitor] cannot join " + address + ": " + why);
+    t.backoff = milliseconds{0};
     schedule_retry(address);
   }
-
-  void connect(const std::string& address) const {
-    auto& st = self->state;
-    if (st.address.empty() || address == st.address)
-      return;
-    auto& t = st.targets[address];
-    if (t.state != target::idle)
-      return;
-    for (auto& kvp : st.members)
-      if (kvp.second.address == address) {
-        t.state = target::connected;
-        return;
-      }
-    auto colon = address.rfind(':');
-    if (colon == std::string::npos)
-      return;
-    auto host = address.substr(0, colon);
-    auto port = static_cast<uint16_t>(std::stoi(address.substr(colon + 1)));
-    t.state = target::connecting;
-    auto e = *this;
-    self
-      ->request(mm, cfg.connect_timeout, caf::connect_atom::value, host, port)
-      .then(
-        [e, address](const caf::node_id& nid, caf::strong_actor_ptr& ptr,
-                     const std::set<std::string>&) {
-          auto& t = e.self->state.targets[address];
-          if (nid == e.self->node()) {
-            // A seed that points at this very node.
-            t.state = target::connected;
-            return;
-          }
-          if (!ptr)
-            return e.failed(address, "no membership actor at this address");
-          // The same node as the one that went down is fine (a healed
-          // partition or a resumed process); a stale cached proxy of a dead
-          // one fails the handshake by timeout and we try again.
-          e.handshake(address, caf::actor_cast<membership_actor>(ptr), nid);
-        },
-        [e, address](caf::error& err) {
-          e.failed(address, e.self->system().render(err));
-        });
-  }
-
-  /// Client side: hello -> verify the server's proof -> join.
-  void handshake(const std::string& address, membership_actor peer,
-                 caf::node_id nid) const {
-    auto nonce = auth::make_nonce();
-    auto e = *this;
-    self
-      ->request(peer, cfg.connect_timeout, hello_atom::value,
-                hello_msg{node(), self->state.address, nonce})
-      .then(
-        [e, address, peer, nid, nonce](challenge_msg& c) {
-          auto expected = auth::server_proof(e.cfg.cookie, nonce, c.nonce,
-                                             c.node);
-          if (!auth::equal(c.mac, expected)) {
-            auto& t = e.self->state.targets[address];
-            if (!t.warned)
-              log::warning("[ClusterMonitor] refusing " + c.node + " at "
-                           + address + ": cookie mismatch");
-            t.warned = true;
-            return e.failed(address, "cookie mismatch");
-          }
-          auto proof = auth::client_proof(e.cfg.cookie, nonce, c.nonce,
-                                          e.node());
-          e.join(address, peer, nid, c.nonce, proof);
-        },
-        [e, address](caf::error& err) {
-          e.failed(address, e.self->system().render(err));
-        });
-  }
-
-  void join(const std::string& address, membership_actor peer,
-            caf::node_id nid, std::string server_nonce,
-            std::string proof) const {
-    auto e = *this;
-    self
-      ->request(peer, cfg.connect_timeout, join_atom::value, server_nonce,
-                proof, info())
-      .then(
-        [e, address, peer, nid](welcome_msg& w) {
-          e.add_member(w.info, peer, nid, address);
-          for (auto& a : w.members)
-            e.connect(a);
-        },
-        [e, address](caf::error& err) {
-          auto& t = e.self->state.targets[address];
-          if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
-              && !t.warned) {
-            log::warning("[ClusterMonitor] " + address
-                         + " refused to let us join: cookie mismatch");
-            t.warned = true;
-          }
-          e.failed(address, e.self->system().render(err));
-        });
-  }
-
-  /// What this node hands to an authenticated peer.
-  peer_info info() const {
-    return peer_info{node(), self->state.address, directory, bus, supervisor};
-  }
-
-  // -- membership changes -----------------------------------------------------
-
-  /// Marks an address as connected to a member.
-  void reached(const std::string& address) const {
-    if (address.empty())
-      return;
-    auto& t = self->state.targets[address];
-    t.state = target::connected;
-    t.backoff = milliseconds{0};
-    t.warned = false;
-  }
-
-  /// `dialed` is the address we connected to (may differ from the one the
-  /// peer advertises, e.g. a seed written as localhost); empty on the
-  /// server side.
-  void add_member(const peer_info& info, const membership_actor& handle,
-                  const caf::node_id& nid, const std::string& dialed) const {
-    auto& st = self->state;
-    auto i = st.members.find(info.node);
-    if (i != st.members.end()) {
-      if (i->second.nid == nid) {
-        // Both sides connected at once: same node, same connection.
-        reached(dialed);
-        return;
-      }
-      // The node restarted before we noticed it going down: report it down
-      // (after the purge) and only then up again.
-      auto e = *this;
-      member_down(info.node, [e, info, handle, nid, dialed] {
-        e.add_member(info, handle, nid, dialed);
-      });
-      return;
-    }
-    st.members[info.node] = member{info.address, dialed, handle, nid};
-    reached(info.address);
-    reached(dialed);
-    self->monitor(handle);
-    self->send(directory, peer_up_atom::value, info.node,
-               caf::actor_cast<caf::actor>(info.directory));
-    self->send(bus, peer_up_atom::value, info.node,
-               caf::actor_cast<caf::actor>(info.bus));
-    if (supervisor && info.supervisor)
-      self->send(supervisor, peer_up_atom::value, info.node,
-                 caf::actor_cast<caf::actor>(info.supervisor));
-    log::info("[ClusterMonitor] Node connected: " + info.node);
-    publish("node_up", info.node);
-  }
-
-  void member_down(const std::string& node_name,
-                   std::function<void()> then = nullptr) const {
-    auto& st = self->state;
-    auto i = st.members.find(node_name);
-    if (i == st.members.end())
-      return;
-    auto m = i->second;
-    st.members.erase(i);
-    self->demonitor(m.handle.address());
-    for (auto& address : {m.address, m.dialed}) {
-      if (address.empty())
-        continue;
-      auto& t = st.targets[address];
-      t.state = target::idle;
-      t.backoff = milliseconds{0};
-      schedule_retry(address);
-    }
-    log::warning("[ClusterMonitor] Node disconnected: " + node_name);
-    self->send(bus, peer_down_atom::value, node_name);
-    if (supervisor)
-      self->send(supervisor, peer_down_atom::value, node_name);
-    // Purge its directory entries before anyone hears of node_down.
-    auto e = *this;
-    self->request(directory, caf::infinite, peer_down_atom::value, node_name)
-      .then([e, node_name, then](bool) {
-        e.publish("node_down", node_name);
-        if (then)
-          then();
-      });
-  }
-};
-
-} // namespace
+  log::warning("[ClusterMonitor] Node disconnected: " + node_name);
+  self->send(bus, peer_down_atom::value, node_name);
+  if (supervisor)
+    self->send(supervisor, peer_down_atom::value, node_name);
+  // Purge its directory entries before anyone hears of node_down.
+  auto e = this;
+  self->request(directory, caf::infinite, peer_down_atom::value, node_name)
+    .then([e, node_name, then](bool) {
+      e->publish("node_down", node_name);
+      if (then)
+        then();
+    });
+}
 
 membership_actor::behavior_type
 membership(membership_pointer self, node_context_ptr ctx,
            membership_config cfg, caf::io::middleman_actor mm,
            directory_actor directory, event_bus_actor bus,
            supervisor_actor supervisor) {
-  env e{self,          std::move(ctx), std::move(cfg),       std::move(mm),
-        std::move(directory), std::move(bus), std::move(supervisor)};
+  auto e = &self->state;
+  e->self = self;
+  e->ctx = std::move(ctx);
+  e->cfg = std::move(cfg);
+  e->mm = std::move(mm);
+  e->directory = std::move(directory);
+  e->bus = std::move(bus);
+  e->supervisor = std::move(supervisor);
   self->set_down_handler([e](caf::down_msg& dm) {
-    for (auto& kvp : e.self->state.members)
+    for (auto& kvp : e->members)
       if (kvp.second.handle.address() == dm.source) {
         auto name = kvp.first;
-        return e.member_down(name);
+        return e->member_down(name);
       }
   });
   return {
     [e](start_atom, const std::string& address) {
-      if (!e.self->state.address.empty())
+      if (!e->address.empty())
         return; // started once, by the node itself
-      e.self->state.address = address;
-      for (auto& seed : e.cfg.seeds)
-        e.connect(seed);
-      e.self->send(e.self, tick_atom::value);
+      e->address = address;
+      for (auto& seed : e->cfg.seeds)
+        e->connect(seed);
+      e->self->send(e->self, tick_atom::value);
     },
     [e](hello_atom, const hello_msg& h) {
       // Strangers may ask; keep the pending challenges bounded.
-      auto& challenges = e.self->state.challenges;
+      auto& challenges = e->challenges;
       if (challenges.size() >= 1024) {
         auto oldest = challenges.begin();
         for (auto i = challenges.begin(); i != challenges.end(); ++i)
@@ -302,81 +281,81 @@ membership(membership_pointer self, node_context_ptr ctx,
         challenges.erase(oldest);
       }
       auto nonce = auth::make_nonce();
-      e.self->state.challenges[nonce]
-        = pending_challenge{h.node, h.nonce, e.self->clock().now()};
-      return challenge_msg{e.node(), nonce,
-                           auth::server_proof(e.cfg.cookie, h.nonce, nonce,
-                                              e.node())};
+      e->challenges[nonce]
+        = pending_challenge{h.node, h.nonce, e->self->clock().now()};
+      return challenge_msg{e->node(), nonce,
+                           auth::server_proof(e->cfg.cookie, h.nonce, nonce,
+                                              e->node())};
     },
     [e](join_atom, const std::string& server_nonce, const std::string& proof,
         peer_info& info) -> caf::result<welcome_msg> {
-      auto& challenges = e.self->state.challenges;
+      auto& challenges = e->challenges;
       auto i = challenges.find(server_nonce);
       if (i == challenges.end())
         return make_error(errc::unauthorized, "unknown challenge");
       auto ch = i->second;
       challenges.erase(i);
-      auto expected = auth::client_proof(e.cfg.cookie, ch.client_nonce,
+      auto expected = auth::client_proof(e->cfg.cookie, ch.client_nonce,
                                          server_nonce, ch.node);
       if (!auth::equal(proof, expected) || info.node != ch.node) {
         log::warning("[ClusterMonitor] refusing " + ch.node
                      + ": cookie mismatch");
         return make_error(errc::unauthorized, "cookie mismatch");
       }
-      auto sender = e.self->current_sender();
+      auto sender = e->self->current_sender();
       if (!sender)
         return make_error(errc::unauthorized, "anonymous join");
       auto peer = caf::actor_cast<membership_actor>(sender);
-      e.add_member(info, peer, sender->node(), {});
-      return welcome_msg{e.info(), e.addresses()};
+      e->add_member(info, peer, sender->node(), {});
+      return welcome_msg{e->info(), e->addresses()};
     },
     [e](gossip_atom, const std::vector<std::string>& addresses) {
-      if (!e.trusted())
+      if (!e->trusted())
         return;
       for (auto& a : addresses)
-        e.connect(a);
+        e->connect(a);
     },
     [e](tick_atom) {
-      if (e.self->current_sender() != e.self->ctrl())
+      if (e->self->current_sender() != e->self->ctrl())
         return;
-      auto& st = e.self->state;
-      auto addrs = e.addresses();
+      auto& st = *e;
+      auto addrs = e->addresses();
       for (auto& kvp : st.members)
-        e.self->send(kvp.second.handle, gossip_atom::value, addrs);
-      auto now = e.self->clock().now();
+        e->self->send(kvp.second.handle, gossip_atom::value, addrs);
+      auto now = e->self->clock().now();
       for (auto i = st.challenges.begin(); i != st.challenges.end();)
         if (now - i->second.issued > std::chrono::seconds(10))
           i = st.challenges.erase(i);
         else
           ++i;
-      if (e.cfg.gossip_interval.count() > 0)
-        e.self->delayed_send(e.self, e.cfg.gossip_interval, tick_atom::value);
+      if (e->cfg.gossip_interval.count() > 0)
+        e->self->delayed_send(e->self, e->cfg.gossip_interval, tick_atom::value);
     },
     [e](retry_atom, const std::string& address) {
-      if (e.self->current_sender() != e.self->ctrl())
+      if (e->self->current_sender() != e->self->ctrl())
         return;
-      auto& t = e.self->state.targets[address];
+      auto& t = e->targets[address];
       t.retry_scheduled = false;
-      e.connect(address);
+      e->connect(address);
     },
     [e](info_atom) -> caf::result<cluster_info> {
-      if (!e.trusted())
+      if (!e->trusted())
         return make_error(errc::unauthorized);
-      return cluster_info{e.node(), e.connected()};
+      return cluster_info{e->node(), e->connected()};
     },
     [e](leave_atom) -> caf::result<bool> {
-      if (e.self->current_sender()
-          && e.self->current_sender()->node() != e.self->node())
+      if (e->self->current_sender()
+          && e->self->current_sender()->node() != e->self->node())
         return make_error(errc::unauthorized);
-      auto& st = e.self->state;
+      auto& st = *e;
       st.leaving = true;
       std::vector<membership_actor> members;
       for (auto& kvp : st.members)
         members.push_back(kvp.second.handle);
-      auto rp = e.self->make_response_promise<bool>();
-      auto self = e.self;
-      auto node = e.node();
-      auto timeout = e.cfg.connect_timeout;
+      auto rp = e->self->make_response_promise<bool>();
+      auto self = e->self;
+      auto node = e->node();
+      auto timeout = e->cfg.connect_timeout;
       fan_out<bool>(
         members.size(),
         [&](size_t i) {
@@ -386,16 +365,16 @@ membership(membership_pointer self, node_context_ptr ctx,
       return rp;
     },
     [e](leave_atom, const std::string& node) -> caf::result<bool> {
-      if (!e.trusted())
+      if (!e->trusted())
         return make_error(errc::unauthorized);
-      auto& st = e.self->state;
+      auto& st = *e;
       auto i = st.members.find(node);
       if (i == st.members.end())
         return false;
       i->second.leaving = true;
       log::info("[ClusterMonitor] Node leaving: " + node);
-      if (e.supervisor)
-        e.self->send(e.supervisor, leave_atom::value, node);
+      if (e->supervisor)
+        e->self->send(e->supervisor, leave_atom::value, node);
       return true;
     },
   };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -59,16 +60,71 @@ struct pending_challenge {
   caf::actor_clock::time_point issued;
 };
 
+struct membership_state;
+
+using membership_pointer = membership_actor::stateful_pointer<membership_state>;
+
+/// The membership actor's state and logic.
 struct membership_state {
+  membership_pointer self = nullptr;
+  node_context_ptr ctx;
+  membership_config cfg;
+  caf::io::middleman_actor mm;
+  directory_actor directory;
+  event_bus_actor bus;
+  supervisor_actor supervisor;
   std::string address; // own advertised host:port; empty until started
   std::map<std::string, member> members; // by node name
   std::map<std::string, target> targets; // by address
   std::map<std::string, pending_challenge> challenges; // by server nonce
   bool leaving = false; // this node announced its leave
   static inline const char* name = "membership";
-};
 
-using membership_pointer = membership_actor::stateful_pointer<membership_state>;
+  const std::string& node();
+
+  std::vector<std::string> connected();
+
+  std::vector<std::string> addresses();
+
+  /// True if the current message comes from this node or from a member.
+  /// Only the handshake is open to strangers; everything else is ignored.
+  bool trusted();
+
+  void publish(const char* name, const std::string& who);
+
+  // -- connecting -------------------------------------------------------------
+
+  void schedule_retry(const std::string& address);
+
+  void failed(const std::string& address, const std::string& why);
+
+  void connect(const std::string& address);
+
+  /// Client side: hello -> verify the server's proof -> join.
+  void handshake(const std::string& address, membership_actor peer,
+                 caf::node_id nid);
+
+  void join(const std::string& address, membership_actor peer,
+            caf::node_id nid, std::string server_nonce,
+            std::string proof);
+
+  /// What this node hands to an authenticated peer.
+  peer_info info();
+
+  // -- membership changes -----------------------------------------------------
+
+  /// Marks an address as connected to a member.
+  void reached(const std::string& address);
+
+  /// `dialed` is the address we connected to (may differ from the one the
+  /// peer advertises, e.g. a seed written as localhost); empty on the
+  /// server side.
+  void add_member(const peer_info& info, const membership_actor& handle,
+                  const caf::node_id& nid, const std::string& dialed);
+
+  void member_down(const std::string& node_name,
+                   std::function<void()> then = nullptr);
+};
 
 /// Cluster membership: authenticates peers with the cookie, keeps a full
 /// mesh by gossiping member addresses, monitors each member's membership
