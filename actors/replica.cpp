@@ -1,0 +1,74 @@
+#include "actors/replica.hpp"
+
+#include <algorithm>
+
+namespace am {
+
+void replica_set::seed(const std::string& primary, const agent_snapshot& x) {
+  auto& c = copies_[x.header.name];
+  c.primary = primary;
+  c.header = x.header;
+  c.tasks.clear();
+  for (auto& t : x.tasks)
+    c.tasks[t.id] = t;
+}
+
+bool replica_set::apply(const std::string& primary, const agent_delta& d) {
+  if (d.removed) {
+    copies_.erase(d.name);
+    return true;
+  }
+  auto i = copies_.find(d.name);
+  if (i == copies_.end() || i->second.primary != primary)
+    return false;
+  auto& c = i->second;
+  if (d.has_header)
+    c.header = d.header;
+  for (auto& t : d.upserts) {
+    if (t.full) {
+      c.tasks[t.id] = t;
+      continue;
+    }
+    auto j = c.tasks.find(t.id);
+    if (j == c.tasks.end())
+      continue; // a status change of a row evicted meanwhile
+    j->second.seq = t.seq;
+    j->second.status = t.status;
+    j->second.result = t.result;
+    j->second.updated_us = t.updated_us;
+  }
+  for (auto& id : d.deletes)
+    c.tasks.erase(id);
+  return true;
+}
+
+void replica_set::drop(const std::string& name) {
+  copies_.erase(name);
+}
+
+std::vector<std::string> replica_set::hosted_by(const std::string& node) const {
+  std::vector<std::string> result;
+  for (auto& kvp : copies_)
+    if (kvp.second.primary == node)
+      result.push_back(kvp.first);
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+std::optional<agent_snapshot>
+replica_set::snapshot(const std::string& name) const {
+  auto i = copies_.find(name);
+  if (i == copies_.end())
+    return std::nullopt;
+  agent_snapshot result;
+  result.header = i->second.header;
+  for (auto& kvp : i->second.tasks)
+    result.tasks.push_back(kvp.second);
+  std::sort(result.tasks.begin(), result.tasks.end(),
+            [](const stored_task& x, const stored_task& y) {
+              return x.seq < y.seq;
+            });
+  return result;
+}
+
+} // namespace am
