@@ -156,6 +156,9 @@ void commit(agent_pointer self, F then) {
         --self->state.uncommitted;
         log::error("[Agent] " + self->state.st->name()
                    + ": a change was not kept: " + self->system().render(err));
+        // The store missed it: the next commit writes the whole agent.
+        if (!self->state.retired)
+          self->state.st->track_changes(true, true);
         (*fn)(make_error(errc::store_failed, self->system().render(err)));
         maybe_hand_over(self);
       });
@@ -269,6 +272,20 @@ void run_task(agent_pointer self, const task_record& rec) {
   actions.start(rec.t.action, rec.t.params, *env, std::move(done));
 }
 
+/// Starts a task's action once its running mark is kept: a task that was
+/// running when the process died is failed after the restart, never run a
+/// second time.
+void start_kept(agent_pointer self, const task_record& rec) {
+  if (!self->state.ctx->store) {
+    run_task(self, rec);
+    return;
+  }
+  commit(self, [self, rec](const caf::error&) {
+    if (!self->state.retired)
+      run_task(self, rec);
+  });
+}
+
 /// Follows a task on a stream: the task first, then its updates.
 void watch(agent_pointer self, const task_record& rec, const task_view& view,
            const caf::actor& sink, uint64_t seq, const std::string& rpc_id) {
@@ -315,10 +332,8 @@ void maybe_hand_over(agent_pointer self) {
     }
   obs.watchers.clear();
   abandon(obs, s.st->name());
-  for (auto& id : s.st->task_ids())
-    s.ctx->tasks->erase(id);
-  for (auto& id : s.st->take_evicted())
-    s.ctx->tasks->erase(id);
+  // The task index keeps its entries until the move is done (GetTask finds
+  // the agent meanwhile and waits for it).
   s.timers.clear();
   *s.remains = agent_parcel{};
   s.leaving.deliver(s.st->snapshot());
@@ -413,7 +428,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       // Answered when the task finishes: at once for a synchronous action.
       auto rp = self->make_response_promise<process_result>();
       s.obs->processing.emplace(rec->t.id, rp);
-      run_task(self, *rec);
+      start_kept(self, *rec);
       return rp;
     },
     [self](state_atom) {
@@ -552,12 +567,16 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (!rec)
         return;
       changed(self, *rec);
-      run_task(self, *rec);
+      start_kept(self, *rec);
     },
     [self](finish_atom, const std::string& id, json_box& result) {
+      if (self->state.retired)
+        return;
       finished(self, id, std::move(result.value));
     },
     [self](timer_atom, uint64_t token) {
+      if (self->state.retired)
+        return;
       auto& timers = self->state.timers;
       auto i = timers.find(token);
       if (i == timers.end())
@@ -591,6 +610,12 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](retire_atom) -> caf::result<bool> {
       auto& s = self->state;
+      // From now on it changes nothing: requests stay in the mailbox and
+      // bounce when it quits, running actions are ignored, and no change
+      // reaches the store after its removal.
+      s.retired = true;
+      s.draining = true;
+      s.st->track_changes(false);
       *s.remains = agent_parcel{};
       abandon(*s.obs, s.st->name());
       for (auto& id : s.st->task_ids())
@@ -632,7 +657,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (j == xs.end())
         return;
       if (auto rec = s.st->find(id))
-        j->rp.deliver(view_of(*s.ctx, *s.st, *rec));
+        ack(self, j->rp, view_of(*s.ctx, *s.st, *rec));
       else
         j->rp.deliver(make_error(errc::task_not_found));
       xs.erase(j);

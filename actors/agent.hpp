@@ -71,6 +71,8 @@ struct agent_actor_state {
   /// Moving to another node: no task starts and no change is accepted
   /// (such requests wait in the mailbox and bounce to the new node).
   bool draining = false;
+  /// Stopped for good; it quits once the store forgot it.
+  bool retired = false;
   caf::typed_response_promise<agent_snapshot> leaving;
   /// Timers of running asynchronous actions: token -> (task id, callback).
   std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>

@@ -134,8 +134,9 @@ agent_state::agent_state(const agent_snapshot& x, size_t history_limit)
   while (history_order_.size() > history_limit_) {
     auto i = history_.find(history_order_.front());
     if (i != history_.end()) {
-      if (!i->second.t.message_id.empty())
-        message_ids_.erase(i->second.t.message_id);
+      auto m = message_ids_.find(i->second.t.message_id);
+      if (m != message_ids_.end() && m->second == i->first)
+        message_ids_.erase(m);
       history_.erase(i);
     }
     evicted_.push_back(history_order_.front());
@@ -148,6 +149,9 @@ void agent_state::track_changes(bool on, bool everything) {
   upserts_.clear();
   deletes_.clear();
   header_dirty_ = on && everything;
+  replace_ = on && everything;
+  if (on && !everything)
+    deletes_ = evicted_; // rows a smaller history limit dropped
   if (!on || !everything)
     return;
   for (auto* xs : {&running_, &inbox_, &standard_})
@@ -180,6 +184,7 @@ agent_delta agent_state::take_changes() {
   }
   result.upserts = std::exchange(upserts_, {});
   result.deletes = std::exchange(deletes_, {});
+  result.replace = std::exchange(replace_, false);
   return result;
 }
 
@@ -400,8 +405,9 @@ void agent_state::finish(task_record& rec) {
   while (history_order_.size() > history_limit_) {
     auto& old = history_order_.front();
     if (auto i = history_.find(old); i != history_.end()) {
-      if (!i->second.t.message_id.empty())
-        message_ids_.erase(i->second.t.message_id);
+      auto m = message_ids_.find(i->second.t.message_id);
+      if (m != message_ids_.end() && m->second == i->first)
+        message_ids_.erase(m);
       history_.erase(i);
     }
     if (tracking_)

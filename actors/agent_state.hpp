@@ -224,6 +224,7 @@ private:
   // Changes since `take_changes` (only while tracking).
   bool tracking_ = false;
   bool header_dirty_ = false;
+  bool replace_ = false; // the next delta is the whole agent
   std::vector<stored_task> upserts_;
   std::vector<std::string> deletes_;
 };

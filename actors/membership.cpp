@@ -117,7 +117,7 @@ void membership_state::handshake(const std::string& address, membership_actor pe
   auto e = this;
   self
     ->request(peer, cfg.connect_timeout, hello_atom::value,
-              hello_msg{node(), address, nonce})
+              hello_msg{node(), this->address, nonce})
     .then(
       [e, address, peer, nid, nonce](challenge_msg& c) {
         auto expected = auth::server_proof(e->cfg.cookie, nonce, c.nonce,
@@ -344,8 +344,8 @@ membership(membership_pointer self, node_context_ptr ctx,
       return cluster_info{e->node(), e->connected()};
     },
     [e](leave_atom) -> caf::result<bool> {
-      if (e->self->current_sender()
-          && e->self->current_sender()->node() != e->self->node())
+      auto sender = e->self->current_sender();
+      if (!sender || sender->node() != e->self->node())
         return make_error(errc::unauthorized);
       auto& st = *e;
       st.leaving = true;

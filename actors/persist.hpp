@@ -74,6 +74,8 @@ struct agent_delta {
   std::string name;
   /// The agent is gone: drop everything kept of it.
   bool removed = false;
+  /// The upserts are the whole agent: drop rows of it not among them.
+  bool replace = false;
   bool has_header = false;
   agent_header header;
   std::vector<stored_task> upserts; // in change order; a later one wins
@@ -82,7 +84,7 @@ struct agent_delta {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_delta& x) {
-  return f(caf::meta::type_name("agent_delta"), x.name, x.removed,
+  return f(caf::meta::type_name("agent_delta"), x.name, x.removed, x.replace,
            x.has_header, x.header, x.upserts, x.deletes);
 }
 

@@ -156,6 +156,10 @@ void store::write(const std::vector<agent_delta>& batch) {
         step(del_tasks_);
         continue;
       }
+      if (d.replace) {
+        bind(del_tasks_, 1, d.name);
+        step(del_tasks_);
+      }
       if (d.has_header) {
         auto& h = d.header;
         bind(put_agent_, 1, h.name);
@@ -176,6 +180,9 @@ void store::write(const std::vector<agent_delta>& batch) {
           bind(set_status_, 5, d.name);
           bind(set_status_, 6, t.id);
           step(set_status_);
+          if (sqlite3_changes(db_) != 1)
+            throw std::runtime_error("store " + file_ + ": task " + t.id
+                                     + " of " + d.name + " is not stored");
           continue;
         }
         bind(put_task_, 1, d.name);

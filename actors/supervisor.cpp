@@ -136,37 +136,58 @@ struct env {
   }
 
   /// Moves one agent: it drains and hands over its state, a member adopts
-  /// it, then this node's store forgets it.
+  /// it, then this node's store forgets it. The agent always answers (its
+  /// drain time is bounded); if it crashes meanwhile, the supervisor moves
+  /// what it left (see `restart`).
   void hand_off(const std::string& name, std::function<void(bool)> done) const {
     auto& sa = self->state.agents[name];
     sa.moving = true;
+    sa.moved = done;
     auto handle = sa.handle;
     self->send(directory, move_atom::value, name, true);
     auto e = *this;
-    self
-      ->request(handle, ctx->agents.handoff_drain + std::chrono::seconds(2),
-                handoff_atom::value)
+    self->request(handle, caf::infinite, handoff_atom::value)
       .then(
-        [e, name, handle, done](agent_snapshot& snap) {
+        [e, name, handle](agent_snapshot& snap) {
           // The actor quits now: not a crash.
           e.self->state.names.erase(handle.address());
-          e.place(name, std::make_shared<agent_snapshot>(std::move(snap)),
-                  e.targets_for(name), 0, done);
+          e.place(name, std::make_shared<agent_snapshot>(std::move(snap)));
         },
-        [e, name, done](caf::error& err) {
+        [e, name](caf::error& err) {
+          // Refused (it was moving already): it stays.
           log::warning("[Supervisor] agent " + name
                        + " did not hand over: " + to_string(err));
           auto i = e.self->state.agents.find(name);
-          if (i != e.self->state.agents.end())
-            i->second.moving = false;
+          if (i == e.self->state.agents.end())
+            return;
+          auto done = std::move(i->second.moved);
+          i->second.moving = false;
           e.self->send(e.directory, move_atom::value, name, false);
-          done(false);
+          e.answer_waiting(name, i->second.handle);
+          if (done)
+            done(false);
         });
+  }
+
+  /// Offers a drained agent to the members in rendezvous order.
+  void place(const std::string& name,
+             std::shared_ptr<agent_snapshot> snap) const {
+    place(name, std::move(snap), targets_for(name), 0);
+  }
+
+  /// Calls (and forgets) the completion callback of a moving agent.
+  void moved(const std::string& name, bool ok) const {
+    auto i = self->state.agents.find(name);
+    if (i == self->state.agents.end() || !i->second.moved)
+      return;
+    auto done = std::move(i->second.moved);
+    i->second.moved = nullptr;
+    done(ok);
   }
 
   void place(const std::string& name, std::shared_ptr<agent_snapshot> snap,
              std::vector<std::pair<std::string, supervisor_actor>> order,
-             size_t i, std::function<void(bool)> done) const {
+             size_t i) const {
     auto e = *this;
     if (i == order.size()) {
       // Nobody took it: it stays (its store rows are current).
@@ -175,6 +196,7 @@ struct env {
       auto st = make_state(std::make_shared<agent_state>(
                              *snap, ctx->agents.history_limit),
                            false);
+      index(*st);
       auto& sa = self->state.agents[name];
       sa.moving = false;
       sa.handle = spawn_agent(
@@ -182,32 +204,51 @@ struct env {
       self->send(directory, update_atom::value, entry(name, sa));
       self->send(directory, move_atom::value, name, false);
       answer_waiting(name, sa.handle);
-      done(false);
+      moved(name, false);
       return;
     }
     auto target = order[i];
+    auto generation = snap->header.generation + 1;
+    auto started_at = snap->header.started_at;
+    // Long enough for a busy target (its commit and directory round);
+    // a timeout is not taken as a refusal (the adopt may have happened).
     self
-      ->request(target.second, std::chrono::seconds(5), adopt_atom::value,
+      ->request(target.second, std::chrono::seconds(10), adopt_atom::value,
                 *snap, std::string{"handoff"})
       .then(
-        [e, name, target, done](agent_actor& fresh) {
+        [e, name, target, snap, generation, started_at](agent_actor& fresh) {
+          // Our directory learns the move now (not only when the new
+          // node's broadcast arrives), and late resolves find it.
+          caf::anon_send(e.directory, replicate_atom::value,
+                         dir_entry{name, target.first, fresh, started_at,
+                                   generation});
+          e.self->state.moved_to[name] = fresh;
+          for (auto& t : snap->tasks)
+            e.ctx->tasks->erase(t.id);
           agent_delta d;
           d.name = name;
           d.removed = true;
-          e.forget_kept(d, [e, name, fresh, target, done] {
+          e.forget_kept(d, [e, name, fresh, target] {
+            e.moved(name, true);
             e.self->state.agents.erase(name);
             e.answer_waiting(name, fresh);
             log::info("[Supervisor] agent " + name + " moved to "
                       + target.first);
             e.publish("agent_stopped", name,
                       json{{"reason", "handoff"}, {"to", target.first}});
-            done(true);
           });
         },
-        [e, name, snap, order, i, done](caf::error& err) {
+        [e, name, snap, order, i](caf::error& err) {
           log::warning("[Supervisor] " + order[i].first + " did not adopt "
                        + name + ": " + to_string(err));
-          e.place(name, snap, order, i + 1, done);
+          if (err == caf::sec::request_timeout) {
+            // Unknown outcome: trying another member could make a second
+            // copy. It stays here; if the target did adopt it, its higher
+            // generation wins and this copy stops.
+            e.place(name, snap, {}, 0);
+            return;
+          }
+          e.place(name, snap, order, i + 1);
         });
   }
 
@@ -363,6 +404,14 @@ struct env {
       publish("agent_stopped", name, json{{"reason", "restart_limit"}});
       return;
     }
+    if (sa.moving) {
+      // It crashed while draining for a move: move what it left.
+      for (auto& rec : failed)
+        announce(*ctx, *parcel.st, *parcel.obs, rec, true);
+      abandon(*parcel.obs, name);
+      place(name, std::make_shared<agent_snapshot>(parcel.st->snapshot()));
+      return;
+    }
     sa.restarts.push_back(self->clock().now());
     sa.handle = agent_actor{};
     auto reason = self->system().render(why);
@@ -376,6 +425,8 @@ struct env {
         e.bury(*p); // stopped while we waited for the store
         return;
       }
+      // Tasks announced by the dead actor may be missing from the index.
+      e.index(*p->st);
       i->second.handle = e.spawn_agent(name, std::move(*p));
       log::info("[Supervisor] restarted agent " + name + " after " + reason);
       e.self->send(e.directory, update_atom::value, e.entry(name, i->second));
@@ -491,8 +542,12 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         const agent_actor& failed) -> caf::result<agent_actor> {
       auto& st = e.self->state;
       auto i = st.agents.find(name);
-      if (i == st.agents.end())
+      if (i == st.agents.end()) {
+        // Moved away: callers that were late follow it.
+        if (auto m = st.moved_to.find(name); m != st.moved_to.end())
+          return m->second;
         return agent_actor{};
+      }
       if (i->second.handle && i->second.handle != failed
           && !i->second.moving)
         return i->second.handle;
@@ -530,7 +585,12 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       e.self->state.leaving.erase(node);
     },
     [e](leave_atom, const std::string& node) {
-      e.self->state.leaving.insert(node);
+      // Our own name: this node is about to hand its agents off and takes
+      // no more (set before the members hear of it).
+      if (node == e.ctx->node_name)
+        e.self->state.leaving_self = true;
+      else
+        e.self->state.leaving.insert(node);
     },
     [e](crash_atom, agent_parcel& parcel) {
       if (parcel.st)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <vector>
@@ -26,8 +27,9 @@ struct supervised_agent {
   agent_actor handle;
   int64_t started_at = 0;
   uint64_t generation = 0;
-  /// Handing off to another node.
+  /// Handing off to another node, and what to call when that is over.
   bool moving = false;
+  std::function<void(bool)> moved;
   /// Times of recent restarts, oldest first, within the restart window.
   std::vector<caf::actor_clock::time_point> restarts;
 };
@@ -53,6 +55,8 @@ struct supervisor_state {
   std::set<std::string> leaving;
   /// This node hands its agents off and takes none.
   bool leaving_self = false;
+  /// Where agents of this node moved (for callers that resolve late).
+  std::unordered_map<std::string, agent_actor> moved_to;
   /// Callers waiting for the restart of an agent whose old handle failed.
   std::unordered_multimap<std::string, caf::typed_response_promise<agent_actor>>
     waiting;

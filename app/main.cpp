@@ -50,9 +50,14 @@ int main(int argc, char** argv) {
     am::log::warning("agentmesh: second signal, exiting at once");
     std::_Exit(130);
   }}.detach();
-  std::thread{[] {
-    std::this_thread::sleep_for(std::chrono::seconds(15));
-    am::log::error("agentmesh: shutdown took longer than 15 s, exiting");
+  // The watchdog leaves room for a handoff (drain time plus adopts).
+  auto limit = std::chrono::seconds(15)
+               + std::chrono::duration_cast<std::chrono::seconds>(
+                 cfg.handoff_drain);
+  std::thread{[limit] {
+    std::this_thread::sleep_for(limit);
+    am::log::error("agentmesh: shutdown took longer than "
+                   + std::to_string(limit.count()) + " s, exiting");
     std::_Exit(1);
   }}.detach();
   am::app::stop_node(sys, *n);

@@ -129,10 +129,14 @@ void stop_node(caf::actor_system& sys, node& n) {
     // moves to one of them (requests keep being served and follow it), then
     // the node goes.
     auto t0 = std::chrono::steady_clock::now();
+    // No agent starts or arrives here from now on.
+    self->send(n.supervisor, leave_atom::value, n.ctx->node_name);
     self->request(n.membership, std::chrono::seconds(3), leave_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
     size_t moved = 0;
-    self->request(n.supervisor, std::chrono::seconds(12), handoff_atom::value)
+    // Drain time, then an adopt (at most 10 s) per agent in parallel.
+    auto budget = n.ctx->agents.handoff_drain + std::chrono::seconds(11);
+    self->request(n.supervisor, budget, handoff_atom::value)
       .receive([&](size_t x) { moved = x; },
                [&](caf::error& err) {
                  log::error("[Supervisor] handoff failed: " + sys.render(err));
@@ -170,7 +174,10 @@ void stop_node(caf::actor_system& sys, node& n) {
     // closes once the writer is gone.
     self->monitor(n.ctx->store);
     self->send_exit(n.ctx->store, caf::exit_reason::user_shutdown);
-    self->receive([](const caf::down_msg&) {});
+    auto store = n.ctx->store.address();
+    bool closed = false;
+    self->receive_while([&] { return !closed; })(
+      [&](const caf::down_msg& dm) { closed = dm.source == store; });
   }
   stop(n.directory);
   stop(n.logger);

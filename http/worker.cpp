@@ -380,11 +380,16 @@ private:
           retry();
         });
     if (w)
-      w->on_down = [=, &sys](const caf::error& reason) {
+      w->on_down = [=](const caf::error& reason) {
+        // Only an agent that ended on purpose (moved, stopped) answered
+        // every request it took before it quit: ours was not taken. A
+        // crashed agent or a lost node may have run it.
+        if (!reason || reason == caf::exit_reason::normal
+            || reason == caf::exit_reason::user_shutdown)
+          return retry();
         if (reason == caf::exit_reason::remote_link_unreachable)
-          // Its node is gone: the request may have run there.
           return cb(failure::internal("node_down: " + e.node));
-        retry();
+        cb(failure::internal("agent_crashed"));
       };
   }
 

@@ -304,8 +304,7 @@ CAF_TEST(a returning node with an older generation loses to the moved agent) {
   auto theirs = spawn_stub();
   ask<std::string>(dir2, put_atom::value,
                    dir_entry{"r", ctx2->node_name, theirs, 10, 2});
-  auto enqueues = std::make_shared<int>(0);
-  auto stale = spawn_stub(enqueues);
+  auto stale = spawn_stub();
   self->send(dir, update_atom::value,
              dir_entry{"r", ctx->node_name, stale, 5, 1});
   sched.run();

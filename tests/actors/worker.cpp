@@ -96,14 +96,25 @@ CAF_TEST(a call that times out is not sent twice) {
 CAF_TEST(a stale entry is dropped and looked up once more) {
   auto gone = spawn_stub();
   add_remote("Gone", gone);
-  // The agent died and its node forgot it, but the erase has not reached
-  // us yet: our entry is stale.
-  anon_send_exit(gone, caf::exit_reason::kill);
+  // The agent was stopped (or moved) and its node forgot it, but the erase
+  // has not reached us yet: our entry is stale.
+  anon_send_exit(gone, caf::exit_reason::user_shutdown);
   sched.run();
   ctx2->directory->erase("Gone");
   auto r = call("GetAgentState", {{"agent", "Gone"}});
   CAF_CHECK(r["error"]["code"] == -32001);
   CAF_CHECK(!ctx->directory->contains("Gone"));
+}
+
+CAF_TEST(a request to a remote agent that crashed is not sent again) {
+  auto crashed = spawn_stub();
+  add_remote("Crashed", crashed);
+  // It may have carried the request out before it died: no retry.
+  anon_send_exit(crashed, caf::exit_reason::kill);
+  sched.run();
+  auto r = call("GetAgentState", {{"agent", "Crashed"}});
+  CAF_CHECK(r["error"]["code"] == -32603);
+  CAF_CHECK(r["error"]["data"] == "agent_crashed");
 }
 
 CAF_TEST(a call that meets an agent being restarted reaches the new one) {

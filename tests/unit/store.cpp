@@ -160,6 +160,52 @@ CAF_TEST(a batch is one transaction) {
   CAF_CHECK_EQUAL(kept.size(), 50u);
   for (auto& x : kept)
     CAF_CHECK_EQUAL(x.tasks.size(), 1u);
+  // All or nothing: a batch whose last change cannot apply (a status for a
+  // task the store never got) leaves no trace of the others.
+  std::vector<agent_delta> bad;
+  for (int i = 0; i < 3; ++i) {
+    agent_state st{"B" + std::to_string(i)};
+    st.track_changes(true);
+    st.enqueue("search", json{{"query", "x"}});
+    bad.push_back(st.take_changes());
+  }
+  stored_task ghost;
+  ghost.id = "ghost";
+  ghost.status = "running";
+  ghost.full = false;
+  bad.back().upserts.push_back(ghost);
+  bool threw = false;
+  try {
+    db.write(bad);
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  CAF_CHECK(threw);
+  CAF_CHECK_EQUAL(db.commits(), 1u);
+  CAF_CHECK_EQUAL(db.load().size(), 50u);
+}
+
+CAF_TEST(a full rewrite drops rows the agent no longer has) {
+  temp_dir dir;
+  store db{dir.path, false};
+  agent_state st{"Full"};
+  st.track_changes(true);
+  st.enqueue("search", json{{"query", "kept"}});
+  db.write({st.take_changes()});
+  // A stale row of an earlier incarnation of the name.
+  agent_delta stale;
+  stale.name = "Full";
+  stored_task old;
+  old.id = "old-one";
+  old.status = "queued";
+  stale.upserts.push_back(old);
+  db.write({stale});
+  CAF_CHECK_EQUAL(db.load().front().tasks.size(), 2u);
+  st.track_changes(true, true);
+  db.write({st.take_changes()});
+  auto kept = db.load();
+  CAF_REQUIRE_EQUAL(kept.front().tasks.size(), 1u);
+  CAF_CHECK(kept.front().tasks.front().params == R"({"query":"kept"})");
 }
 
 CAF_TEST(without tracking an agent records nothing) {
