@@ -280,7 +280,8 @@ private:
         [=](std::vector<dir_entry>& found) {
           if (found.empty())
             return cb(failure::task_not_found(id));
-          send_to<Answer>(found.front(), id, timeout_, cb, f, 1, xs...);
+          // A stale handle (the agent restarted or moved) is followed once.
+          send_to<Answer>(found.front(), id, timeout_, cb, f, 0, xs...);
         },
         [=, &sys](caf::error& err) { cb(to_failure(sys, err, {}, id)); });
   }
