@@ -46,11 +46,13 @@ caf::error make_error(errc x, std::string context) {
 }
 
 uint8_t code_of(const caf::error& err) {
-  return err.category() == category ? err.code() : 0;
+  // An empty error has no category (CAF 0.17 dereferences null).
+  return err && err.category() == category ? err.code() : 0;
 }
 
 std::string context_of(const caf::error& err) {
-  if (err.category() != category || !err.context().match_elements<std::string>())
+  if (!err || err.category() != category
+      || !err.context().match_elements<std::string>())
     return {};
   return err.context().get_as<std::string>(0);
 }

@@ -382,15 +382,15 @@ private:
         });
     if (w)
       w->on_down = [=](const caf::error& reason) {
-        // Only an agent that ended on purpose (moved, stopped) answered
-        // every request it took before it quit: ours was not taken. A
-        // crashed agent or a lost node may have run it.
-        if (!reason || reason == caf::exit_reason::normal
-            || reason == caf::exit_reason::user_shutdown)
-          return retry();
+        // A crashed agent may have carried the request out before it died:
+        // it is not sent again. Any other end (moved, stopped, or a reason
+        // CAF does not know for a remote actor) left it untouched: requests
+        // an agent took are answered before it quits on purpose.
+        if (code_of(reason) == static_cast<uint8_t>(errc::agent_crashed))
+          return cb(failure::internal("agent_crashed"));
         if (reason == caf::exit_reason::remote_link_unreachable)
           return cb(failure::internal("node_down: " + e.node));
-        cb(failure::internal("agent_crashed"));
+        retry();
       };
   }
 

@@ -110,7 +110,7 @@ CAF_TEST(a request to a remote agent that crashed is not sent again) {
   auto crashed = spawn_stub();
   add_remote("Crashed", crashed);
   // It may have carried the request out before it died: no retry.
-  anon_send_exit(crashed, caf::exit_reason::kill);
+  self->send_exit(crashed, make_error(errc::agent_crashed, "boom"));
   sched.run();
   auto r = call("GetAgentState", {{"agent", "Crashed"}});
   CAF_CHECK(r["error"]["code"] == -32603);

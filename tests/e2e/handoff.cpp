@@ -3,6 +3,8 @@
 #include "tests/e2e/fixture.hpp"
 
 #include <atomic>
+#include <filesystem>
+#include <mutex>
 #include <csignal>
 #include <set>
 #include <thread>
@@ -11,11 +13,30 @@ using namespace e2e;
 
 namespace {
 
-/// Three nodes that see each other.
+/// A folder for a node's store, removed at the end.
+struct store_dir {
+  std::string path;
+  store_dir() {
+    char tmpl[] = "/tmp/agentmesh-e2e-handoff-XXXXXX";
+    auto p = mkdtemp(tmpl);
+    CAF_REQUIRE(p != nullptr);
+    path = p;
+  }
+  ~store_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::vector<std::string> args() const {
+    return {"--store.path=" + path};
+  }
+};
+
+/// Three nodes that see each other, each with a store.
 struct trio {
-  cluster_node n1{"n1", {}};
-  cluster_node n2{"n2", {n1.proc->cluster_port}};
-  cluster_node n3{"n3", {n1.proc->cluster_port}};
+  store_dir d1, d2, d3;
+  cluster_node n1{"n1", {}, "e2e-cookie", 0, 0, d1.args()};
+  cluster_node n2{"n2", {n1.proc->cluster_port}, "e2e-cookie", 0, 0, d2.args()};
+  cluster_node n3{"n3", {n1.proc->cluster_port}, "e2e-cookie", 0, 0, d3.args()};
 
   trio() {
     CAF_REQUIRE(n1.sees(3));
@@ -83,28 +104,58 @@ CAF_TEST(requests during a handoff wait for it and nothing is lost or doubled) {
     CAF_REQUIRE(eventually([&] { return t.n1.agents().size() == n; }));
     std::atomic<bool> stop{false};
     std::atomic<int> sent{0};
+    std::mutex mx;
     std::vector<std::string> acked;
     std::vector<std::string> errors;
-    std::thread client{[&] {
-      for (int k = 0; !stop || k < 40; ++k) {
-        auto r = rpc(t.n1.port(), "SendMessage",
-                     {{"agent", name_of(k % n)},
+    // Two senders through the two survivors, and a reader of acknowledged
+    // tasks by id, all running while node3 hands its agents off.
+    auto sender = [&](uint16_t port, int offset) {
+      for (int k = 0; !stop || k < 30; ++k) {
+        auto agent = name_of((k + offset) % n);
+        auto r = rpc(port, "SendMessage",
+                     {{"agent", agent},
                       {"action", "search"},
                       {"params", {{"query", std::to_string(k)}}}});
         ++sent;
+        std::lock_guard<std::mutex> guard{mx};
         if (r.contains("result"))
           acked.push_back(r["result"]["task_id"].get<std::string>());
         else
-          errors.push_back(name_of(k % n) + ": " + r.dump());
+          errors.push_back(agent + ": " + r.dump());
+      }
+    };
+    std::thread c1{sender, t.n1.port(), 0};
+    std::thread c2{sender, t.n2.port(), 5};
+    std::thread reader{[&] {
+      for (size_t k = 0; !stop; ++k) {
+        std::string id;
+        {
+          std::lock_guard<std::mutex> guard{mx};
+          if (acked.empty())
+            continue;
+          id = acked[k % acked.size()];
+        }
+        auto r = rpc(t.n1.port(), "GetTask", {{"task_id", id}});
+        if (!r.contains("result")) {
+          std::lock_guard<std::mutex> guard{mx};
+          errors.push_back("GetTask " + id + ": " + r.dump());
+        }
       }
     }};
-    CAF_REQUIRE(eventually([&] { return sent >= 20; }));
-    CAF_CHECK_EQUAL(t.n3.proc->stop(SIGTERM), 0);
+    CAF_REQUIRE(eventually([&] { return sent >= 30; }));
+    auto exit_code = t.n3.proc->stop(SIGTERM, 30s);
+    CAF_CHECK_EQUAL(exit_code, 0);
+    if (exit_code != 0)
+      CAF_MESSAGE("node3:\n" << t.n3.proc->stderr_text());
     stop = true;
-    client.join();
+    c1.join();
+    c2.join();
+    reader.join();
     CAF_CHECK(errors.empty());
-    for (auto& e : errors)
-      CAF_MESSAGE("error: " << e);
+    for (size_t i = 0; i < errors.size() && i < 5; ++i)
+      CAF_MESSAGE("error: " << errors[i]);
+    if (!errors.empty())
+      CAF_MESSAGE("node1:\n" << t.n1.proc->stderr_text() << "\nnode2:\n" << t.n2.proc->stderr_text());
 
 
     // Every acknowledged task is queued exactly once, on a survivor.
