@@ -459,9 +459,12 @@ agent_actor::behavior_type agent(agent_pointer self,
       ack(self, rp, true);
       return rp;
     },
-    [self](stop_atom) {
-      return self->delegate(self->state.supervisor, stop_atom::value,
-                            self->state.st->name(), std::string{"stopped"});
+    [self](stop_atom) -> caf::result<bool> {
+      if (self->state.draining)
+        return caf::skip; // it bounces to the node the agent moves to
+      self->delegate(self->state.supervisor, stop_atom::value,
+                     self->state.st->name(), std::string{"stopped"});
+      return caf::delegated<bool>{};
     },
     [self](conflict_atom) {
       caf::anon_send(self->state.supervisor, stop_atom::value,
