@@ -84,12 +84,10 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
   }
 }
 
-void abandon(agent_observers& obs, const std::string& agent) {
-  for (auto& kvp : obs.waiters)
-    for (auto& x : kvp.second)
-      x.rp.deliver(make_error(errc::agent_not_found, agent));
-  for (auto& kvp : obs.processing)
-    kvp.second.deliver(make_error(errc::agent_not_found, agent));
+namespace {
+
+/// Ends every stream with a JSON-RPC error (-32603, `data`).
+void end_streams(agent_observers& obs, const std::string& data) {
   for (auto& kvp : obs.watchers)
     for (auto& w : kvp.second) {
       auto id = json::parse(w.rpc_id, nullptr, false);
@@ -98,12 +96,23 @@ void abandon(agent_observers& obs, const std::string& agent) {
                {"error",
                 {{"code", -32603},
                  {"message", "Internal error"},
-                 {"data", "agent stopped: " + agent}}}};
+                 {"data", data}}}};
       caf::anon_send(w.sink, stream_event{w.seq, dump(err), true});
     }
+  obs.watchers.clear();
+}
+
+} // namespace
+
+void abandon(agent_observers& obs, const std::string& agent) {
+  for (auto& kvp : obs.waiters)
+    for (auto& x : kvp.second)
+      x.rp.deliver(make_error(errc::agent_not_found, agent));
+  for (auto& kvp : obs.processing)
+    kvp.second.deliver(make_error(errc::agent_not_found, agent));
+  end_streams(obs, "agent stopped: " + agent);
   obs.waiters.clear();
   obs.processing.clear();
-  obs.watchers.clear();
 }
 
 namespace {
@@ -319,18 +328,7 @@ void maybe_hand_over(agent_pointer self) {
       if (auto rec = s.st->find(kvp.first))
         w.rp.deliver(view_of(*s.ctx, *s.st, *rec));
   obs.waiters.clear();
-  for (auto& kvp : obs.watchers)
-    for (auto& w : kvp.second) {
-      auto id = json::parse(w.rpc_id, nullptr, false);
-      json err{{"jsonrpc", "2.0"},
-               {"id", id.is_discarded() ? json{} : id},
-               {"error",
-                {{"code", -32603},
-                 {"message", "Internal error"},
-                 {"data", "agent moved to another node: subscribe again"}}}};
-      caf::anon_send(w.sink, stream_event{w.seq, dump(err), true});
-    }
-  obs.watchers.clear();
+  end_streams(obs, "agent moved to another node: subscribe again");
   abandon(obs, s.st->name());
   // The task index keeps its entries until the move is done (GetTask finds
   // the agent meanwhile and waits for it).

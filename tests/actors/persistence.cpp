@@ -8,25 +8,12 @@
 
 #include "actors/store.hpp"
 #include "actors/store_writer.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace am;
 using namespace am::test;
 
 namespace {
-
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmesh-persist-XXXXXX";
-    auto p = mkdtemp(tmpl);
-    CAF_REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 /// A node whose agents live in a store (the writer runs on the test
 /// scheduler, not on its own thread).

@@ -1,6 +1,7 @@
 #define CAF_SUITE e2e_handoff
 
 #include "tests/e2e/fixture.hpp"
+#include "tests/temp_dir.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -10,33 +11,19 @@
 #include <thread>
 
 using namespace e2e;
+using am::test::temp_dir;
 
 namespace {
 
-/// A folder for a node's store, removed at the end.
-struct store_dir {
-  std::string path;
-  store_dir() {
-    char tmpl[] = "/tmp/agentmesh-e2e-handoff-XXXXXX";
-    auto p = mkdtemp(tmpl);
-    CAF_REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~store_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::vector<std::string> args() const {
-    return {"--store.path=" + path};
-  }
-};
-
 /// Three nodes that see each other, each with a store.
 struct trio {
-  store_dir d1, d2, d3;
-  cluster_node n1{"n1", {}, "e2e-cookie", 0, 0, d1.args()};
-  cluster_node n2{"n2", {n1.proc->cluster_port}, "e2e-cookie", 0, 0, d2.args()};
-  cluster_node n3{"n3", {n1.proc->cluster_port}, "e2e-cookie", 0, 0, d3.args()};
+  temp_dir d1{"agentmesh-e2e-handoff"}, d2{"agentmesh-e2e-handoff"},
+    d3{"agentmesh-e2e-handoff"};
+  cluster_node n1{"n1", {}, "e2e-cookie", 0, 0, {d1.store_option()}};
+  cluster_node n2{"n2", {n1.proc->cluster_port}, "e2e-cookie", 0, 0,
+                  {d2.store_option()}};
+  cluster_node n3{"n3", {n1.proc->cluster_port}, "e2e-cookie", 0, 0,
+                  {d3.store_option()}};
 
   trio() {
     CAF_REQUIRE(n1.sees(3));

@@ -1,32 +1,16 @@
 #define CAF_SUITE e2e_store
 
 #include "tests/e2e/fixture.hpp"
+#include "tests/temp_dir.hpp"
 
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 
 using namespace e2e;
+using am::test::temp_dir;
 
 namespace {
-
-/// A folder for a node's store, removed at the end.
-struct store_dir {
-  std::string path;
-  store_dir() {
-    char tmpl[] = "/tmp/agentmesh-e2e-store-XXXXXX";
-    auto p = mkdtemp(tmpl);
-    CAF_REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~store_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::vector<std::string> args() const {
-    return {"--store.path=" + path};
-  }
-};
 
 json standard_message(const std::string& id, const json& metadata) {
   return {{"message",
@@ -44,10 +28,10 @@ std::string task_status(single_node& n, const std::string& id) {
 } // namespace
 
 CAF_TEST(kill -9 and a restart keep agents with memory and queues and history) {
-  store_dir dir;
+  temp_dir dir{"agentmesh-e2e-store"};
   std::string done, second, third, running, waiting;
   {
-    single_node n{dir.args()};
+    single_node n{{dir.store_option()}};
     auto started
       = n.call("StartAgent", {{"name", "Keeper"}, {"memory", {{"k", "v"}}}});
     CAF_REQUIRE_EQUAL(started["result"]["status"], "started");
@@ -83,7 +67,7 @@ CAF_TEST(kill -9 and a restart keep agents with memory and queues and history) {
     }));
     CAF_CHECK_EQUAL(n.node.stop(SIGKILL), 128 + SIGKILL);
   }
-  single_node n{dir.args()};
+  single_node n{{dir.store_option()}};
   CAF_CHECK(n.node.stderr_text().find("[Store] recovered 2 of 2 agents")
             != std::string::npos);
   auto listed = n.call("ListAgents", json::object());
@@ -118,22 +102,22 @@ CAF_TEST(kill -9 and a restart keep agents with memory and queues and history) {
 }
 
 CAF_TEST(a stopped agent does not come back) {
-  store_dir dir;
+  temp_dir dir{"agentmesh-e2e-store"};
   {
-    single_node n{dir.args()};
+    single_node n{{dir.store_option()}};
     n.call("StartAgent", {{"name", "Gone"}});
     n.call("StartAgent", {{"name", "Stays"}});
     auto stopped = n.call("StopAgent", {{"agent", "Gone"}});
     CAF_CHECK_EQUAL(stopped["result"]["status"], "stopped");
     CAF_CHECK_EQUAL(n.node.stop(SIGTERM), 0);
   }
-  single_node n{dir.args()};
+  single_node n{{dir.store_option()}};
   auto listed = n.call("ListAgents", json::object());
   CAF_CHECK_EQUAL(listed["result"]["agents"], json({"Stays"}));
 }
 
 CAF_TEST(a store that cannot be opened stops start-up with the reason) {
-  store_dir dir;
+  temp_dir dir{"agentmesh-e2e-store"};
   temp_file blocker{""};
   node_process p{{"--http.port=0", "--store.path=" + blocker.path + "/sub"}};
   CAF_CHECK(!p.ready());

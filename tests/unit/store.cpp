@@ -9,25 +9,12 @@
 
 #include "actors/agent_state.hpp"
 #include "actors/store.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace am;
+using am::test::temp_dir;
 
 namespace {
-
-/// A fresh folder, removed with the fixture.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char tmpl[] = "/tmp/agentmesh-store-XXXXXX";
-    auto p = mkdtemp(tmpl);
-    CAF_REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 bool operator==(const stored_task& x, const stored_task& y) {
   return x.id == y.id && x.seq == y.seq && x.status == y.status
