@@ -199,7 +199,12 @@ void changed(agent_pointer self, const task_record& rec) {
     announce_now(self, rec);
     return;
   }
-  commit(self, [self, rec](const caf::error&) { announce_now(self, rec); });
+  commit(self, [self, rec](const caf::error&) {
+    // A retired agent's tasks left the index: announcing would put them
+    // back.
+    if (!self->state.retired)
+      announce_now(self, rec);
+  });
 }
 
 void received(agent_pointer self, const task_record& rec) {
@@ -289,9 +294,20 @@ void start_kept(agent_pointer self, const task_record& rec) {
     run_task(self, rec);
     return;
   }
-  commit(self, [self, rec](const caf::error&) {
-    if (!self->state.retired)
-      run_task(self, rec);
+  commit(self, [self, rec](const caf::error& err) {
+    auto& s = self->state;
+    if (s.retired)
+      return;
+    // Cancelled or failed (drain time over) meanwhile: nothing to run.
+    auto current = s.st->find(rec.t.id);
+    if (!current || current->status != task_status::running)
+      return;
+    if (err) {
+      // Not kept as running: running it could mean running it twice.
+      finished(self, rec.t.id, json{{"error", "store_failed"}});
+      return;
+    }
+    run_task(self, rec);
   });
 }
 

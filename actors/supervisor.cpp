@@ -153,12 +153,16 @@ struct env {
           e.self->state.names.erase(handle.address());
           e.place(name, std::make_shared<agent_snapshot>(std::move(snap)));
         },
-        [e, name](caf::error& err) {
+        [e, name, handle](caf::error& err) {
+          // It died before it answered: what it left arrives with its
+          // down_msg, and `restart` moves that.
+          if (err == caf::sec::request_receiver_down)
+            return;
           // Refused (it was moving already): it stays.
           log::warning("[Supervisor] agent " + name
                        + " did not hand over: " + to_string(err));
           auto i = e.self->state.agents.find(name);
-          if (i == e.self->state.agents.end())
+          if (i == e.self->state.agents.end() || i->second.handle != handle)
             return;
           auto done = std::move(i->second.moved);
           i->second.moving = false;
@@ -193,9 +197,10 @@ struct env {
       // Nobody took it: it stays (its store rows are current).
       log::error("[Supervisor] no member took agent " + name
                  + "; it stays on this node");
+      // A full rewrite: the changes of a crash while moving were not kept.
       auto st = make_state(std::make_shared<agent_state>(
                              *snap, ctx->agents.history_limit),
-                           false);
+                           true);
       index(*st);
       auto& sa = self->state.agents[name];
       sa.moving = false;
@@ -389,6 +394,14 @@ struct env {
     for (auto& rec : failed)
       log::warning("[Supervisor] task " + rec.t.id + " of agent " + name
                    + " failed: agent_crashed");
+    if (sa.moving) {
+      // It crashed while draining for a move: move what it left.
+      for (auto& rec : failed)
+        announce(*ctx, *parcel.st, *parcel.obs, rec, true);
+      abandon(*parcel.obs, name);
+      place(name, std::make_shared<agent_snapshot>(parcel.st->snapshot()));
+      return;
+    }
     auto& limits = ctx->agents;
     if (!may_restart(sa.restarts, self->clock().now(), limits.restart_window,
                      limits.max_restarts)) {
@@ -402,14 +415,6 @@ struct env {
       answer_waiting(name, agent_actor{});
       bury(parcel);
       publish("agent_stopped", name, json{{"reason", "restart_limit"}});
-      return;
-    }
-    if (sa.moving) {
-      // It crashed while draining for a move: move what it left.
-      for (auto& rec : failed)
-        announce(*ctx, *parcel.st, *parcel.obs, rec, true);
-      abandon(*parcel.obs, name);
-      place(name, std::make_shared<agent_snapshot>(parcel.st->snapshot()));
       return;
     }
     sa.restarts.push_back(self->clock().now());
@@ -439,6 +444,7 @@ struct env {
   void stop(const std::string& name, const std::string& reason,
             std::function<void()> done) const {
     auto& st = self->state;
+    moved(name, false);
     auto i = st.agents.find(name);
     auto handle = i->second.handle;
     st.names.erase(handle.address());

@@ -51,9 +51,11 @@ int main(int argc, char** argv) {
     std::_Exit(130);
   }}.detach();
   // The watchdog leaves room for a handoff (drain time plus adopts).
-  auto limit = std::chrono::seconds(15)
+  // stop_node: leave (3 s) + drain + adopts (11 s) + grace + HTTP drain
+  // (5 s), with room to spare.
+  auto limit = std::chrono::seconds(25)
                + std::chrono::duration_cast<std::chrono::seconds>(
-                 cfg.handoff_drain);
+                 cfg.handoff_drain + std::chrono::milliseconds(999));
   std::thread{[limit] {
     std::this_thread::sleep_for(limit);
     am::log::error("agentmesh: shutdown took longer than "

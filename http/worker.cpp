@@ -76,6 +76,21 @@ rpc::callback<T> standard_cb(rpc::callback<T> cb, std::string agent,
 /// True if the handle is unusable: the agent is gone (or restarting) or
 /// its node is. A timeout is not: the call may have been carried out, and
 /// calls like SendMessage must never run twice.
+} // namespace
+
+down_action down_action_of(const caf::error& reason) {
+  if (!reason || reason == caf::exit_reason::normal
+      || reason == caf::exit_reason::unknown)
+    return down_action::retry;
+  if (reason == caf::exit_reason::remote_link_unreachable)
+    return down_action::node_down;
+  if (reason == caf::exit_reason::user_shutdown)
+    return down_action::not_found;
+  return down_action::crashed;
+}
+
+namespace {
+
 bool handle_is_stale(const caf::error& err) {
   return err == caf::sec::request_receiver_down
          || err == caf::exit_reason::remote_link_unreachable;
@@ -382,15 +397,20 @@ private:
         });
     if (w)
       w->on_down = [=](const caf::error& reason) {
-        // A crashed agent may have carried the request out before it died:
-        // it is not sent again. Any other end (moved, stopped, or a reason
-        // CAF does not know for a remote actor) left it untouched: requests
-        // an agent took are answered before it quits on purpose.
-        if (code_of(reason) == static_cast<uint8_t>(errc::agent_crashed))
-          return cb(failure::internal("agent_crashed"));
-        if (reason == caf::exit_reason::remote_link_unreachable)
-          return cb(failure::internal("node_down: " + e.node));
-        retry();
+        // Only an agent that quit on purpose (moved, retired: `normal`, or
+        // `unknown` as CAF reports some remote ends) answered every request
+        // it took before it quit: ours was not taken, it is sent again. A
+        // crashed agent, a stopped node or a lost one may have run it.
+        switch (down_action_of(reason)) {
+          case down_action::retry:
+            return retry();
+          case down_action::not_found:
+            return cb(failure::agent_not_found(e.name));
+          case down_action::node_down:
+            return cb(failure::internal("node_down: " + e.node));
+          default:
+            cb(failure::internal("agent_crashed"));
+        }
       };
   }
 
@@ -419,7 +439,8 @@ private:
   /// Monitors the handle of a remote agent while a request to it runs;
   /// nothing for local ones (CAF bounces requests to dead local actors).
   std::shared_ptr<watched_call> watch(const dir_entry& e) {
-    if (e.node == ctx_->node_name || !e.handle)
+    // By the handle's node: a resolved handle may live elsewhere (moved).
+    if (!e.handle || e.handle.node() == self_->node())
       return nullptr;
     auto addr = e.handle.address();
     if (watching_.count(addr) == 0)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <caf/error.hpp>
+
 // The request worker: JSON-RPC and agent cards on the scheduler. Its
 // contract is "body in, JSON or a stream out": the connection broker keeps
 // all HTTP framing and hands over only what a call needs.
@@ -74,5 +76,21 @@ worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
                           node_handles handles,
                           std::chrono::milliseconds timeout,
                           std::string version);
+
+/// What a worker does when a remote agent it waits for ended before it
+/// answered (CAF 0.17 drops requests sent to a dead proxy without an error).
+enum class down_action {
+  /// It quit on purpose (moved, retired) after answering what it took:
+  /// the request was not taken, send it again through the directory.
+  retry,
+  /// Its node stopped it: the agent is gone.
+  not_found,
+  /// Its node is unreachable: the request may have run there.
+  node_down,
+  /// It crashed: the request may have run.
+  crashed,
+};
+
+down_action down_action_of(const caf::error& reason);
 
 } // namespace am::http

@@ -98,7 +98,7 @@ CAF_TEST(a stale entry is dropped and looked up once more) {
   add_remote("Gone", gone);
   // The agent was stopped (or moved) and its node forgot it, but the erase
   // has not reached us yet: our entry is stale.
-  anon_send_exit(gone, caf::exit_reason::user_shutdown);
+  anon_send_exit(gone, caf::exit_reason::kill);
   sched.run();
   ctx2->directory->erase("Gone");
   auto r = call("GetAgentState", {{"agent", "Gone"}});
@@ -106,15 +106,22 @@ CAF_TEST(a stale entry is dropped and looked up once more) {
   CAF_CHECK(!ctx->directory->contains("Gone"));
 }
 
-CAF_TEST(a request to a remote agent that crashed is not sent again) {
-  auto crashed = spawn_stub();
-  add_remote("Crashed", crashed);
-  // It may have carried the request out before it died: no retry.
-  self->send_exit(crashed, make_error(errc::agent_crashed, "boom"));
-  sched.run();
-  auto r = call("GetAgentState", {{"agent", "Crashed"}});
-  CAF_CHECK(r["error"]["code"] == -32603);
-  CAF_CHECK(r["error"]["data"] == "agent_crashed");
+CAF_TEST(a remote agent that ended is followed only if it quit on purpose) {
+  // Moved or retired: it answered what it took, so ours was not taken.
+  CAF_CHECK(http::down_action_of(caf::error{}) == http::down_action::retry);
+  CAF_CHECK(http::down_action_of(caf::exit_reason::normal)
+            == http::down_action::retry);
+  CAF_CHECK(http::down_action_of(caf::exit_reason::unknown)
+            == http::down_action::retry);
+  // A crash or a lost node may have run it: never sent twice.
+  CAF_CHECK(http::down_action_of(make_error(errc::agent_crashed, "boom"))
+            == http::down_action::crashed);
+  CAF_CHECK(http::down_action_of(caf::exit_reason::kill)
+            == http::down_action::crashed);
+  CAF_CHECK(http::down_action_of(caf::exit_reason::remote_link_unreachable)
+            == http::down_action::node_down);
+  CAF_CHECK(http::down_action_of(caf::exit_reason::user_shutdown)
+            == http::down_action::not_found);
 }
 
 CAF_TEST(a call that meets an agent being restarted reaches the new one) {

@@ -118,8 +118,10 @@ CAF_TEST(requests during a handoff wait for it and nothing is lost or doubled) {
         std::string id;
         {
           std::lock_guard<std::mutex> guard{mx};
-          if (acked.empty())
+          if (acked.empty()) {
+            std::this_thread::yield();
             continue;
+          }
           id = acked[k % acked.size()];
         }
         auto r = rpc(t.n1.port(), "GetTask", {{"task_id", id}});
