@@ -646,11 +646,8 @@ agent_actor::behavior_type agent(agent_pointer self,
         self->quit();
         return rp;
       }
-      agent_delta gone;
-      gone.name = s.st->name();
-      gone.removed = true;
       self->request(s.ctx->store, caf::infinite, store_atom::value,
-                    std::move(gone))
+                    removal(s.st->name()))
         .then(
           [self, rp](bool) mutable {
             rp.deliver(true);

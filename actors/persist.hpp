@@ -88,6 +88,14 @@ typename Inspector::result_type inspect(Inspector& f, agent_delta& x) {
            x.has_header, x.header, x.upserts, x.deletes);
 }
 
+/// The change that makes a store (or a replica) forget agent `name`.
+inline agent_delta removal(const std::string& name) {
+  agent_delta result;
+  result.name = name;
+  result.removed = true;
+  return result;
+}
+
 inline bool empty(const agent_delta& x) {
   return !x.removed && !x.has_header && x.upserts.empty() && x.deletes.empty();
 }

@@ -35,28 +35,28 @@ struct env {
     return st;
   }
 
-  /// Keeps the changes of a state the supervisor holds (no actor runs on
-  /// it), then calls `then`.
-  template <class F>
-  void keep(agent_state& st, F then) const {
-    if (!ctx->store) {
+  /// Hands `d` to the store and calls `then(err)` once it is kept (at once
+  /// without a store or a change).
+  void store(agent_delta d, std::function<void(const caf::error&)> then) const {
+    if (!ctx->store || empty(d)) {
       then(caf::error{});
       return;
     }
-    auto delta = st.take_changes();
-    if (empty(delta)) {
-      then(caf::error{});
-      return;
-    }
-    auto name = st.name();
-    self->request(ctx->store, caf::infinite, store_atom::value,
-                  std::move(delta))
-      .then([then](bool) mutable { then(caf::error{}); },
-            [then, name](caf::error& err) mutable {
+    auto name = d.name;
+    self->request(ctx->store, caf::infinite, store_atom::value, std::move(d))
+      .then([then](bool) { then(caf::error{}); },
+            [then, name](caf::error& err) {
               log::error("[Supervisor] " + name
                          + ": a change was not kept: " + to_string(err));
               then(err);
             });
+  }
+
+  /// Keeps the changes of a state the supervisor holds (no actor runs on
+  /// it), then calls `then(err)`.
+  void keep(agent_state& st,
+            std::function<void(const caf::error&)> then) const {
+    store(st.take_changes(), std::move(then));
   }
 
   agent_actor spawn_agent(const std::string& name, agent_parcel parcel) const {
@@ -230,10 +230,8 @@ struct env {
           e.self->state.moved_to[name] = fresh;
           for (auto& t : snap->tasks)
             e.ctx->tasks->erase(t.id);
-          agent_delta d;
-          d.name = name;
-          d.removed = true;
-          e.forget_kept(d, [e, name, fresh, target] {
+          e.store(removal(name), [e, name, fresh,
+                                  target](const caf::error&) {
             e.moved(name, true);
             e.self->state.agents.erase(name);
             e.answer_waiting(name, fresh);
@@ -255,22 +253,6 @@ struct env {
           }
           e.place(name, snap, order, i + 1);
         });
-  }
-
-  /// Hands `d` to the store (if any) and calls `then` once it is kept.
-  void forget_kept(agent_delta d, std::function<void()> then) const {
-    if (!ctx->store) {
-      then();
-      return;
-    }
-    auto name = d.name;
-    self->request(ctx->store, caf::infinite, store_atom::value, std::move(d))
-      .then([then](bool) { then(); },
-            [then, name](caf::error& err) {
-              log::error("[Supervisor] the store did not forget " + name
-                         + ": " + to_string(err));
-              then();
-            });
   }
 
   /// A member hands us an agent.
@@ -337,17 +319,7 @@ struct env {
       ctx->tasks->erase(id);
     for (auto& id : p.st->take_evicted())
       ctx->tasks->erase(id);
-    if (!ctx->store)
-      return;
-    agent_delta gone;
-    gone.name = name;
-    gone.removed = true;
-    self->request(ctx->store, caf::infinite, store_atom::value, gone)
-      .then([](bool) {},
-            [name](caf::error& err) {
-              log::error("[Supervisor] the store did not forget " + name
-                         + ": " + to_string(err));
-            });
+    store(removal(name), [](const caf::error&) {});
   }
 
   /// An agent actor terminated: restarts it once both its down_msg and
