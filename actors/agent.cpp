@@ -84,6 +84,14 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
   }
 }
 
+void forget(const node_context& ctx, agent_state& st, agent_observers& obs) {
+  abandon(obs, st.name());
+  for (auto& id : st.task_ids())
+    ctx.tasks->erase(id);
+  for (auto& id : st.take_evicted())
+    ctx.tasks->erase(id);
+}
+
 namespace {
 
 /// Ends every stream with a JSON-RPC error (-32603, `data`).
@@ -124,7 +132,7 @@ void publish(agent_pointer self, const char* name, json extra) {
                               s.ctx->node_name, std::move(extra)));
 }
 
-caf::error crash_reason(std::exception_ptr& eptr) {
+caf::error crash_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
   try {
     std::rethrow_exception(eptr);
   } catch (const std::exception& e) {
@@ -324,11 +332,6 @@ void watch(agent_pointer self, const task_record& rec, const task_view& view,
     task_watcher{sink, seq, rpc_id});
 }
 
-
-} // namespace
-
-namespace {
-
 /// Moving away: answers the supervisor with everything the agent holds,
 /// once no task runs and every acknowledged change is kept, then quits.
 void maybe_hand_over(agent_pointer self) {
@@ -362,10 +365,7 @@ agent_actor::behavior_type agent(agent_pointer self,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
                                  event_bus_actor bus) {
-  self->set_exception_handler(
-    [](caf::scheduled_actor*, std::exception_ptr& eptr) {
-      return crash_reason(eptr);
-    });
+  self->set_exception_handler(crash_reason);
   // However the actor ends, its state goes to the supervisor once nothing
   // runs on it any more (the supervisor restarts or buries it).
   self->state.remains = std::make_shared<agent_parcel>(
@@ -634,11 +634,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       s.draining = true;
       s.st->track_changes(false);
       *s.remains = agent_parcel{};
-      abandon(*s.obs, s.st->name());
-      for (auto& id : s.st->task_ids())
-        s.ctx->tasks->erase(id);
-      for (auto& id : s.st->take_evicted())
-        s.ctx->tasks->erase(id);
+      forget(*s.ctx, *s.st, *s.obs);
       s.timers.clear();
       auto rp = self->make_response_promise<bool>();
       if (!s.ctx->store) {

@@ -54,6 +54,10 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
 /// The agent is gone for good: every waiter and stream gets an error.
 void abandon(agent_observers& obs, const std::string& agent);
 
+/// The agent leaves this node for good: `abandon` plus its tasks leave the
+/// node's task index.
+void forget(const node_context& ctx, agent_state& st, agent_observers& obs);
+
 /// What an agent actor holds: its state (it alone touches it; a crash hands
 /// it to the supervisor) plus the handles it needs. One small struct instead of captures in every
 /// handler keeps an idle agent cheap.

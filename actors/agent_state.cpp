@@ -106,13 +106,16 @@ agent_state::agent_state(const agent_snapshot& x, size_t history_limit)
   started_at_ = x.header.started_at;
   generation_ = x.header.generation;
   seq_ = x.header.seq;
-  auto tasks = x.tasks;
+  std::vector<const stored_task*> tasks;
+  tasks.reserve(x.tasks.size());
+  for (auto& t : x.tasks)
+    tasks.push_back(&t);
   std::sort(tasks.begin(), tasks.end(),
-            [](const stored_task& a, const stored_task& b) {
-              return a.seq < b.seq;
+            [](const stored_task* a, const stored_task* b) {
+              return a->seq < b->seq;
             });
-  for (auto& st : tasks) {
-    auto rec = from_stored(st);
+  for (auto* st : tasks) {
+    auto rec = from_stored(*st);
     seq_ = std::max(seq_, rec.seq);
     if (rec.t.standard && !rec.t.message_id.empty())
       message_ids_[rec.t.message_id] = rec.t.id;

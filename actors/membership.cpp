@@ -347,10 +347,8 @@ membership(membership_pointer self, node_context_ptr ctx,
       auto sender = e->self->current_sender();
       if (!sender || sender->node() != e->self->node())
         return make_error(errc::unauthorized);
-      auto& st = *e;
-      st.leaving = true;
       std::vector<membership_actor> members;
-      for (auto& kvp : st.members)
+      for (auto& kvp : e->members)
         members.push_back(kvp.second.handle);
       auto rp = e->self->make_response_promise<bool>();
       auto self = e->self;
@@ -371,7 +369,6 @@ membership(membership_pointer self, node_context_ptr ctx,
       auto i = st.members.find(node);
       if (i == st.members.end())
         return false;
-      i->second.leaving = true;
       log::info("[ClusterMonitor] Node leaving: " + node);
       if (e->supervisor)
         e->self->send(e->supervisor, leave_atom::value, node);

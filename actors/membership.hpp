@@ -32,9 +32,6 @@ struct member {
   std::string dialed;  // the address we connected to, if we did
   membership_actor handle;
   caf::node_id nid;
-  /// It announced a graceful leave (its agents move; its going down is
-  /// not a crash).
-  bool leaving = false;
 };
 
 /// An address this node wants to be connected to.
@@ -77,7 +74,6 @@ struct membership_state {
   std::map<std::string, member> members; // by node name
   std::map<std::string, target> targets; // by address
   std::map<std::string, pending_challenge> challenges; // by server nonce
-  bool leaving = false; // this node announced its leave
   static inline const char* name = "membership";
 
   const std::string& node();

@@ -123,7 +123,10 @@ struct env {
       if (--t->pending == 0)
         t->done(t->moved);
     };
-    if (targets_for("").empty()) {
+    auto takers = std::count_if(
+      st.peers.begin(), st.peers.end(),
+      [&](const auto& kvp) { return st.leaving.count(kvp.first) == 0; });
+    if (takers == 0) {
       if (!names.empty())
         log::warning("[Supervisor] no member to hand "
                      + std::to_string(names.size()) + " agents to");
@@ -314,11 +317,7 @@ struct env {
   /// get an error, the task index and the store forget it.
   void bury(const agent_parcel& p) const {
     auto name = p.st->name();
-    abandon(*p.obs, name);
-    for (auto& id : p.st->task_ids())
-      ctx->tasks->erase(id);
-    for (auto& id : p.st->take_evicted())
-      ctx->tasks->erase(id);
+    forget(*ctx, *p.st, *p.obs);
     store(removal(name), [](const caf::error&) {});
   }
 

@@ -15,6 +15,17 @@
 
 namespace am::http {
 
+down_action down_action_of(const caf::error& reason) {
+  if (!reason || reason == caf::exit_reason::normal
+      || reason == caf::exit_reason::unknown)
+    return down_action::retry;
+  if (reason == caf::exit_reason::remote_link_unreachable)
+    return down_action::node_down;
+  if (reason == caf::exit_reason::user_shutdown)
+    return down_action::not_found;
+  return down_action::crashed;
+}
+
 namespace {
 
 using rpc::failure;
@@ -76,21 +87,6 @@ rpc::callback<T> standard_cb(rpc::callback<T> cb, std::string agent,
 /// True if the handle is unusable: the agent is gone (or restarting) or
 /// its node is. A timeout is not: the call may have been carried out, and
 /// calls like SendMessage must never run twice.
-} // namespace
-
-down_action down_action_of(const caf::error& reason) {
-  if (!reason || reason == caf::exit_reason::normal
-      || reason == caf::exit_reason::unknown)
-    return down_action::retry;
-  if (reason == caf::exit_reason::remote_link_unreachable)
-    return down_action::node_down;
-  if (reason == caf::exit_reason::user_shutdown)
-    return down_action::not_found;
-  return down_action::crashed;
-}
-
-namespace {
-
 bool handle_is_stale(const caf::error& err) {
   return err == caf::sec::request_receiver_down
          || err == caf::exit_reason::remote_link_unreachable;
