@@ -62,15 +62,21 @@ void directory_state::watch(const dir_entry& entry) {
 
 void directory_state::assign(const dir_entry& entry) {
   ctx->directory->assign(entry.name, entry);
-  auto range = moving.equal_range(entry.name);
-  if (range.first == range.second || entry.node == ctx->node_name)
+  if (moving.count(entry.name) == 0 || entry.node == ctx->node_name)
     return;
   // The moving agent arrived at its new node.
   moved[entry.name] = entry;
-  for (auto i = range.first; i != range.second; ++i)
-    if (i->second.pending())
-      i->second.deliver(std::vector<dir_entry>{entry});
-  moving.erase(range.first, range.second);
+  release(entry.name, {entry});
+}
+
+void directory_state::release(const std::string& name,
+                              const std::vector<dir_entry>& answer) {
+  auto i = moving.find(name);
+  if (i == moving.end())
+    return;
+  for (auto& rp : i->second)
+    rp.deliver(answer);
+  moving.erase(i);
 }
 
 caf::result<std::string> directory_state::put(dir_entry& entry) {
@@ -266,10 +272,10 @@ directory_state::lookup(const std::string& name, bool widen) {
                                         : m->second};
       return std::vector<dir_entry>{};
     }
-    if (moving.count(name) > 0) {
+    if (auto i = moving.find(name); i != moving.end()) {
       // Moving away: the answer is its new entry, once it arrived.
       auto rp = self->make_response_promise<std::vector<dir_entry>>();
-      moving.emplace(name, rp);
+      i->second.push_back(rp);
       return rp;
     }
     return std::vector<dir_entry>{*e};
@@ -459,19 +465,13 @@ directory_actor::behavior_type directory(directory_pointer self,
     [self](move_atom, const std::string& name, bool starts) {
       auto& st = self->state;
       if (starts) {
-        // A placeholder entry marks the move; lookups queue behind it.
-        st.moving.emplace(name, caf::typed_response_promise<
-                                  std::vector<dir_entry>>{});
+        st.moving[name]; // lookups of it wait from now on
         return;
       }
       // The move failed: the agent stays, waiting lookups get it.
-      auto range = st.moving.equal_range(name);
       auto e = st.ctx->directory->find(name);
-      for (auto i = range.first; i != range.second; ++i)
-        if (i->second.pending())
-          i->second.deliver(e ? std::vector<dir_entry>{*e}
-                              : std::vector<dir_entry>{});
-      st.moving.erase(range.first, range.second);
+      st.release(name, e ? std::vector<dir_entry>{*e}
+                         : std::vector<dir_entry>{});
     },
   };
 }

@@ -38,8 +38,9 @@ struct directory_state {
   std::map<std::string, directory_actor> peers;
   /// Local agents moving to another node, and peers' lookups of them that
   /// wait for the new entry.
-  std::unordered_multimap<std::string,
-                          caf::typed_response_promise<std::vector<dir_entry>>>
+  std::unordered_map<
+    std::string,
+    std::vector<caf::typed_response_promise<std::vector<dir_entry>>>>
     moving;
   /// Local agents that moved away: peers asking for them get the new entry
   /// (they may ask before the new node's own directory knows it).
@@ -55,6 +56,9 @@ struct directory_state {
 
   /// Sets `entry` and answers lookups that waited for a move of its name.
   void assign(const dir_entry& entry);
+
+  /// The move of `name` is over: waiting lookups get `answer`.
+  void release(const std::string& name, const std::vector<dir_entry>& answer);
 
   caf::result<std::string> put(dir_entry& entry);
   void update(dir_entry& entry);
