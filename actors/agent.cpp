@@ -144,41 +144,169 @@ caf::error crash_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
 
 void maybe_hand_over(agent_pointer self);
 
+bool cut_off(const caf::error& err) {
+  return code_of(err) == static_cast<uint8_t>(errc::no_quorum);
+}
+
+/// Without the quorum an agent changes nothing (the other side of the
+/// partition may run it); reads are still served.
+caf::error refuse_changes(agent_pointer self) {
+  auto& cluster = self->state.ctx->cluster;
+  if (cluster && !cluster->quorum())
+    return make_error(errc::no_quorum, "this node is cut off from the "
+                                       "majority of the cluster");
+  return caf::error{};
+}
+
+/// Runs the callbacks of the oldest pending changes that are kept
+/// everywhere, in order.
+void settle(agent_pointer self) {
+  auto& pending = self->state.pending;
+  while (!pending.empty() && pending.front().stored
+         && pending.front().replicated) {
+    auto x = std::move(pending.front());
+    pending.pop_front();
+    x.then(x.err);
+  }
+  maybe_hand_over(self);
+}
+
+/// Marks the pending changes up to `id` (or exactly `id`) as kept by the
+/// store or by the backup, or failed with `err`.
+void mark(agent_pointer self, uint64_t id, bool up_to, bool store_side,
+          const caf::error& err) {
+  for (auto& x : self->state.pending) {
+    if (x.id > id)
+      break;
+    if (!up_to && x.id != id)
+      continue;
+    (store_side ? x.stored : x.replicated) = true;
+    if (err && !x.err)
+      x.err = err;
+  }
+  settle(self);
+}
+
+/// Copies the whole agent to the backup the cluster names for it now (none:
+/// it has no backup). Covers every change up to `id`; the previous backup
+/// drops its copy.
+void reseed(agent_pointer self, uint64_t id) {
+  auto& s = self->state;
+  auto& name = s.st->name();
+  auto target = s.ctx->cluster->backup_for(name);
+  if (s.backup && (!target || target->second != s.backup))
+    if (auto old = s.ctx->cluster->keeper_of(s.backup_node))
+      caf::anon_send(old, store_atom::value, s.ctx->node_name, removal(name));
+  auto epoch = ++s.backup_epoch;
+  if (!target) {
+    // Alone (with the quorum): nobody to copy to.
+    s.backup = replica_actor{};
+    s.backup_node.clear();
+    mark(self, id, true, false, caf::error{});
+    return;
+  }
+  s.backup_node = target->first;
+  s.backup = target->second;
+  self->request(s.backup, caf::infinite, seed_atom::value, s.ctx->node_name,
+                s.st->snapshot())
+    .then([self, id](bool) { mark(self, id, true, false, caf::error{}); },
+          [self, id, epoch](caf::error& err) {
+            // An answer from a backup replaced since does not count: the
+            // newer seed covers this change.
+            if (epoch != self->state.backup_epoch)
+              return;
+            log::warning("[Agent] " + self->state.st->name()
+                         + ": the replica was refused: "
+                         + self->system().render(err));
+            self->state.backup = replica_actor{};
+            self->state.backup_node.clear();
+            mark(self, id, true, false, err);
+          });
+}
+
+/// True if the agent's copy must go to another member than the one that
+/// holds it (or nowhere any more).
+bool backup_changed(agent_pointer self) {
+  auto& s = self->state;
+  auto target = s.ctx->cluster->backup_for(s.st->name());
+  return target ? target->second != s.backup : static_cast<bool>(s.backup);
+}
+
+/// Hands change `id` to the backup: the change alone if the backup holds
+/// the agent already, else a seed of the whole agent.
+void send_to_backup(agent_pointer self, uint64_t id, agent_delta d) {
+  auto& s = self->state;
+  if (!s.ctx->cluster->quorum()) {
+    mark(self, id, false, false,
+         make_error(errc::no_quorum, "this node is cut off from the "
+                                     "majority of the cluster"));
+    return;
+  }
+  if (backup_changed(self)) {
+    reseed(self, id);
+    return;
+  }
+  if (!s.backup || empty(d)) {
+    mark(self, id, false, false, caf::error{});
+    return;
+  }
+  auto epoch = s.backup_epoch;
+  self->request(s.backup, caf::infinite, store_atom::value, s.ctx->node_name,
+                std::move(d))
+    .then([self, id](bool) { mark(self, id, false, false, caf::error{}); },
+          [self, id, epoch](caf::error&) {
+            // The backup lost its copy (it restarted): seed it again; the
+            // seed covers this change. (Answers of a backup replaced since
+            // do not count: a newer seed covers them.)
+            if (epoch == self->state.backup_epoch)
+              reseed(self, id);
+          });
+}
+
 /// Calls `then(err)` once every change of the agent so far is kept: at
-/// once without a store, else when the store committed them (`err` set if
-/// it could not). Callbacks run in the order of their changes.
+/// once when changes go nowhere, else when the store committed them and
+/// the backup applied them (`err` set if either could not). Callbacks run
+/// in the order of their changes.
 template <class F>
 void commit(agent_pointer self, F then) {
   auto& s = self->state;
-  if (!s.ctx->store) {
+  if (!s.ctx->keeps_changes()) {
     then(caf::error{});
     return;
   }
+  auto& cluster = s.ctx->cluster;
   auto delta = s.st->take_changes();
-  if (empty(delta) && s.uncommitted == 0) {
+  if (empty(delta) && s.pending.empty()
+      && (!cluster || (cluster->quorum() && !backup_changed(self)))) {
     then(caf::error{});
     return;
   }
-  ++s.uncommitted;
-  auto fn = std::make_shared<F>(std::move(then));
+  auto id = ++s.next_commit;
+  s.pending.push_back(pending_commit{id, std::move(then), !s.ctx->store,
+                                     !cluster, caf::error{}});
+  if (!s.ctx->store) {
+    send_to_backup(self, id, std::move(delta));
+    return;
+  }
+  if (cluster)
+    send_to_backup(self, id, delta);
+  if (empty(delta)) {
+    mark(self, id, false, true, caf::error{});
+    return;
+  }
   self->request(s.ctx->store, caf::infinite, store_atom::value,
                 std::move(delta))
-    .then(
-      [self, fn](bool) {
-        --self->state.uncommitted;
-        (*fn)(caf::error{});
-        maybe_hand_over(self);
-      },
-      [self, fn](caf::error& err) {
-        --self->state.uncommitted;
-        log::error("[Agent] " + self->state.st->name()
-                   + ": a change was not kept: " + self->system().render(err));
-        // The store missed it: the next commit writes the whole agent.
-        if (!self->state.retired)
-          self->state.st->track_changes(true, true);
-        (*fn)(make_error(errc::store_failed, self->system().render(err)));
-        maybe_hand_over(self);
-      });
+    .then([self, id](bool) { mark(self, id, false, true, caf::error{}); },
+          [self, id](caf::error& err) {
+            log::error("[Agent] " + self->state.st->name()
+                       + ": a change was not kept: "
+                       + self->system().render(err));
+            // The store missed it: the next commit writes the whole agent.
+            if (!self->state.retired)
+              self->state.st->track_changes(true, true);
+            mark(self, id, false, true,
+                 make_error(errc::store_failed, self->system().render(err)));
+          });
 }
 
 /// Delivers `value` through `rp` once the change it reports is kept.
@@ -203,14 +331,15 @@ void announce_now(agent_pointer self, const task_record& rec) {
 
 /// Announces a change once it is kept and publishes the matching event.
 void changed(agent_pointer self, const task_record& rec) {
-  if (!self->state.ctx->store) {
+  if (!self->state.ctx->keeps_changes()) {
     announce_now(self, rec);
     return;
   }
-  commit(self, [self, rec](const caf::error&) {
+  commit(self, [self, rec](const caf::error& err) {
     // A retired agent's tasks left the index: announcing would put them
-    // back.
-    if (!self->state.retired)
+    // back. Without the quorum the other side may run the agent: what
+    // happened here is not reported.
+    if (!self->state.retired && !cut_off(err))
       announce_now(self, rec);
   });
 }
@@ -298,7 +427,7 @@ void run_task(agent_pointer self, const task_record& rec) {
 /// running when the process died is failed after the restart, never run a
 /// second time.
 void start_kept(agent_pointer self, const task_record& rec) {
-  if (!self->state.ctx->store) {
+  if (!self->state.ctx->keeps_changes()) {
     run_task(self, rec);
     return;
   }
@@ -312,7 +441,8 @@ void start_kept(agent_pointer self, const task_record& rec) {
       return;
     if (err) {
       // Not kept as running: running it could mean running it twice.
-      finished(self, rec.t.id, json{{"error", "store_failed"}});
+      finished(self, rec.t.id,
+               json{{"error", cut_off(err) ? "no_quorum" : "store_failed"}});
       return;
     }
     run_task(self, rec);
@@ -337,7 +467,7 @@ void watch(agent_pointer self, const task_record& rec, const task_view& view,
 void maybe_hand_over(agent_pointer self) {
   auto& s = self->state;
   if (!s.draining || !s.leaving.pending() || s.st->busy()
-      || s.uncommitted > 0)
+      || !s.pending.empty())
     return;
   auto& obs = *s.obs;
   // Blocking senders get the task as it is now; streams end (the task goes
@@ -353,7 +483,7 @@ void maybe_hand_over(agent_pointer self) {
   // the agent meanwhile and waits for it).
   s.timers.clear();
   *s.remains = agent_parcel{};
-  s.leaving.deliver(s.st->snapshot());
+  s.leaving.deliver(s.st->snapshot(), s.backup_node);
   self->quit();
 }
 
@@ -364,8 +494,11 @@ agent_actor::behavior_type agent(agent_pointer self,
                                  std::shared_ptr<agent_observers> obs,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
-                                 event_bus_actor bus) {
+                                 event_bus_actor bus, std::string backup_node,
+                                 replica_actor backup) {
   self->set_exception_handler(crash_reason);
+  self->state.backup_node = std::move(backup_node);
+  self->state.backup = std::move(backup);
   // However the actor ends, its state goes to the supervisor once nothing
   // runs on it any more (the supervisor restarts or buries it).
   self->state.remains = std::make_shared<agent_parcel>(
@@ -421,6 +554,8 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       if (s.draining)
         return caf::skip;
+      if (auto err = refuse_changes(self))
+        return err;
       if (!params.value.is_object())
         return make_error(errc::invalid_argument, "params must be an object");
       if (auto problem = s.ctx->actions->check(action, params.value))
@@ -435,6 +570,8 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       if (s.draining)
         return caf::skip;
+      if (auto err = refuse_changes(self))
+        return err;
       auto rec = s.st->begin_next();
       if (!rec)
         return process_result{};
@@ -465,6 +602,8 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       if (s.draining)
         return caf::skip;
+      if (auto err = refuse_changes(self))
+        return err;
       auto rec = s.st->cancel(id);
       if (!rec)
         return false;
@@ -488,6 +627,8 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       if (s.draining)
         return caf::skip;
+      if (auto err = refuse_changes(self))
+        return err;
       auto& actions = *s.ctx->actions;
       auto action = req.action.empty() ? s.st->default_action() : req.action;
       auto info = actions.info(action);
@@ -530,6 +671,8 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       if (s.draining)
         return caf::skip;
+      if (auto err = refuse_changes(self))
+        return err;
       auto current = s.st->find(id);
       if (!current)
         return make_error(errc::task_not_found);
@@ -580,6 +723,8 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       if (s.draining)
         return; // the new node starts it
+      if (refuse_changes(self))
+        return; // kicked again when the quorum is back (backup_atom)
       auto rec = s.st->begin_standard();
       if (!rec)
         return;
@@ -602,12 +747,12 @@ agent_actor::behavior_type agent(agent_pointer self,
       timers.erase(i);
       fn();
     },
-    [self](handoff_atom) -> caf::result<agent_snapshot> {
+    [self](handoff_atom) -> caf::result<agent_snapshot, std::string> {
       auto& s = self->state;
       if (s.draining)
         return make_error(errc::shutting_down, "already moving");
       s.draining = true;
-      s.leaving = self->make_response_promise<agent_snapshot>();
+      s.leaving = self->make_response_promise<agent_snapshot, std::string>();
       if (s.st->busy())
         self->delayed_send(self, s.ctx->agents.handoff_drain,
                            drained_atom::value);
@@ -636,24 +781,70 @@ agent_actor::behavior_type agent(agent_pointer self,
       *s.remains = agent_parcel{};
       forget(*s.ctx, *s.st, *s.obs);
       s.timers.clear();
+      // The store and the backup forget it; then it answers and quits.
+      struct tally {
+        size_t left = 1;
+        caf::error err;
+      };
+      auto t = std::make_shared<tally>();
       auto rp = self->make_response_promise<bool>();
-      if (!s.ctx->store) {
-        rp.deliver(true);
+      auto one = [self, rp, t](const caf::error& err) mutable {
+        if (err && !t->err)
+          t->err = err;
+        if (--t->left > 0)
+          return;
+        if (t->err)
+          rp.deliver(t->err);
+        else
+          rp.deliver(true);
         self->quit();
-        return rp;
+      };
+      auto& name = s.st->name();
+      if (s.ctx->store) {
+        ++t->left;
+        self->request(s.ctx->store, caf::infinite, store_atom::value,
+                      removal(name))
+          .then([one](bool) mutable { one(caf::error{}); },
+                [one](caf::error& err) mutable { one(err); });
       }
-      self->request(s.ctx->store, caf::infinite, store_atom::value,
-                    removal(s.st->name()))
-        .then(
-          [self, rp](bool) mutable {
-            rp.deliver(true);
-            self->quit();
-          },
-          [self, rp](caf::error& err) mutable {
-            rp.deliver(err);
-            self->quit();
-          });
+      if (s.backup) {
+        // A backup that does not answer is down or cut off: it promotes
+        // nothing then (no quorum) or the agent is gone with it.
+        ++t->left;
+        self->request(s.backup, std::chrono::seconds(5), store_atom::value,
+                      s.ctx->node_name, removal(name))
+          .then([one](bool) mutable { one(caf::error{}); },
+                [one, name](caf::error& err) mutable {
+                  log::warning("[Agent] " + name
+                               + ": the backup did not confirm the removal: "
+                               + to_string(err));
+                  one(caf::error{});
+                });
+      }
+      one(caf::error{});
       return rp;
+    },
+    [self](backup_atom) {
+      auto& s = self->state;
+      if (s.retired || !s.ctx->cluster)
+        return;
+      if (!s.ctx->cluster->quorum()) {
+        // Changes waiting for a backup out of reach now are not kept.
+        auto err = refuse_changes(self);
+        for (auto& x : s.pending)
+          if (!x.replicated) {
+            x.replicated = true;
+            if (!x.err)
+              x.err = err;
+          }
+        settle(self);
+        return;
+      }
+      if (backup_changed(self))
+        commit(self, [](const caf::error&) {});
+      // Tasks held back while the quorum was lost.
+      if (s.st->standard_count() > 0)
+        kick(self);
     },
     [self](expire_atom, const std::string& id, uint64_t token) {
       auto& s = self->state;

@@ -2,12 +2,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/agent_state.hpp"
@@ -58,6 +60,15 @@ void abandon(agent_observers& obs, const std::string& agent);
 /// node's task index.
 void forget(const node_context& ctx, agent_state& st, agent_observers& obs);
 
+/// One change handed on and not yet kept everywhere.
+struct pending_commit {
+  uint64_t id = 0;
+  std::function<void(const caf::error&)> then;
+  bool stored = false;
+  bool replicated = false;
+  caf::error err;
+};
+
 /// What an agent actor holds: its state (it alone touches it; a crash hands
 /// it to the supervisor) plus the handles it needs. One small struct instead of captures in every
 /// handler keeps an idle agent cheap.
@@ -70,14 +81,21 @@ struct agent_actor_state {
   /// What the actor leaves to its supervisor when it terminates (emptied
   /// when it retires).
   std::shared_ptr<agent_parcel> remains;
-  /// Changes handed to the store and not yet committed.
-  uint32_t uncommitted = 0;
+  /// Changes handed on (store, backup) and not yet kept by both, oldest
+  /// first: their callbacks run in this order.
+  std::list<pending_commit> pending;
+  uint64_t next_commit = 0;
+  /// The member holding this agent's replica (`backup_node`; invalid when
+  /// none), and which seed of it answers count (`backup_epoch`).
+  replica_actor backup;
+  std::string backup_node;
+  uint64_t backup_epoch = 0;
   /// Moving to another node: no task starts and no change is accepted
   /// (such requests wait in the mailbox and bounce to the new node).
   bool draining = false;
   /// Stopped for good; it quits once the store forgot it.
   bool retired = false;
-  caf::typed_response_promise<agent_snapshot> leaving;
+  caf::typed_response_promise<agent_snapshot, std::string> leaving;
   /// Timers of running asynchronous actions: token -> (task id, callback).
   std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>
     timers;
@@ -98,6 +116,8 @@ agent_actor::behavior_type agent(agent_pointer self,
                                  std::shared_ptr<agent_observers> obs,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
-                                 event_bus_actor bus);
+                                 event_bus_actor bus,
+                                 std::string backup_node = {},
+                                 replica_actor backup = {});
 
 } // namespace am

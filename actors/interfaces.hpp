@@ -80,10 +80,13 @@ using agent_actor = caf::typed_actor<
   caf::replies_to<retire_atom>::with<bool>,
   // From the supervisor: move to another node. Starts no further task,
   // lets the running one finish (at most the drain time), then answers
-  // with everything it holds and quits.
-  caf::replies_to<handoff_atom>::with<agent_snapshot>,
+  // with everything it holds and the node of its replica, and quits.
+  caf::replies_to<handoff_atom>::with<agent_snapshot, std::string>,
   // Internal: the drain time is over.
-  caf::reacts_to<drained_atom>>;
+  caf::reacts_to<drained_atom>,
+  // From the supervisor: the members changed; copy the agent to its
+  // (possibly new) backup.
+  caf::reacts_to<backup_atom>>;
 
 /// The node's store writer: keeps agent changes in the node's database.
 /// Changes that arrive while a commit runs go into the next one together
@@ -93,6 +96,19 @@ using store_actor = caf::typed_actor<
   caf::replies_to<store_atom, agent_delta>::with<bool>,
   // Internal: commit what has arrived.
   caf::reacts_to<flush_atom>>;
+
+/// Copies of other nodes' agents that this node keeps as their backup
+/// (`agents.replicas`).
+using replica_actor = caf::typed_actor<
+  // From a primary (its node name): the whole agent; replaces any copy.
+  // Refused when a newer generation of the agent is known.
+  caf::replies_to<seed_atom, std::string, agent_snapshot>::with<bool>,
+  // From a primary: one change of a copy it seeded; refused without one.
+  caf::replies_to<store_atom, std::string, agent_delta>::with<bool>,
+  // From the membership: `node` is down. Hands out the copies it was
+  // primary of to promote (true), or drops them (false: no quorum).
+  caf::replies_to<detach_atom, std::string,
+                  bool>::with<std::vector<agent_snapshot>>>;
 
 class agent_state;
 struct agent_observers;
@@ -126,11 +142,16 @@ using supervisor_actor = caf::typed_actor<
   // Graceful shutdown: moves every local agent to a member; answers how
   // many moved.
   caf::replies_to<handoff_atom>::with<size_t>,
+  // Membership: `node` went down while this side holds the quorum; these
+  // are the copies of its agents kept here: they start here (failover).
+  caf::reacts_to<failover_atom, std::string, std::vector<agent_snapshot>>,
   // Membership: a member (its supervisor) joined, left, or announced that
   // it is leaving (it then takes no agents).
   caf::reacts_to<peer_up_atom, std::string, caf::actor>,
   caf::reacts_to<peer_down_atom, std::string>,
-  caf::reacts_to<leave_atom, std::string>>;
+  caf::reacts_to<leave_atom, std::string>,
+  // Membership: the quorum came or went; agents re-check their backup.
+  caf::reacts_to<backup_atom>>;
 
 /// A directory entry: where an agent lives and how to reach it.
 struct dir_entry {
@@ -233,12 +254,13 @@ struct peer_info {
   directory_actor directory;
   event_bus_actor bus;
   supervisor_actor supervisor;
+  replica_actor replicas; // invalid without agents.replicas
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
   return f(caf::meta::type_name("peer_info"), x.node, x.address, x.directory,
-           x.bus, x.supervisor);
+           x.bus, x.supervisor, x.replicas);
 }
 
 /// The answer to a successful join.
@@ -267,6 +289,8 @@ using membership_actor = caf::typed_actor<
   // Timers: gossip round, and a (re)connect attempt to an address.
   caf::reacts_to<tick_atom>,
   caf::reacts_to<retry_atom, std::string>,
+  // Timer: decide on failover for the nodes seen down meanwhile.
+  caf::reacts_to<decide_atom>,
   // GetClusterInfo.
   caf::replies_to<info_atom>::with<cluster_info>,
   // From this node: tell every member that we leave (answers once they

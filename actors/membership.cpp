@@ -165,7 +165,7 @@ void membership_state::join(const std::string& address, membership_actor peer,
 }
 
 peer_info membership_state::info() {
-  return peer_info{node(), address, directory, bus, supervisor};
+  return peer_info{node(), address, directory, bus, supervisor, cfg.keeper};
 }
 
 void membership_state::reached(const std::string& address) {
@@ -195,9 +195,18 @@ void membership_state::add_member(const peer_info& info, const membership_actor&
     });
     return;
   }
+  // Back before its failover was decided: decide now (its new incarnation
+  // seeds its replicas afresh).
+  if (suspects.count(info.node) > 0)
+    decide();
   st.members[info.node] = member{info.address, dialed, handle, nid};
   reached(info.address);
   reached(dialed);
+  if (auto& cluster = ctx->cluster) {
+    cluster->up(info.node, info.replicas);
+    agreed.insert(info.node);
+    update_quorum();
+  }
   self->monitor(handle);
   self->send(directory, peer_up_atom::value, info.node,
              caf::actor_cast<caf::actor>(info.directory));
@@ -228,6 +237,23 @@ void membership_state::member_down(const std::string& node_name,
     schedule_retry(address);
   }
   log::warning("[ClusterMonitor] Node disconnected: " + node_name);
+  if (auto& cluster = ctx->cluster) {
+    cluster->down(node_name);
+    if (leavers.erase(node_name) > 0) {
+      // It left: its agents moved (those that could not are promoted from
+      // their replicas like after a crash).
+      agreed.erase(node_name);
+      suspects.insert(node_name);
+      decide();
+    } else {
+      suspects.insert(node_name);
+      update_quorum();
+      if (!decision_scheduled) {
+        decision_scheduled = true;
+        self->delayed_send(self, cfg.settle, decide_atom::value);
+      }
+    }
+  }
   self->send(bus, peer_down_atom::value, node_name);
   if (supervisor)
     self->send(supervisor, peer_down_atom::value, node_name);
@@ -239,6 +265,53 @@ void membership_state::member_down(const std::string& node_name,
       if (then)
         then();
     });
+}
+
+std::set<std::string> membership_state::reachable() {
+  std::set<std::string> result{node()};
+  for (auto& kvp : members)
+    result.insert(kvp.first);
+  return result;
+}
+
+void membership_state::update_quorum() {
+  auto& cluster = ctx->cluster;
+  auto q = holds_quorum(agreed, reachable());
+  if (q == cluster->quorum())
+    return;
+  cluster->set_quorum(q);
+  if (q)
+    log::info("[ClusterMonitor] quorum regained: acknowledging changes again");
+  else
+    log::warning("[ClusterMonitor] no quorum (" + std::to_string(members.size() + 1)
+                 + " of " + std::to_string(agreed.size())
+                 + " members reachable): changes are refused");
+  // Agents re-check where their replicas go and whether they may change.
+  if (supervisor)
+    self->send(supervisor, backup_atom::value);
+}
+
+void membership_state::decide() {
+  decision_scheduled = false;
+  if (suspects.empty())
+    return;
+  auto now = reachable();
+  auto q = holds_quorum(agreed, now);
+  if (q)
+    agreed = now; // the new agreement: the side that goes on
+  ctx->cluster->set_quorum(q);
+  auto nodes = std::move(suspects);
+  suspects.clear();
+  for (auto& node : nodes) {
+    if (!cfg.keeper)
+      continue;
+    auto sup = supervisor;
+    self->request(cfg.keeper, caf::infinite, detach_atom::value, node, q)
+      .then([self{self}, sup, node](std::vector<agent_snapshot>& xs) {
+        if (!xs.empty() && sup)
+          self->send(sup, failover_atom::value, node, std::move(xs));
+      });
+  }
 }
 
 membership_actor::behavior_type
@@ -254,6 +327,12 @@ membership(membership_pointer self, node_context_ptr ctx,
   e->directory = std::move(directory);
   e->bus = std::move(bus);
   e->supervisor = std::move(supervisor);
+  e->agreed.insert(e->node());
+  if (e->ctx->cluster && e->cfg.await_quorum) {
+    e->ctx->cluster->set_quorum(false);
+    log::info("[ClusterMonitor] waiting for a member before acknowledging "
+              "changes to recovered agents");
+  }
   self->set_down_handler([e](caf::down_msg& dm) {
     for (auto& kvp : e->members)
       if (kvp.second.handle.address() == dm.source) {
@@ -331,6 +410,10 @@ membership(membership_pointer self, node_context_ptr ctx,
       if (e->cfg.gossip_interval.count() > 0)
         e->self->delayed_send(e->self, e->cfg.gossip_interval, tick_atom::value);
     },
+    [e](decide_atom) {
+      if (e->self->current_sender() == e->self->ctrl())
+        e->decide();
+    },
     [e](retry_atom, const std::string& address) {
       if (e->self->current_sender() != e->self->ctrl())
         return;
@@ -370,6 +453,10 @@ membership(membership_pointer self, node_context_ptr ctx,
       if (i == st.members.end())
         return false;
       log::info("[ClusterMonitor] Node leaving: " + node);
+      if (e->ctx->cluster) {
+        e->ctx->cluster->leaving(node);
+        e->leavers.insert(node);
+      }
       if (e->supervisor)
         e->self->send(e->supervisor, leave_atom::value, node);
       return true;

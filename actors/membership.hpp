@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ struct membership_config {
   std::chrono::milliseconds gossip_interval{1000};
   std::chrono::milliseconds min_backoff{100};
   std::chrono::milliseconds max_backoff{1000};
+  /// With replicas: this node's replica keeper, and how long it waits
+  /// after a node went down before deciding on failover (downs that
+  /// arrive together, as on a partition, are judged together).
+  replica_actor keeper;
+  std::chrono::milliseconds settle{500};
+  /// Start without the quorum until a member is reached (a node whose
+  /// store brought agents back must not acknowledge changes to agents the
+  /// cluster may have failed over meanwhile).
+  bool await_quorum = false;
 };
 
 /// A connected, authenticated node.
@@ -74,6 +84,13 @@ struct membership_state {
   std::map<std::string, member> members; // by node name
   std::map<std::string, target> targets; // by address
   std::map<std::string, pending_challenge> challenges; // by server nonce
+  /// Keep-majority (with replicas): the last agreed members (this node
+  /// included), members that announced their leave, and nodes seen down
+  /// whose failover is not decided yet.
+  std::set<std::string> agreed;
+  std::set<std::string> leavers;
+  std::set<std::string> suspects;
+  bool decision_scheduled = false;
   static inline const char* name = "membership";
 
   const std::string& node();
@@ -120,6 +137,18 @@ struct membership_state {
 
   void member_down(const std::string& node_name,
                    std::function<void()> then = nullptr);
+
+  // -- failover ---------------------------------------------------------------
+
+  /// This node and its members.
+  std::set<std::string> reachable();
+
+  /// Recomputes the quorum flag of the cluster view (without deciding).
+  void update_quorum();
+
+  /// Decides for every node seen down: with the quorum their agents whose
+  /// replicas are here start here; without it the copies go.
+  void decide();
 };
 
 /// Cluster membership: authenticates peers with the cookie, keeps a full

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "actors/actions.hpp"
+#include "actors/cluster_view.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/sharded_map.hpp"
 
@@ -46,6 +47,16 @@ struct node_context {
   agent_settings agents;
   /// The store writer; invalid when the node keeps agents in memory only.
   store_actor store;
+  /// Set when agents have a backup on another member (`agents.replicas`
+  /// with clustering on): who that is, and whether this node holds the
+  /// quorum.
+  std::shared_ptr<cluster_view> cluster;
+
+  /// Agents hand their changes on (to the store, to a backup) before they
+  /// acknowledge them.
+  bool keeps_changes() const {
+    return static_cast<bool>(store) || static_cast<bool>(cluster);
+  }
 };
 
 using node_context_ptr = std::shared_ptr<const node_context>;

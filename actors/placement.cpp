@@ -47,4 +47,18 @@ std::vector<std::string> rendezvous_order(const std::string& name,
   return result;
 }
 
+const std::string* rendezvous_first(const std::string& name,
+                                    const std::vector<std::string>& nodes) {
+  const std::string* best = nullptr;
+  uint64_t best_score = 0;
+  for (auto& n : nodes) {
+    auto x = score(name, n);
+    if (!best || x > best_score || (x == best_score && n < *best)) {
+      best = &n;
+      best_score = x;
+    }
+  }
+  return best;
+}
+
 } // namespace am

@@ -12,4 +12,9 @@ namespace am {
 std::vector<std::string> rendezvous_order(const std::string& name,
                                           std::vector<std::string> nodes);
 
+/// The first of `rendezvous_order(name, nodes)` without sorting (null if
+/// `nodes` is empty).
+const std::string* rendezvous_first(const std::string& name,
+                                    const std::vector<std::string>& nodes);
+
 } // namespace am

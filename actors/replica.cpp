@@ -14,11 +14,14 @@ void replica_set::seed(const std::string& primary, const agent_snapshot& x) {
 }
 
 bool replica_set::apply(const std::string& primary, const agent_delta& d) {
+  auto i = copies_.find(d.name);
   if (d.removed) {
-    copies_.erase(d.name);
+    // Only the primary of a copy removes it (a removal from a host the
+    // agent left must not drop its new host's copy).
+    if (i != copies_.end() && i->second.primary == primary)
+      copies_.erase(i);
     return true;
   }
-  auto i = copies_.find(d.name);
   if (i == copies_.end() || i->second.primary != primary)
     return false;
   auto& c = i->second;
@@ -44,6 +47,14 @@ bool replica_set::apply(const std::string& primary, const agent_delta& d) {
 
 void replica_set::drop(const std::string& name) {
   copies_.erase(name);
+}
+
+std::optional<uint64_t>
+replica_set::generation_of(const std::string& name) const {
+  auto i = copies_.find(name);
+  if (i == copies_.end())
+    return std::nullopt;
+  return i->second.header.generation;
 }
 
 std::vector<std::string> replica_set::hosted_by(const std::string& node) const {

@@ -18,11 +18,15 @@ public:
   void seed(const std::string& primary, const agent_snapshot& x);
 
   /// Applies a change of an agent hosted on `primary`. Returns false if
-  /// there is no copy to apply it to (the change needs a seed first).
+  /// there is no copy of `primary` to apply it to (the change needs a seed
+  /// first). A removal drops the copy only if `primary` seeded it.
   bool apply(const std::string& primary, const agent_delta& d);
 
   /// Forgets the copy of `name`.
   void drop(const std::string& name);
+
+  /// The generation of the copy of `name`, if there is one.
+  std::optional<uint64_t> generation_of(const std::string& name) const;
 
   /// The names of the agents whose primary is `node`.
   std::vector<std::string> hosted_by(const std::string& node) const;

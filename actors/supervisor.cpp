@@ -20,6 +20,12 @@ bool may_restart(std::vector<caf::actor_clock::time_point>& restarts,
 
 namespace {
 
+/// The member holding an agent's replica.
+struct backup_ref {
+  std::string node;
+  replica_actor handle;
+};
+
 /// The supervisor's handles, captured once by every handler.
 struct env {
   supervisor_pointer self;
@@ -31,7 +37,7 @@ struct env {
   /// store.
   std::shared_ptr<agent_state> make_state(std::shared_ptr<agent_state> st,
                                           bool everything) const {
-    st->track_changes(static_cast<bool>(ctx->store), everything);
+    st->track_changes(ctx->keeps_changes(), everything);
     return st;
   }
 
@@ -53,16 +59,63 @@ struct env {
   }
 
   /// Keeps the changes of a state the supervisor holds (no actor runs on
-  /// it), then calls `then(err)`.
+  /// it) in the store and copies the whole agent to its backup, then calls
+  /// `then(err, backup)`.
   void keep(agent_state& st,
-            std::function<void(const caf::error&)> then) const {
-    store(st.take_changes(), std::move(then));
+            std::function<void(const caf::error&, backup_ref)> then) const {
+    if (!ctx->cluster) {
+      store(st.take_changes(),
+            [then](const caf::error& err) { then(err, backup_ref{}); });
+      return;
+    }
+    if (auto err = refuse_changes()) {
+      then(err, backup_ref{});
+      return;
+    }
+    struct tally {
+      size_t left = 2;
+      caf::error err;
+      backup_ref backup;
+      std::function<void(const caf::error&, backup_ref)> then;
+    };
+    auto t = std::make_shared<tally>();
+    t->then = std::move(then);
+    auto one = [t](const caf::error& err) {
+      if (err && !t->err)
+        t->err = err;
+      if (--t->left == 0)
+        t->then(t->err, t->err ? backup_ref{} : t->backup);
+    };
+    store(st.take_changes(), one);
+    auto target = ctx->cluster->backup_for(st.name());
+    if (!target) {
+      one(caf::error{});
+      return;
+    }
+    t->backup = backup_ref{target->first, target->second};
+    // Bounded: a backup that goes down meanwhile would never answer.
+    self
+      ->request(target->second, std::chrono::seconds(5), seed_atom::value,
+                ctx->node_name, st.snapshot())
+      .then([one](bool) { one(caf::error{}); },
+            [one](caf::error& err) { one(err); });
   }
 
-  agent_actor spawn_agent(const std::string& name, agent_parcel parcel) const {
+  /// Without the quorum this node starts, stops and adopts nothing.
+  caf::error refuse_changes() const {
+    if (ctx->cluster && !ctx->cluster->quorum())
+      return make_error(errc::no_quorum, "this node is cut off from the "
+                                         "majority of the cluster");
+    return caf::error{};
+  }
+
+  agent_actor spawn_agent(const std::string& name, agent_parcel parcel,
+                          backup_ref backup = {}) const {
     auto handle = self->spawn(agent, std::move(parcel.st),
                               std::move(parcel.obs), ctx,
-                              supervisor_actor{self}, bus);
+                              supervisor_actor{self}, bus,
+                              std::move(backup.node),
+                              std::move(backup.handle));
     self->monitor(handle);
     self->state.names[handle.address()] = name;
     return handle;
@@ -151,9 +204,10 @@ struct env {
     auto e = *this;
     self->request(handle, caf::infinite, handoff_atom::value)
       .then(
-        [e, name, handle](agent_snapshot& snap) {
+        [e, name, handle](agent_snapshot& snap, std::string& backup) {
           // The actor quits now: not a crash.
           e.self->state.names.erase(handle.address());
+          e.self->state.agents[name].backup = std::move(backup);
           e.place(name, std::make_shared<agent_snapshot>(std::move(snap)));
         },
         [e, name, handle](caf::error& err) {
@@ -225,6 +279,9 @@ struct env {
                 *snap, std::string{"handoff"})
       .then(
         [e, name, target, snap, generation, started_at](agent_actor& fresh) {
+          // The replica this node kept up goes (the new host seeded its
+          // own backup).
+          e.drop_replica(name);
           // Our directory learns the move now (not only when the new
           // node's broadcast arrives), and late resolves find it.
           caf::anon_send(e.directory, replicate_atom::value,
@@ -258,37 +315,60 @@ struct env {
         });
   }
 
-  /// A member hands us an agent.
-  caf::result<agent_actor> adopt(agent_snapshot& snap,
-                                 const std::string& reason) const {
+  /// Sends the removal of `name` to the member that kept its replica while
+  /// it was hosted here (recorded when it handed over).
+  void drop_replica(const std::string& name) const {
+    auto i = self->state.agents.find(name);
+    if (!ctx->cluster || i == self->state.agents.end())
+      return;
+    if (auto k = ctx->cluster->keeper_of(i->second.backup))
+      caf::anon_send(k, store_atom::value, ctx->node_name, removal(name));
+  }
+
+  /// Starts an agent that comes from another node with generation + 1:
+  /// moved here (`handoff`, its running task failed with node_shutdown)
+  /// or promoted from its replica (`failover`, node_down). Calls `done`
+  /// with its handle once it is kept and every member knows its entry.
+  void adopt(const agent_snapshot& snap, const std::string& reason,
+             std::function<void(caf::expected<agent_actor>)> done) const {
     auto& st = self->state;
     auto name = snap.header.name;
-    if (st.leaving_self)
-      return make_error(errc::shutting_down, "this node is leaving");
-    if (st.agents.count(name) > 0)
-      return make_error(errc::invalid_argument,
-                        "agent " + name + " already runs here");
+    if (st.leaving_self) {
+      done(make_error(errc::shutting_down, "this node is leaving"));
+      return;
+    }
+    if (st.agents.count(name) > 0) {
+      done(make_error(errc::invalid_argument,
+                      "agent " + name + " already runs here"));
+      return;
+    }
     auto state = std::make_shared<agent_state>(snap, ctx->agents.history_limit);
     state->incarnate(snap.header.started_at, snap.header.generation + 1);
-    state->fail_running("node_shutdown");
+    auto failed = state->fail_running(reason == "failover" ? "node_down"
+                                                           : "node_shutdown");
+    for (auto& rec : failed)
+      log::warning("[Supervisor] task " + rec.t.id + " of agent " + name
+                   + " failed: " + (reason == "failover" ? "node_down"
+                                                         : "node_shutdown"));
     state = make_state(state, true);
     index(*state);
     auto& sa = st.agents[name];
     sa.started_at = state->started_at();
     sa.generation = state->generation();
-    auto rp = self->make_response_promise<agent_actor>();
     auto e = *this;
-    keep(*state, [e, state, name, reason, rp](const caf::error& err) mutable {
+    keep(*state, [e, state, name, reason, done](const caf::error& err,
+                                                backup_ref backup) mutable {
       auto i = e.self->state.agents.find(name);
       if (err || i == e.self->state.agents.end()) {
         if (i != e.self->state.agents.end() && !i->second.handle)
           e.self->state.agents.erase(i);
-        rp.deliver(err ? err : make_error(errc::agent_not_found, name));
+        done(err ? err : make_error(errc::agent_not_found, name));
         return;
       }
       auto& sa = i->second;
       sa.handle = e.spawn_agent(
-        name, agent_parcel{state, std::make_shared<agent_observers>()});
+        name, agent_parcel{state, std::make_shared<agent_observers>()},
+        std::move(backup));
       state.reset();
       // Answer once every member knows the new entry: the old node then
       // receives no more requests for it.
@@ -296,12 +376,56 @@ struct env {
       e.self
         ->request(e.directory, caf::infinite, move_atom::value,
                   e.entry(name, sa))
-        .then([e, name, reason, handle, rp](bool) mutable {
+        .then([e, name, reason, handle, done](bool) mutable {
           e.publish("agent_started", name, json{{"reason", reason}});
-          rp.deliver(handle);
+          done(handle);
         });
     });
-    return rp;
+  }
+
+  /// `node` went down and this side holds the quorum: its agents whose
+  /// replica is here start here, unless they run elsewhere already (moved
+  /// before it went down).
+  void fail_over(const std::string& node, std::vector<agent_snapshot>& xs) const {
+    auto t0 = std::chrono::steady_clock::now();
+    auto pending = std::make_shared<size_t>(xs.size() + 1);
+    auto started = std::make_shared<size_t>(0);
+    auto one_done = [pending, started, node, t0] {
+      if (--*pending > 0 || *started == 0)
+        return;
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0);
+      log::info("[Supervisor] failover of " + node + ": "
+                + std::to_string(*started) + " agents started in "
+                + std::to_string(ms.count()) + " ms");
+    };
+    for (auto& x : xs) {
+      auto& name = x.header.name;
+      auto e = ctx->directory->find(name);
+      if (e && e->node != node && e->generation > x.header.generation) {
+        one_done();
+        continue;
+      }
+      adopt(x, "failover",
+            [one_done, started, name](caf::expected<agent_actor> h) {
+              if (h)
+                ++*started;
+              else
+                log::warning("[Supervisor] failover of " + name
+                             + " failed: " + to_string(h.error()));
+              one_done();
+            });
+    }
+    one_done();
+  }
+
+  /// The members changed: every agent checks where its replica goes.
+  void rebalance() const {
+    if (!ctx->cluster)
+      return;
+    for (auto& kvp : self->state.agents)
+      if (kvp.second.handle && !kvp.second.moving)
+        self->send(kvp.second.handle, backup_atom::value);
   }
 
   /// Puts every task of `st` into the node's task index.
@@ -393,7 +517,8 @@ struct env {
     auto reason = self->system().render(why);
     auto e = *this;
     auto p = std::make_shared<agent_parcel>(std::move(parcel));
-    keep(*p->st, [e, p, name, failed, reason](const caf::error&) {
+    keep(*p->st, [e, p, name, failed, reason](const caf::error&,
+                                              backup_ref backup) {
       for (auto& rec : failed)
         announce(*e.ctx, *p->st, *p->obs, rec, true);
       auto i = e.self->state.agents.find(name);
@@ -403,7 +528,7 @@ struct env {
       }
       // Tasks announced by the dead actor may be missing from the index.
       e.index(*p->st);
-      i->second.handle = e.spawn_agent(name, std::move(*p));
+      i->second.handle = e.spawn_agent(name, std::move(*p), std::move(backup));
       log::info("[Supervisor] restarted agent " + name + " after " + reason);
       e.self->send(e.directory, update_atom::value, e.entry(name, i->second));
       e.answer_waiting(name, i->second.handle);
@@ -462,6 +587,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       auto& ctx = e.ctx;
       if (self->state.leaving_self)
         return make_error(errc::shutting_down, "this node is leaving");
+      if (auto err = e.refuse_changes())
+        return err;
       if (auto x = ctx->directory->find(name))
         return start_result{"already_exists", name, x->node};
       if (self->state.agents.count(name) > 0)
@@ -481,7 +608,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       self->state.agents[name].started_at = st->started_at();
       self->state.agents[name].generation = st->generation();
       auto rp = self->make_response_promise<start_result>();
-      e.keep(*st, [e, st, name, rp](const caf::error& err) mutable {
+      e.keep(*st, [e, st, name, rp](const caf::error& err,
+                                    backup_ref backup) mutable {
         auto self = e.self;
         auto i = self->state.agents.find(name);
         if (err || i == self->state.agents.end()) {
@@ -492,7 +620,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         }
         auto& sa = i->second;
         sa.handle = e.spawn_agent(
-          name, agent_parcel{st, std::make_shared<agent_observers>()});
+          name, agent_parcel{st, std::make_shared<agent_observers>()},
+          std::move(backup));
         st.reset(); // the actor's alone now
         auto entry = e.entry(name, sa);
         self->request(e.directory, caf::infinite, put_atom::value, entry)
@@ -538,6 +667,11 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       auto i = e.self->state.agents.find(name);
       if (i == e.self->state.agents.end() || !i->second.handle)
         return false;
+      // A lost name conflict stops the copy the cluster no longer wants,
+      // quorum or not.
+      if (reason != "name_conflict")
+        if (auto err = e.refuse_changes())
+          return err;
       if (i->second.moving)
         return make_error(errc::shutting_down, "the agent is moving");
       auto rp = e.self->make_response_promise<bool>();
@@ -545,7 +679,14 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       return rp;
     },
     [e](adopt_atom, agent_snapshot& snap, const std::string& reason) {
-      return e.adopt(snap, reason);
+      auto rp = e.self->make_response_promise<agent_actor>();
+      e.adopt(snap, reason, [rp](caf::expected<agent_actor> x) mutable {
+        if (x)
+          rp.deliver(std::move(*x));
+        else
+          rp.deliver(std::move(x.error()));
+      });
+      return rp;
     },
     [e](handoff_atom) -> caf::result<size_t> {
       auto rp = e.self->make_response_promise<size_t>();
@@ -556,18 +697,29 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       auto& st = e.self->state;
       st.peers[node] = caf::actor_cast<supervisor_actor>(peer);
       st.leaving.erase(node);
+      e.rebalance();
     },
     [e](peer_down_atom, const std::string& node) {
       e.self->state.peers.erase(node);
       e.self->state.leaving.erase(node);
+      e.rebalance();
+    },
+    [e](backup_atom) {
+      e.rebalance();
+    },
+    [e](failover_atom, const std::string& node,
+        std::vector<agent_snapshot>& xs) {
+      e.fail_over(node, xs);
     },
     [e](leave_atom, const std::string& node) {
       // Our own name: this node is about to hand its agents off and takes
       // no more (set before the members hear of it).
-      if (node == e.ctx->node_name)
+      if (node == e.ctx->node_name) {
         e.self->state.leaving_self = true;
-      else
+      } else {
         e.self->state.leaving.insert(node);
+        e.rebalance();
+      }
     },
     [e](crash_atom, agent_parcel& parcel) {
       if (parcel.st)
@@ -600,7 +752,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         auto& fresh = self->state.agents[name];
         fresh.started_at = st->started_at();
         fresh.generation = st->generation();
-        e.keep(*st, [e, st, name, adopted, one_done](const caf::error&) mutable {
+        e.keep(*st, [e, st, name, adopted,
+                     one_done](const caf::error&, backup_ref backup) mutable {
           auto i = e.self->state.agents.find(name);
           if (i == e.self->state.agents.end()) {
             one_done();
@@ -608,7 +761,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           }
           auto& sa = i->second;
           sa.handle = e.spawn_agent(
-            name, agent_parcel{st, std::make_shared<agent_observers>()});
+            name, agent_parcel{st, std::make_shared<agent_observers>()},
+            std::move(backup));
           st.reset();
           e.self->send(e.directory, update_atom::value, e.entry(name, sa));
           e.publish("agent_started", name, json{{"reason", "recovered"}});

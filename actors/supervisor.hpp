@@ -30,6 +30,8 @@ struct supervised_agent {
   /// Handing off to another node, and what to call when that is over.
   bool moving = false;
   std::function<void(bool)> moved;
+  /// The member that kept its replica (known once it handed over).
+  std::string backup;
   /// Times of recent restarts, oldest first, within the restart window.
   std::vector<caf::actor_clock::time_point> restarts;
 };

@@ -32,6 +32,8 @@ const char* to_string(errc x) {
       return "task_finished";
     case errc::store_failed:
       return "store_failed";
+    case errc::no_quorum:
+      return "no_quorum";
   }
   return "unknown";
 }
@@ -77,6 +79,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<agent_snapshot>("am::agent_snapshot");
   cfg.add_message_type<std::vector<agent_snapshot>>("am::agent_snapshots");
   cfg.add_message_type<store_actor>("am::store_actor");
+  cfg.add_message_type<replica_actor>("am::replica_actor");
   cfg.add_message_type<std::vector<dir_entry>>("am::dir_entries");
   cfg.add_message_type<agent_actor>("am::agent_actor");
   cfg.add_message_type<supervisor_actor>("am::supervisor_actor");

@@ -67,6 +67,11 @@ using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 using leave_atom = caf::atom_constant<caf::atom("leave")>;
 using move_atom = caf::atom_constant<caf::atom("move")>;
 using drained_atom = caf::atom_constant<caf::atom("drained")>;
+using seed_atom = caf::atom_constant<caf::atom("seed")>;
+using detach_atom = caf::atom_constant<caf::atom("detach")>;
+using failover_atom = caf::atom_constant<caf::atom("failover")>;
+using backup_atom = caf::atom_constant<caf::atom("backup")>;
+using decide_atom = caf::atom_constant<caf::atom("decide")>;
 
 // -- errors ---------------------------------------------------------------
 
@@ -92,6 +97,9 @@ enum class errc : uint8_t {
   task_finished,
   /// The store could not keep a change (the change is not acknowledged).
   store_failed,
+  /// This node is cut off from the majority of the cluster: it does not
+  /// acknowledge changes (the other side may run its agents).
+  no_quorum,
 };
 
 const char* to_string(errc x);

@@ -50,7 +50,9 @@ config::config() {
     .add(restart_window, "restart-window", "sliding window for restarts")
     .add(task_history, "task-history", "finished tasks kept per agent")
     .add(handoff_drain, "handoff-drain",
-         "time a moving agent's running task gets to finish");
+         "time a moving agent's running task gets to finish")
+    .add(replicas, "replicas",
+         "members that keep a copy of each agent (0 or 1; clustering only)");
   opt_group{custom_options_, "store"}
     .add(store_path, "path", "folder of the node's agent store (\"\": none)")
     .add(store_fsync, "fsync", "sync every commit to disk (power cuts)");
@@ -176,7 +178,8 @@ const schema_t& schema() {
      {{"max-restarts", integer_check(0, max_size)},
       {"restart-window", duration_check()},
       {"task-history", integer_check(1, max_size)},
-      {"handoff-drain", duration_check()}}},
+      {"handoff-drain", duration_check()},
+      {"replicas", integer_check(0, 1)}}},
     {"store", {{"path", string_check()}, {"fsync", bool_check()}}},
     {"log", {{"level", level_check()}}},
   };

@@ -42,6 +42,8 @@ public:
   caf::timespan restart_window = std::chrono::seconds(60);
   size_t task_history = 1000;
   caf::timespan handoff_drain = std::chrono::seconds(3);
+  /// Backups per agent with clustering on (0 or 1).
+  size_t replicas = 1;
 
   // -- [store] --------------------------------------------------------------
   std::string store_path; // "" = memory only

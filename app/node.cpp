@@ -10,6 +10,7 @@
 #include "actors/event_bus.hpp"
 #include "actors/log.hpp"
 #include "actors/membership.hpp"
+#include "actors/replica_keeper.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/supervisor.hpp"
 
@@ -26,6 +27,8 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->agents.restart_window = duration_cast<milliseconds>(cfg.restart_window);
   ctx->agents.history_limit = cfg.task_history;
   ctx->agents.handoff_drain = duration_cast<milliseconds>(cfg.handoff_drain);
+  if (cfg.cluster_enabled && cfg.replicas > 0)
+    ctx->cluster = std::make_shared<cluster_view>(ctx->node_name);
   std::vector<agent_snapshot> kept;
   if (!cfg.store_path.empty()) {
     std::shared_ptr<store> db;
@@ -49,12 +52,14 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   n.logger = sys.spawn(event_logger, n.bus);
   n.directory = sys.spawn(directory, n.ctx, milliseconds{2000});
   n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);
+  size_t recovered = 0;
   if (!kept.empty()) {
     // The agents come back before the node joins a cluster or answers /a2a.
     auto t0 = std::chrono::steady_clock::now();
     auto count = kept.size();
     caf::scoped_actor self{sys};
     size_t adopted = 0;
+    recovered = count;
     self->request(n.supervisor, caf::infinite, adopt_atom::value,
                   std::move(kept))
       .receive([&](size_t x) { adopted = x; },
@@ -71,6 +76,11 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     membership_config mc;
     mc.cookie = cfg.cluster_cookie;
     mc.seeds = cfg.cluster_seeds;
+    if (ctx->cluster) {
+      n.keeper = sys.spawn(replica_keeper, n.ctx);
+      mc.keeper = n.keeper;
+      mc.await_quorum = recovered > 0 && !mc.seeds.empty();
+    }
     // With openssl.* set, the cluster port speaks mutually authenticated
     // TLS: connects go through the openssl manager's actor.
     auto mm = cfg.tls() ? sys.openssl_manager().actor_handle()
@@ -168,6 +178,7 @@ void stop_node(caf::actor_system& sys, node& n) {
   for (auto& w : n.workers)
     stop(w);
   stop(n.membership);
+  stop(n.keeper);
   stop(n.supervisor);
   if (n.ctx && n.ctx->store) {
     // Changes not yet committed were never acknowledged; the database

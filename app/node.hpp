@@ -20,6 +20,7 @@ struct node {
   directory_actor directory;
   supervisor_actor supervisor;
   membership_actor membership; // only with cluster.enabled
+  replica_actor keeper;         // only with cluster.enabled and replicas
   uint16_t cluster_port = 0;
   bool handoff = false; // move agents away on shutdown
   std::vector<http::worker_actor> workers;

@@ -49,6 +49,8 @@ failure to_failure(caf::actor_system& sys, const caf::error& err,
       return failure::not_cancelable(task_id);
     case errc::task_finished:
       return failure::unsupported("the task has already finished");
+    case errc::no_quorum:
+      return failure::internal("no quorum");
     default:
       break;
   }

@@ -94,8 +94,11 @@ inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
       self->quit();
       return true;
     },
-    [](handoff_atom) { return agent_snapshot{}; },
+    [](handoff_atom) -> caf::result<agent_snapshot, std::string> {
+      return {agent_snapshot{}, std::string{}};
+    },
     [](drained_atom) {},
+    [](backup_atom) {},
   };
 }
 

@@ -12,6 +12,9 @@ namespace {
 constexpr auto heartbeat = 200ms;
 constexpr auto connection_timeout = 1s;
 
+/// SPEC 4 behaviour: agents of a node that goes down are gone (no backup).
+const std::vector<std::string> no_replicas{"--agents.replicas=0"};
+
 } // namespace
 
 // Everything ../shared/acceptance/checkpoint.sh checks across two nodes.
@@ -90,11 +93,12 @@ CAF_TEST(three nodes form a full mesh from one seed; events reach every node) {
 }
 
 CAF_TEST(kill -9 then restart on the same ports) {
-  cluster_node n1{"n1", {}};
-  cluster_node n2{"n2", {n1.proc->cluster_port}};
-  auto n3 = std::make_unique<cluster_node>("n3",
-                                           std::vector<uint16_t>{
-                                             n1.proc->cluster_port});
+  cluster_node n1{"n1", {}, "e2e-cookie", 0, 0, no_replicas};
+  cluster_node n2{"n2", {n1.proc->cluster_port}, "e2e-cookie", 0, 0,
+                  no_replicas};
+  auto n3 = std::make_unique<cluster_node>(
+    "n3", std::vector<uint16_t>{n1.proc->cluster_port}, "e2e-cookie", 0, 0,
+    no_replicas);
   CAF_REQUIRE(n1.sees(3));
   CAF_REQUIRE(n2.sees(3));
   n3->call("StartAgent", {{"name", "Doomed"}});
@@ -122,7 +126,7 @@ CAF_TEST(kill -9 then restart on the same ports) {
   n3.reset();
   t0 = clock_type::now();
   cluster_node again{"n3", {n1.proc->cluster_port}, "e2e-cookie", http3,
-                     cluster3};
+                     cluster3, no_replicas};
   CAF_CHECK(n1.sees(3, 5s));
   CAF_CHECK(n2.sees(3, 5s));
   CAF_MESSAGE("restart -> total_nodes 3 after " << ms_since(t0).count()
@@ -131,8 +135,9 @@ CAF_TEST(kill -9 then restart on the same ports) {
 }
 
 CAF_TEST(a hung node is down within the connection timeout and then back) {
-  cluster_node n1{"n1", {}};
-  cluster_node n2{"n2", {n1.proc->cluster_port}};
+  cluster_node n1{"n1", {}, "e2e-cookie", 0, 0, no_replicas};
+  cluster_node n2{"n2", {n1.proc->cluster_port}, "e2e-cookie", 0, 0,
+                  no_replicas};
   CAF_REQUIRE(n1.sees(2));
   n2.call("StartAgent", {{"name", "Sleeper"}});
   CAF_REQUIRE(eventually([&] { return n1.agents().count("Sleeper") == 1; }));

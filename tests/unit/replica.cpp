@@ -74,3 +74,14 @@ CAF_TEST(a removal drops the copy) {
   CAF_CHECK_EQUAL(copies.size(), 0u);
   CAF_CHECK(!copies.snapshot("R"));
 }
+
+CAF_TEST(a removal from a former host leaves the copy of the new host) {
+  agent_state st{"R"};
+  replica_set copies;
+  copies.seed("n1", st.snapshot());
+  copies.seed("n2", st.snapshot()); // moved from n1 to n2
+  CAF_CHECK(copies.apply("n1", removal("R")));
+  CAF_CHECK_EQUAL(copies.hosted_by("n2"), std::vector<std::string>{"R"});
+  CAF_CHECK(copies.apply("n2", removal("R")));
+  CAF_CHECK_EQUAL(copies.size(), 0u);
+}
