@@ -194,32 +194,35 @@ void reseed(agent_pointer self, uint64_t id) {
   auto& s = self->state;
   auto& name = s.st->name();
   auto target = s.ctx->cluster->backup_for(name);
-  if (s.backup && (!target || target->second != s.backup))
+  if (s.backup && (!target || target->node != s.backup_node))
     if (auto old = s.ctx->cluster->keeper_of(s.backup_node))
       caf::anon_send(old, store_atom::value, s.ctx->node_name, removal(name));
-  auto epoch = ++s.backup_epoch;
+  auto epoch = ++s.seed_epoch;
   if (!target) {
     // Alone (with the quorum): nobody to copy to.
     s.backup = replica_actor{};
     s.backup_node.clear();
+    s.backup_incarnation = 0;
     mark(self, id, true, false, caf::error{});
     return;
   }
-  s.backup_node = target->first;
-  s.backup = target->second;
+  s.backup_node = target->node;
+  s.backup = target->handle;
+  s.backup_incarnation = target->incarnation;
   self->request(s.backup, caf::infinite, seed_atom::value, s.ctx->node_name,
                 s.st->snapshot())
     .then([self, id](bool) { mark(self, id, true, false, caf::error{}); },
           [self, id, epoch](caf::error& err) {
             // An answer from a backup replaced since does not count: the
             // newer seed covers this change.
-            if (epoch != self->state.backup_epoch)
+            if (epoch != self->state.seed_epoch)
               return;
             log::warning("[Agent] " + self->state.st->name()
                          + ": the replica was refused: "
                          + self->system().render(err));
             self->state.backup = replica_actor{};
             self->state.backup_node.clear();
+            self->state.backup_incarnation = 0;
             mark(self, id, true, false, err);
           });
 }
@@ -229,7 +232,8 @@ void reseed(agent_pointer self, uint64_t id) {
 bool backup_changed(agent_pointer self) {
   auto& s = self->state;
   auto target = s.ctx->cluster->backup_for(s.st->name());
-  return target ? target->second != s.backup : static_cast<bool>(s.backup);
+  return target ? target->incarnation != s.backup_incarnation
+                : static_cast<bool>(s.backup);
 }
 
 /// Hands change `id` to the backup: the change alone if the backup holds
@@ -250,7 +254,7 @@ void send_to_backup(agent_pointer self, uint64_t id, agent_delta d) {
     mark(self, id, false, false, caf::error{});
     return;
   }
-  auto epoch = s.backup_epoch;
+  auto epoch = s.seed_epoch;
   self->request(s.backup, caf::infinite, store_atom::value, s.ctx->node_name,
                 std::move(d))
     .then([self, id](bool) { mark(self, id, false, false, caf::error{}); },
@@ -258,7 +262,7 @@ void send_to_backup(agent_pointer self, uint64_t id, agent_delta d) {
             // The backup lost its copy (it restarted): seed it again; the
             // seed covers this change. (Answers of a backup replaced since
             // do not count: a newer seed covers them.)
-            if (epoch == self->state.backup_epoch)
+            if (epoch == self->state.seed_epoch)
               reseed(self, id);
           });
 }
@@ -494,11 +498,12 @@ agent_actor::behavior_type agent(agent_pointer self,
                                  std::shared_ptr<agent_observers> obs,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
-                                 event_bus_actor bus, std::string backup_node,
-                                 replica_actor backup) {
+                                 event_bus_actor bus,
+                                 cluster_view::keeper_ref backup) {
   self->set_exception_handler(crash_reason);
-  self->state.backup_node = std::move(backup_node);
-  self->state.backup = std::move(backup);
+  self->state.backup_node = std::move(backup.node);
+  self->state.backup = std::move(backup.handle);
+  self->state.backup_incarnation = backup.incarnation;
   // However the actor ends, its state goes to the supervisor once nothing
   // runs on it any more (the supervisor restarts or buries it).
   self->state.remains = std::make_shared<agent_parcel>(
@@ -764,6 +769,15 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto& s = self->state;
       // Still running after the drain time: the task fails here rather
       // than running twice.
+      if (s.st->busy() && !s.pending.empty()) {
+        auto& x = s.pending.front();
+        log::warning("[Agent] " + s.st->name() + ": drain time over with "
+                     + std::to_string(s.pending.size())
+                     + " changes not kept (oldest: stored "
+                     + std::to_string(x.stored) + ", replicated "
+                     + std::to_string(x.replicated) + ", backup "
+                     + s.backup_node + ")");
+      }
       for (auto& rec : s.st->fail_running("node_shutdown")) {
         drop_timers(self, rec.t.id);
         changed(self, rec);
@@ -829,7 +843,11 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (s.retired || !s.ctx->cluster)
         return;
       if (!s.ctx->cluster->quorum()) {
-        // Changes waiting for a backup out of reach now are not kept.
+        // Changes waiting for a backup out of reach now are not kept, and
+        // the copy is seeded afresh once the quorum is back.
+        s.backup = replica_actor{};
+        s.backup_node.clear();
+        s.backup_incarnation = 0;
         auto err = refuse_changes(self);
         for (auto& x : s.pending)
           if (!x.replicated) {

@@ -85,11 +85,12 @@ struct agent_actor_state {
   /// first: their callbacks run in this order.
   std::list<pending_commit> pending;
   uint64_t next_commit = 0;
-  /// The member holding this agent's replica (`backup_node`; invalid when
-  /// none), and which seed of it answers count (`backup_epoch`).
+  /// The member holding this agent's replica (invalid when none), its
+  /// incarnation in the cluster view, and which seed's answers count.
   replica_actor backup;
   std::string backup_node;
-  uint64_t backup_epoch = 0;
+  uint64_t backup_incarnation = 0;
+  uint64_t seed_epoch = 0;
   /// Moving to another node: no task starts and no change is accepted
   /// (such requests wait in the mailbox and bounce to the new node).
   bool draining = false;
@@ -117,7 +118,6 @@ agent_actor::behavior_type agent(agent_pointer self,
                                  node_context_ptr ctx,
                                  supervisor_actor supervisor,
                                  event_bus_actor bus,
-                                 std::string backup_node = {},
-                                 replica_actor backup = {});
+                                 cluster_view::keeper_ref backup = {});
 
 } // namespace am

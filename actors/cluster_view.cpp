@@ -13,7 +13,7 @@ cluster_view::cluster_view(std::string self) : self_(std::move(self)) {
 
 void cluster_view::up(const std::string& node, replica_actor keeper) {
   std::unique_lock<std::shared_mutex> guard{mtx_};
-  members_[node] = std::move(keeper);
+  members_[node] = std::make_pair(std::move(keeper), ++joins_);
   leaving_.erase(node);
 }
 
@@ -29,23 +29,25 @@ void cluster_view::leaving(const std::string& node) {
     leaving_.insert(node);
 }
 
-std::optional<std::pair<std::string, replica_actor>>
+std::optional<cluster_view::keeper_ref>
 cluster_view::backup_for(const std::string& agent) const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   std::vector<std::string> nodes;
   for (auto& kvp : members_)
-    if (kvp.second && leaving_.count(kvp.first) == 0 && kvp.first != self_)
+    if (kvp.second.first && leaving_.count(kvp.first) == 0
+        && kvp.first != self_)
       nodes.push_back(kvp.first);
   if (nodes.empty())
     return std::nullopt;
   auto best = rendezvous_first(agent, nodes);
-  return std::make_pair(*best, members_.at(*best));
+  auto& m = members_.at(*best);
+  return keeper_ref{*best, m.first, m.second};
 }
 
 replica_actor cluster_view::keeper_of(const std::string& node) const {
   std::shared_lock<std::shared_mutex> guard{mtx_};
   auto i = members_.find(node);
-  return i == members_.end() ? replica_actor{} : i->second;
+  return i == members_.end() ? replica_actor{} : i->second.first;
 }
 
 bool holds_quorum(const std::set<std::string>& agreed,

@@ -30,10 +30,18 @@ public:
   /// A member announced that it leaves: it keeps no new replicas.
   void leaving(const std::string& node);
 
+  /// A member's replica keeper. `incarnation` grows with every join, so a
+  /// member that reconnected (its old proxies are dead, though its handle
+  /// compares equal) counts as a new backup.
+  struct keeper_ref {
+    std::string node;
+    replica_actor handle;
+    uint64_t incarnation = 0;
+  };
+
   /// The member that keeps the replica of `agent` hosted here: the first
   /// member in rendezvous order of those not leaving. None when alone.
-  std::optional<std::pair<std::string, replica_actor>>
-  backup_for(const std::string& agent) const;
+  std::optional<keeper_ref> backup_for(const std::string& agent) const;
 
   /// The replica keeper of a member, if it is one.
   replica_actor keeper_of(const std::string& node) const;
@@ -51,7 +59,8 @@ public:
 private:
   std::string self_;
   mutable std::shared_mutex mtx_;
-  std::map<std::string, replica_actor> members_;
+  std::map<std::string, std::pair<replica_actor, uint64_t>> members_;
+  uint64_t joins_ = 0;
   std::set<std::string> leaving_;
   std::atomic<bool> quorum_{true};
 };

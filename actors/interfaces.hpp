@@ -255,12 +255,15 @@ struct peer_info {
   event_bus_actor bus;
   supervisor_actor supervisor;
   replica_actor replicas; // invalid without agents.replicas
+  /// The node keeps its agents in a store (it brings them back itself after
+  /// a restart).
+  bool durable = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
   return f(caf::meta::type_name("peer_info"), x.node, x.address, x.directory,
-           x.bus, x.supervisor, x.replicas);
+           x.bus, x.supervisor, x.replicas, x.durable);
 }
 
 /// The answer to a successful join.

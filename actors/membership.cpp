@@ -165,7 +165,9 @@ void membership_state::join(const std::string& address, membership_actor peer,
 }
 
 peer_info membership_state::info() {
-  return peer_info{node(), address, directory, bus, supervisor, cfg.keeper};
+  return peer_info{node(),     address,    directory,
+                   bus,        supervisor, cfg.keeper,
+                   static_cast<bool>(ctx->store)};
 }
 
 void membership_state::reached(const std::string& address) {
@@ -195,10 +197,23 @@ void membership_state::add_member(const peer_info& info, const membership_actor&
     });
     return;
   }
-  // Back before its failover was decided: decide now (its new incarnation
-  // seeds its replicas afresh).
-  if (suspects.count(info.node) > 0)
-    decide();
+  // Back before its failover was decided. With a store it brought its
+  // agents back itself, with every acknowledged change: the copies here go
+  // (promoting them would race with the agents it serves again). Without
+  // one its agents are gone: decide now.
+  if (suspects.count(info.node) > 0) {
+    if (info.durable) {
+      suspects.erase(info.node);
+      log::info("[ClusterMonitor] " + info.node
+                + " is back with its store before its failover");
+      if (cfg.keeper)
+        self->request(cfg.keeper, caf::infinite, detach_atom::value,
+                      info.node, false)
+          .then([](std::vector<agent_snapshot>&) {});
+    } else {
+      decide();
+    }
+  }
   st.members[info.node] = member{info.address, dialed, handle, nid};
   reached(info.address);
   reached(dialed);

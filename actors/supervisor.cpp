@@ -21,10 +21,7 @@ bool may_restart(std::vector<caf::actor_clock::time_point>& restarts,
 namespace {
 
 /// The member holding an agent's replica.
-struct backup_ref {
-  std::string node;
-  replica_actor handle;
-};
+using backup_ref = cluster_view::keeper_ref;
 
 /// The supervisor's handles, captured once by every handler.
 struct env {
@@ -92,10 +89,10 @@ struct env {
       one(caf::error{});
       return;
     }
-    t->backup = backup_ref{target->first, target->second};
+    t->backup = *target;
     // Bounded: a backup that goes down meanwhile would never answer.
     self
-      ->request(target->second, std::chrono::seconds(5), seed_atom::value,
+      ->request(target->handle, std::chrono::seconds(5), seed_atom::value,
                 ctx->node_name, st.snapshot())
       .then([one](bool) { one(caf::error{}); },
             [one](caf::error& err) { one(err); });
@@ -113,9 +110,7 @@ struct env {
                           backup_ref backup = {}) const {
     auto handle = self->spawn(agent, std::move(parcel.st),
                               std::move(parcel.obs), ctx,
-                              supervisor_actor{self}, bus,
-                              std::move(backup.node),
-                              std::move(backup.handle));
+                              supervisor_actor{self}, bus, std::move(backup));
     self->monitor(handle);
     self->state.names[handle.address()] = name;
     return handle;
@@ -423,8 +418,10 @@ struct env {
   void rebalance() const {
     if (!ctx->cluster)
       return;
+    // Moving ones too: a drained agent hands over only once its changes
+    // are kept, which may need a new backup.
     for (auto& kvp : self->state.agents)
-      if (kvp.second.handle && !kvp.second.moving)
+      if (kvp.second.handle)
         self->send(kvp.second.handle, backup_atom::value);
   }
 
