@@ -36,6 +36,17 @@ struct single_node {
 };
 
 /// A cluster node on ephemeral ports (or fixed ones, for a restart).
+/// SendMessage params of a standard message that answers at once, routed
+/// by `metadata` (agent, action, params).
+inline json standard_message(const std::string& id, const json& metadata) {
+  return {{"message",
+           {{"messageId", id},
+            {"role", "ROLE_USER"},
+            {"parts", {{{"text", "kept"}}}},
+            {"metadata", metadata}}},
+          {"configuration", {{"returnImmediately", true}}}};
+}
+
 struct cluster_node {
   temp_file conf;
   std::unique_ptr<node_process> proc;

@@ -12,15 +12,6 @@ using am::test::temp_dir;
 
 namespace {
 
-json standard_message(const std::string& id, const json& metadata) {
-  return {{"message",
-           {{"messageId", id},
-            {"role", "ROLE_USER"},
-            {"parts", {{{"text", "kept"}}}},
-            {"metadata", metadata}}},
-          {"configuration", {{"returnImmediately", true}}}};
-}
-
 std::string task_status(single_node& n, const std::string& id) {
   return n.call("GetTask", {{"task_id", id}})["result"].value("status", "");
 }
