@@ -2,7 +2,12 @@
 
 #include "tests/actors/fixture.hpp"
 
+#include <set>
 #include <stdexcept>
+
+#include "actors/agent_state.hpp"
+#include "actors/cluster_view.hpp"
+#include "actors/replica_keeper.hpp"
 
 using namespace am;
 using namespace am::test;
@@ -301,6 +306,138 @@ CAF_TEST(without members an agent stays) {
   CAF_CHECK_EQUAL(ask<size_t>(sup, handoff_atom::value), 0u);
   CAF_CHECK_EQUAL(ctx->directory->find("Alone")->node, ctx->node_name);
   CAF_CHECK(logs.contains_prefix("[warning] [Supervisor] no member to hand"));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+/// Two members that keep each other's replicas.
+struct replicated : two_supervisors {
+  replica_actor k1, k2;
+
+  replicated() {
+    ctx->cluster = std::make_shared<cluster_view>(ctx->node_name);
+    ctx2->cluster = std::make_shared<cluster_view>(ctx2->node_name);
+    k1 = sys.spawn(replica_keeper, node_context_ptr{ctx});
+    k2 = sys.spawn(replica_keeper, node_context_ptr{ctx2});
+    extras.push_back(caf::actor_cast<caf::actor>(k1));
+    extras.push_back(caf::actor_cast<caf::actor>(k2));
+    ctx->cluster->up(ctx2->node_name, k2);
+    ctx2->cluster->up(ctx->node_name, k1);
+    sched.run();
+  }
+
+  /// The second node sees the first down and promotes its copies there.
+  size_t fail_over_first() {
+    ctx2->cluster->down(ctx->node_name);
+    auto xs = ask<std::vector<agent_snapshot>>(k2, detach_atom::value,
+                                               ctx->node_name, true);
+    self->send(sup2, failover_atom::value, ctx->node_name, xs);
+    sched.run();
+    return xs.size();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(failover_tests, replicated)
+
+CAF_TEST(the backup has every acknowledged change and promotes it) {
+  start("A", R"({"k":"v"})");
+  enqueue("A", "search");
+  enqueue("A", "search");
+  ask<process_result>(handle_of("A"), process_atom::value);
+  submit_request req;
+  req.action = "sleep";
+  req.params.value = json{{"ms", 60000}};
+  auto running = ask<task_view>(handle_of("A"), submit_atom::value, req);
+  sched.run();
+  CAF_REQUIRE_EQUAL(ask<task_view>(handle_of("A"), task_atom::value,
+                                   running.task_id)
+                      .status,
+                    "running");
+  CAF_CHECK_EQUAL(fail_over_first(), 1u);
+  auto e = ctx2->directory->find("A");
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK_EQUAL(e->node, ctx2->node_name);
+  CAF_CHECK_EQUAL(e->generation, 1u);
+  auto st = ask<agent_status>(e->handle, state_atom::value);
+  CAF_CHECK_EQUAL(st.inbox_count, 1u);
+  CAF_CHECK_EQUAL(st.processed_count, 1u);
+  CAF_CHECK_EQUAL(st.memory_keys, (std::vector<std::string>{"k",
+                                                            "last_result"}));
+  CAF_CHECK_EQUAL(reason_of("agent_started", "A"), "failover");
+  // What ran on the lost host failed there: it does not run again.
+  auto view = ask<task_view>(e->handle, task_atom::value, running.task_id);
+  CAF_CHECK_EQUAL(view.status, "failed");
+  CAF_CHECK(view.result.value == json({{"error", "node_down"}}));
+  // The first node's copy is older: it stops and its name goes to the
+  // newer generation everywhere (a host that comes back drops its copy).
+  CAF_CHECK_EQUAL(ctx->directory->find("A")->node, ctx2->node_name);
+  CAF_CHECK_EQUAL(reason_of("agent_stopped", "A"), "name_conflict");
+}
+
+CAF_TEST(a copy from a host that missed a failover is refused) {
+  start("B");
+  CAF_CHECK_EQUAL(fail_over_first(), 1u);
+  // The old host's copy (generation 0) tries to seed the backup again.
+  agent_state old{"B"};
+  auto err = ask_error<bool>(k2, seed_atom::value, ctx->node_name,
+                             old.snapshot());
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::no_quorum));
+  // A change for a copy the backup does not hold is refused too.
+  agent_delta d;
+  d.name = "B";
+  d.has_header = true;
+  err = ask_error<bool>(k2, store_atom::value, ctx->node_name, d);
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::agent_not_found));
+}
+
+CAF_TEST(without the quorum a node changes nothing but still answers reads) {
+  start("C");
+  enqueue("C", "search");
+  ctx->cluster->set_quorum(false);
+  self->send(sup, backup_atom::value);
+  sched.run();
+  auto err = ask_error<std::string>(handle_of("C"), enqueue_atom::value,
+                                    std::string{"search"},
+                                    json_box{{{"query", "q"}}});
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::no_quorum));
+  err = ask_error<start_result>(sup, start_atom::value, std::string{"D"},
+                                json_box{json::object()}, std::string{});
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::no_quorum));
+  CAF_CHECK_EQUAL(ask<agent_status>(handle_of("C"), state_atom::value)
+                    .inbox_count,
+                  1u);
+  // Back with the quorum, the queue goes on.
+  ctx->cluster->set_quorum(true);
+  self->send(sup, backup_atom::value);
+  sched.run();
+  enqueue("C", "search");
+  CAF_CHECK_EQUAL(ask<agent_status>(handle_of("C"), state_atom::value)
+                    .inbox_count,
+                  2u);
+}
+
+CAF_TEST(a stopped agent leaves its backup) {
+  start("E");
+  CAF_CHECK(ask<bool>(sup, stop_atom::value, std::string{"E"},
+                      std::string{"stopped"}));
+  CAF_CHECK_EQUAL(fail_over_first(), 0u);
+  CAF_CHECK(!ctx2->directory->find("E"));
+}
+
+CAF_TEST(keep majority) {
+  using set = std::set<std::string>;
+  CAF_CHECK(holds_quorum(set{"a", "b", "c"}, set{"a", "b"}));
+  CAF_CHECK(!holds_quorum(set{"a", "b", "c"}, set{"c"}));
+  // Even split: the side with the smallest name.
+  CAF_CHECK(holds_quorum(set{"a", "b"}, set{"a"}));
+  CAF_CHECK(!holds_quorum(set{"a", "b"}, set{"b"}));
+  CAF_CHECK(holds_quorum(set{"a", "b", "c", "d"}, set{"a", "d"}));
+  CAF_CHECK(!holds_quorum(set{"a", "b", "c", "d"}, set{"b", "c"}));
+  CAF_CHECK(holds_quorum(set{"a"}, set{"a"}));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -8,6 +8,7 @@
 #include "actors/directory.hpp"
 #include "actors/event_bus.hpp"
 #include "actors/membership.hpp"
+#include "actors/replica_keeper.hpp"
 #include "actors/supervisor.hpp"
 
 using namespace am;
@@ -31,6 +32,7 @@ struct node_actors {
   directory_actor dir;
   supervisor_actor sup;
   membership_actor mem;
+  replica_actor keeper; // with replicas only
   std::string address;
 };
 
@@ -52,6 +54,7 @@ struct fixture : test_network_fixture_base<planet_type> {
   ~fixture() {
     for (auto& kvp : nodes)
       for (auto h : {caf::actor_cast<caf::actor>(kvp.second.mem),
+                     caf::actor_cast<caf::actor>(kvp.second.keeper),
                      caf::actor_cast<caf::actor>(kvp.second.sup),
                      caf::actor_cast<caf::actor>(kvp.second.dir),
                      caf::actor_cast<caf::actor>(kvp.second.bus)})
@@ -106,9 +109,12 @@ struct fixture : test_network_fixture_base<planet_type> {
 
   node_actors& boot(planet_type& p, const std::string& name,
                     std::vector<std::string> seeds,
-                    const std::string& cookie = "secret") {
+                    const std::string& cookie = "secret",
+                    bool replicas = false) {
     auto& n = nodes[&p];
     n.ctx->node_name = name + "@sim";
+    if (replicas)
+      n.ctx->cluster = std::make_shared<cluster_view>(n.ctx->node_name);
     n.address = name + ":8080";
     node_context_ptr ctx = n.ctx;
     n.bus = p.sys.spawn(event_bus);
@@ -118,6 +124,10 @@ struct fixture : test_network_fixture_base<planet_type> {
     mc.cookie = cookie;
     mc.seeds = std::move(seeds);
     mc.gossip_interval = std::chrono::milliseconds{0};
+    if (replicas) {
+      n.keeper = p.sys.spawn(replica_keeper, ctx);
+      mc.keeper = n.keeper;
+    }
     n.mem = p.sys.spawn(membership, ctx, mc, p.mm.actor_handle(), n.dir, n.bus,
                         n.sup);
     publish(p, n.mem);
@@ -270,6 +280,49 @@ CAF_TEST(a leaving node hands its agents to the two others) {
                     1u);
   }
   CAF_CHECK_EQUAL(per_node.size(), 2u);
+}
+
+CAF_TEST(the agents of a crashed node start on their backups) {
+  wire(mars, "mars", earth);
+  wire(mars, "mars", jupiter);
+  wire(earth, "earth", jupiter);
+  boot(mars, "mars", {}, "secret", true);
+  boot(earth, "earth", {"mars:8080"}, "secret", true);
+  boot(jupiter, "jupiter", {"mars:8080"}, "secret", true);
+  CAF_REQUIRE_EQUAL(info(jupiter).connected.size(), 2u);
+  std::vector<std::string> names;
+  for (int i = 0; i < 12; ++i) {
+    names.push_back("j" + std::to_string(i));
+    start_agent(jupiter, names.back());
+    auto h = nodes[&jupiter].ctx->directory->find(names.back())->handle;
+    ask<std::string>(jupiter, h, enqueue_atom::value, std::string{"search"},
+                     json_box{json{{"query", names.back()}}});
+  }
+  // Jupiter's membership dies (its other actors live on: a cut-off node).
+  caf::anon_send_exit(nodes[&jupiter].mem, caf::exit_reason::kill);
+  settle();
+  // The two others decide once the settle time is over: 2 of 3 is the
+  // majority, so every agent starts on its backup, generation 1.
+  for (auto* p : {&earth, &mars})
+    p->sched.trigger_timeouts();
+  settle();
+  std::map<std::string, int> per_node;
+  for (auto& name : names) {
+    auto e = nodes[&earth].ctx->directory->find(name);
+    CAF_REQUIRE(e.has_value());
+    CAF_CHECK_NOT_EQUAL(e->node, "jupiter@sim");
+    CAF_CHECK_EQUAL(e->generation, 1u);
+    ++per_node[e->node];
+    CAF_CHECK(host_of(mars, name) == std::optional<std::string>{e->node});
+    auto& host = e->node == "earth@sim" ? earth : mars;
+    auto local = nodes[&host].ctx->directory->find(name)->handle;
+    CAF_CHECK_EQUAL(ask<agent_status>(host, local, state_atom::value)
+                      .inbox_count,
+                    1u);
+  }
+  CAF_CHECK_EQUAL(per_node.size(), 2u);
+  CAF_CHECK(nodes[&earth].ctx->cluster->quorum());
+  CAF_CHECK(nodes[&mars].ctx->cluster->quorum());
 }
 
 CAF_TEST(a node with another cookie is refused) {
