@@ -166,6 +166,13 @@ void settle(agent_pointer self) {
          && pending.front().replicated) {
     auto x = std::move(pending.front());
     pending.pop_front();
+    // A change that was not kept fails every later one too: what they
+    // report builds on it (a task acknowledged by one commit was created
+    // by an earlier one).
+    if (x.err)
+      for (auto& y : pending)
+        if (!y.err)
+          y.err = x.err;
     x.then(x.err);
   }
   maybe_hand_over(self);

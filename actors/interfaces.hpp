@@ -292,8 +292,10 @@ using membership_actor = caf::typed_actor<
   // Timers: gossip round, and a (re)connect attempt to an address.
   caf::reacts_to<tick_atom>,
   caf::reacts_to<retry_atom, std::string>,
-  // Timer: decide on failover for the nodes seen down meanwhile.
+  // Timers: decide on failover for the nodes seen down meanwhile; take
+  // the quorum back.
   caf::reacts_to<decide_atom>,
+  caf::reacts_to<quorum_atom>,
   // GetClusterInfo.
   caf::replies_to<info_atom>::with<cluster_info>,
   // From this node: tell every member that we leave (answers once they

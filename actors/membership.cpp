@@ -197,22 +197,18 @@ void membership_state::add_member(const peer_info& info, const membership_actor&
     });
     return;
   }
-  // Back before its failover was decided. With a store it brought its
-  // agents back itself, with every acknowledged change: the copies here go
-  // (promoting them would race with the agents it serves again). Without
-  // one its agents are gone: decide now.
-  if (suspects.count(info.node) > 0) {
-    if (info.durable) {
-      suspects.erase(info.node);
-      log::info("[ClusterMonitor] " + info.node
-                + " is back with its store before its failover");
-      if (cfg.keeper)
-        self->request(cfg.keeper, caf::infinite, detach_atom::value,
-                      info.node, false)
-          .then([](std::vector<agent_snapshot>&) {});
-    } else {
-      decide();
-    }
+  // Back before its failover was decided. The same process was only cut
+  // off and still runs its agents; a restarted one with a store brought
+  // them back itself, with every acknowledged change. Either way the
+  // copies here go (promoting them would race with the agents it serves).
+  // A restarted one without a store lost them: they start here.
+  if (auto i = suspects.find(info.node); i != suspects.end()) {
+    auto same = i->second == nid;
+    suspects.erase(i);
+    auto promote = !same && !info.durable && ctx->cluster->quorum();
+    log::info("[ClusterMonitor] " + info.node + " is back before its failover"
+              + (promote ? ": promoting the copies of its agents" : ""));
+    release(info.node, promote);
   }
   st.members[info.node] = member{info.address, dialed, handle, nid};
   reached(info.address);
@@ -258,10 +254,10 @@ void membership_state::member_down(const std::string& node_name,
       // It left: its agents moved (those that could not are promoted from
       // their replicas like after a crash).
       agreed.erase(node_name);
-      suspects.insert(node_name);
+      suspects[node_name] = m.nid;
       decide();
     } else {
-      suspects.insert(node_name);
+      suspects[node_name] = m.nid;
       update_quorum();
       if (!decision_scheduled) {
         decision_scheduled = true;
@@ -289,12 +285,25 @@ std::set<std::string> membership_state::reachable() {
   return result;
 }
 
-void membership_state::update_quorum() {
+void membership_state::update_quorum(bool now) {
   auto& cluster = ctx->cluster;
   auto q = holds_quorum(agreed, reachable());
   if (q == cluster->quorum())
     return;
+  if (q && !now) {
+    // Back on the majority side: wait until every member that saw this
+    // node down has decided on its agents (promoted them, or seen it back
+    // first), so that no copy here acknowledges a change that a promotion
+    // elsewhere then overrides.
+    if (!regain_scheduled) {
+      regain_scheduled = true;
+      self->delayed_send(self, cfg.settle, quorum_atom::value);
+    }
+    return;
+  }
   cluster->set_quorum(q);
+  if (!q)
+    decide(); // nothing is promoted without the quorum: the copies go
   if (q)
     log::info("[ClusterMonitor] quorum regained: acknowledging changes again");
   else
@@ -311,22 +320,27 @@ void membership_state::decide() {
   if (suspects.empty())
     return;
   auto now = reachable();
-  auto q = holds_quorum(agreed, now);
+  // Only a node that kept the quorum all along promotes: one that lost it
+  // (a frozen node sees everyone down) or waits to take it back may have a
+  // distorted view.
+  auto q = ctx->cluster->quorum() && holds_quorum(agreed, now);
   if (q)
     agreed = now; // the new agreement: the side that goes on
-  ctx->cluster->set_quorum(q);
   auto nodes = std::move(suspects);
   suspects.clear();
-  for (auto& node : nodes) {
-    if (!cfg.keeper)
-      continue;
-    auto sup = supervisor;
-    self->request(cfg.keeper, caf::infinite, detach_atom::value, node, q)
-      .then([self{self}, sup, node](std::vector<agent_snapshot>& xs) {
-        if (!xs.empty() && sup)
-          self->send(sup, failover_atom::value, node, std::move(xs));
-      });
-  }
+  for (auto& kvp : nodes)
+    release(kvp.first, q);
+}
+
+void membership_state::release(const std::string& node, bool promote) {
+  if (!cfg.keeper)
+    return;
+  auto sup = supervisor;
+  self->request(cfg.keeper, caf::infinite, detach_atom::value, node, promote)
+    .then([self{self}, sup, node](std::vector<agent_snapshot>& xs) {
+      if (!xs.empty() && sup)
+        self->send(sup, failover_atom::value, node, std::move(xs));
+    });
 }
 
 membership_actor::behavior_type
@@ -428,6 +442,13 @@ membership(membership_pointer self, node_context_ptr ctx,
     [e](decide_atom) {
       if (e->self->current_sender() == e->self->ctrl())
         e->decide();
+    },
+    [e](quorum_atom) {
+      if (e->self->current_sender() != e->self->ctrl())
+        return;
+      e->regain_scheduled = false;
+      if (e->ctx->cluster)
+        e->update_quorum(true);
     },
     [e](retry_atom, const std::string& address) {
       if (e->self->current_sender() != e->self->ctrl())

@@ -89,8 +89,9 @@ struct membership_state {
   /// whose failover is not decided yet.
   std::set<std::string> agreed;
   std::set<std::string> leavers;
-  std::set<std::string> suspects;
+  std::map<std::string, caf::node_id> suspects; // with their incarnation
   bool decision_scheduled = false;
+  bool regain_scheduled = false;
   static inline const char* name = "membership";
 
   const std::string& node();
@@ -144,11 +145,17 @@ struct membership_state {
   std::set<std::string> reachable();
 
   /// Recomputes the quorum flag of the cluster view (without deciding).
-  void update_quorum();
+  /// Losing it takes effect at once, regaining it after the settle time
+  /// (or at once with `now`).
+  void update_quorum(bool now = false);
 
   /// Decides for every node seen down: with the quorum their agents whose
   /// replicas are here start here; without it the copies go.
   void decide();
+
+  /// Takes the copies of `node`'s agents out of the replica keeper: they
+  /// start here (`promote`) or go.
+  void release(const std::string& node, bool promote);
 };
 
 /// Cluster membership: authenticates peers with the cookie, keeps a full

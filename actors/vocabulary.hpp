@@ -72,6 +72,7 @@ using detach_atom = caf::atom_constant<caf::atom("detach")>;
 using failover_atom = caf::atom_constant<caf::atom("failover")>;
 using backup_atom = caf::atom_constant<caf::atom("backup")>;
 using decide_atom = caf::atom_constant<caf::atom("decide")>;
+using quorum_atom = caf::atom_constant<caf::atom("quorum")>;
 
 // -- errors ---------------------------------------------------------------
 
