@@ -169,6 +169,39 @@ struct fixture : test_network_fixture_base<planet_type> {
     return result;
   }
 
+  /// Starts `n` agents on `p`, each with one queued task.
+  std::vector<std::string> start_queued(planet_type& p, int n) {
+    std::vector<std::string> names;
+    for (int i = 0; i < n; ++i) {
+      names.push_back("j" + std::to_string(i));
+      start_agent(p, names.back());
+      auto h = nodes[&p].ctx->directory->find(names.back())->handle;
+      ask<std::string>(p, h, enqueue_atom::value, std::string{"search"},
+                       json_box{json{{"query", names.back()}}});
+    }
+    return names;
+  }
+
+  /// Every agent runs on earth or mars now (both take some), generation 1,
+  /// with its queued task, and both agree where.
+  void check_moved_off_jupiter(const std::vector<std::string>& names) {
+    std::map<std::string, int> per_node;
+    for (auto& name : names) {
+      auto e = nodes[&earth].ctx->directory->find(name);
+      CAF_REQUIRE(e.has_value());
+      CAF_CHECK_NOT_EQUAL(e->node, "jupiter@sim");
+      CAF_CHECK_EQUAL(e->generation, 1u);
+      ++per_node[e->node];
+      CAF_CHECK(host_of(mars, name) == std::optional<std::string>{e->node});
+      auto& host = e->node == "earth@sim" ? earth : mars;
+      auto local = nodes[&host].ctx->directory->find(name)->handle;
+      CAF_CHECK_EQUAL(ask<agent_status>(host, local, state_atom::value)
+                        .inbox_count,
+                      1u);
+    }
+    CAF_CHECK_EQUAL(per_node.size(), 2u);
+  }
+
   std::optional<std::string> host_of(planet_type& p, const std::string& agent) {
     if (auto e = nodes[&p].ctx->directory->find(agent))
       return e->node;
@@ -250,36 +283,15 @@ CAF_TEST(a leaving node hands its agents to the two others) {
   boot(earth, "earth", {"mars:8080"});
   boot(jupiter, "jupiter", {"mars:8080"});
   CAF_REQUIRE_EQUAL(info(jupiter).connected.size(), 2u);
-  std::vector<std::string> names;
-  for (int i = 0; i < 12; ++i) {
-    names.push_back("j" + std::to_string(i));
-    start_agent(jupiter, names.back());
-    auto h = nodes[&jupiter].ctx->directory->find(names.back())->handle;
-    ask<std::string>(jupiter, h, enqueue_atom::value, std::string{"search"},
-                     json_box{json{{"query", names.back()}}});
-  }
+  auto names = start_queued(jupiter, 12);
   CAF_CHECK(ask<bool>(jupiter, nodes[&jupiter].mem, leave_atom::value));
   CAF_CHECK_EQUAL(ask<size_t>(jupiter, nodes[&jupiter].sup,
                               handoff_atom::value),
                   12u);
-  std::map<std::string, int> per_node;
-  for (auto& name : names) {
-    auto e = nodes[&earth].ctx->directory->find(name);
-    CAF_REQUIRE(e.has_value());
-    CAF_CHECK_NOT_EQUAL(e->node, "jupiter@sim");
-    CAF_CHECK_EQUAL(e->generation, 1u);
-    ++per_node[e->node];
-    // Every node agrees, jupiter included.
-    CAF_CHECK(host_of(mars, name) == std::optional<std::string>{e->node});
-    CAF_CHECK(host_of(jupiter, name) == std::optional<std::string>{e->node});
-    // The queued task moved along.
-    auto& host = e->node == "earth@sim" ? earth : mars;
-    auto local = nodes[&host].ctx->directory->find(name)->handle;
-    CAF_CHECK_EQUAL(ask<agent_status>(host, local, state_atom::value)
-                      .inbox_count,
-                    1u);
-  }
-  CAF_CHECK_EQUAL(per_node.size(), 2u);
+  check_moved_off_jupiter(names);
+  // Jupiter agrees too.
+  for (auto& name : names)
+    CAF_CHECK(host_of(jupiter, name) == host_of(earth, name));
 }
 
 CAF_TEST(the agents of a crashed node start on their backups) {
@@ -290,14 +302,7 @@ CAF_TEST(the agents of a crashed node start on their backups) {
   boot(earth, "earth", {"mars:8080"}, "secret", true);
   boot(jupiter, "jupiter", {"mars:8080"}, "secret", true);
   CAF_REQUIRE_EQUAL(info(jupiter).connected.size(), 2u);
-  std::vector<std::string> names;
-  for (int i = 0; i < 12; ++i) {
-    names.push_back("j" + std::to_string(i));
-    start_agent(jupiter, names.back());
-    auto h = nodes[&jupiter].ctx->directory->find(names.back())->handle;
-    ask<std::string>(jupiter, h, enqueue_atom::value, std::string{"search"},
-                     json_box{json{{"query", names.back()}}});
-  }
+  auto names = start_queued(jupiter, 12);
   // Jupiter's membership dies (its other actors live on: a cut-off node).
   caf::anon_send_exit(nodes[&jupiter].mem, caf::exit_reason::kill);
   settle();
@@ -306,21 +311,7 @@ CAF_TEST(the agents of a crashed node start on their backups) {
   for (auto* p : {&earth, &mars})
     p->sched.trigger_timeouts();
   settle();
-  std::map<std::string, int> per_node;
-  for (auto& name : names) {
-    auto e = nodes[&earth].ctx->directory->find(name);
-    CAF_REQUIRE(e.has_value());
-    CAF_CHECK_NOT_EQUAL(e->node, "jupiter@sim");
-    CAF_CHECK_EQUAL(e->generation, 1u);
-    ++per_node[e->node];
-    CAF_CHECK(host_of(mars, name) == std::optional<std::string>{e->node});
-    auto& host = e->node == "earth@sim" ? earth : mars;
-    auto local = nodes[&host].ctx->directory->find(name)->handle;
-    CAF_CHECK_EQUAL(ask<agent_status>(host, local, state_atom::value)
-                      .inbox_count,
-                    1u);
-  }
-  CAF_CHECK_EQUAL(per_node.size(), 2u);
+  check_moved_off_jupiter(names);
   CAF_CHECK(nodes[&earth].ctx->cluster->quorum());
   CAF_CHECK(nodes[&mars].ctx->cluster->quorum());
 }
