@@ -95,18 +95,20 @@ void forget(const node_context& ctx, agent_state& st, agent_observers& obs) {
 namespace {
 
 /// Ends every stream with a JSON-RPC error (-32603, `data`).
+void end_streams(const std::vector<task_watcher>& ws, const std::string& data) {
+  for (auto& w : ws) {
+    auto id = json::parse(w.rpc_id, nullptr, false);
+    json err{{"jsonrpc", "2.0"},
+             {"id", id.is_discarded() ? json{} : id},
+             {"error",
+              {{"code", -32603}, {"message", "Internal error"}, {"data", data}}}};
+    caf::anon_send(w.sink, stream_event{w.seq, dump(err), true});
+  }
+}
+
 void end_streams(agent_observers& obs, const std::string& data) {
   for (auto& kvp : obs.watchers)
-    for (auto& w : kvp.second) {
-      auto id = json::parse(w.rpc_id, nullptr, false);
-      json err{{"jsonrpc", "2.0"},
-               {"id", id.is_discarded() ? json{} : id},
-               {"error",
-                {{"code", -32603},
-                 {"message", "Internal error"},
-                 {"data", data}}}};
-      caf::anon_send(w.sink, stream_event{w.seq, dump(err), true});
-    }
+    end_streams(kvp.second, data);
   obs.watchers.clear();
 }
 
@@ -195,13 +197,14 @@ void mark(agent_pointer self, uint64_t id, bool up_to, bool store_side,
 }
 
 /// Copies the whole agent to the backup the cluster names for it now (none:
-/// it has no backup). Covers every change up to `id`; the previous backup
-/// drops its copy.
+/// it has no backup). Covers every change up to `id`; the member that held
+/// the copy before (`backup_node`, kept even while no backup is current)
+/// drops it.
 void reseed(agent_pointer self, uint64_t id) {
   auto& s = self->state;
   auto& name = s.st->name();
   auto target = s.ctx->cluster->backup_for(name);
-  if (s.backup && (!target || target->node != s.backup_node))
+  if (!s.backup_node.empty() && (!target || target->node != s.backup_node))
     if (auto old = s.ctx->cluster->keeper_of(s.backup_node))
       caf::anon_send(old, store_atom::value, s.ctx->node_name, removal(name));
   auto epoch = ++s.seed_epoch;
@@ -218,17 +221,22 @@ void reseed(agent_pointer self, uint64_t id) {
   s.backup_incarnation = target->incarnation;
   self->request(s.backup, caf::infinite, seed_atom::value, s.ctx->node_name,
                 s.st->snapshot())
-    .then([self, id](bool) { mark(self, id, true, false, caf::error{}); },
+    .then(
+      [self, id, epoch](bool) {
+        // An answer from a backup replaced since does not count: the newer
+        // seed covers this change (and that backup drops its copy).
+        if (epoch == self->state.seed_epoch)
+          mark(self, id, true, false, caf::error{});
+      },
           [self, id, epoch](caf::error& err) {
-            // An answer from a backup replaced since does not count: the
-            // newer seed covers this change.
             if (epoch != self->state.seed_epoch)
               return;
             log::warning("[Agent] " + self->state.st->name()
                          + ": the replica was refused: "
                          + self->system().render(err));
+            // Seeded afresh with the next change (an older copy may still
+            // be there: `backup_node` stays for its removal).
             self->state.backup = replica_actor{};
-            self->state.backup_node.clear();
             self->state.backup_incarnation = 0;
             mark(self, id, true, false, err);
           });
@@ -264,7 +272,11 @@ void send_to_backup(agent_pointer self, uint64_t id, agent_delta d) {
   auto epoch = s.seed_epoch;
   self->request(s.backup, caf::infinite, store_atom::value, s.ctx->node_name,
                 std::move(d))
-    .then([self, id](bool) { mark(self, id, false, false, caf::error{}); },
+    .then(
+      [self, id, epoch](bool) {
+        if (epoch == self->state.seed_epoch)
+          mark(self, id, false, false, caf::error{});
+      },
           [self, id, epoch](caf::error&) {
             // The backup lost its copy (it restarted): seed it again; the
             // seed covers this change. (Answers of a backup replaced since
@@ -348,10 +360,30 @@ void changed(agent_pointer self, const task_record& rec) {
   }
   commit(self, [self, rec](const caf::error& err) {
     // A retired agent's tasks left the index: announcing would put them
-    // back. Without the quorum the other side may run the agent: what
-    // happened here is not reported.
-    if (!self->state.retired && !cut_off(err))
+    // back.
+    if (self->state.retired)
+      return;
+    if (!cut_off(err)) {
       announce_now(self, rec);
+      return;
+    }
+    // Without the quorum the other side may run the agent: what happened
+    // here is not reported, and whoever waits for this task is told so.
+    auto& obs = *self->state.obs;
+    auto& id = rec.t.id;
+    if (auto i = obs.waiters.find(id); i != obs.waiters.end()) {
+      for (auto& w : i->second)
+        w.rp.deliver(err);
+      obs.waiters.erase(i);
+    }
+    if (auto i = obs.processing.find(id); i != obs.processing.end()) {
+      i->second.deliver(err);
+      obs.processing.erase(i);
+    }
+    if (auto i = obs.watchers.find(id); i != obs.watchers.end()) {
+      end_streams(i->second, "no quorum");
+      obs.watchers.erase(i);
+    }
   });
 }
 
@@ -560,6 +592,9 @@ agent_actor::behavior_type agent(agent_pointer self,
   }
   if (self->state.st->standard_count() > 0)
     kick(self);
+  // Members may have changed while the agent was being (re)started.
+  if (self->state.ctx->cluster)
+    self->send(self, backup_atom::value);
   return {
     [self](enqueue_atom, const std::string& action,
            json_box& params) -> caf::result<std::string> {
@@ -828,18 +863,22 @@ agent_actor::behavior_type agent(agent_pointer self,
           .then([one](bool) mutable { one(caf::error{}); },
                 [one](caf::error& err) mutable { one(err); });
       }
-      if (s.backup) {
-        // A backup that does not answer is down or cut off: it promotes
-        // nothing then (no quorum) or the agent is gone with it.
+      auto backup = s.backup_node.empty()
+                      ? replica_actor{}
+                      : s.ctx->cluster->keeper_of(s.backup_node);
+      if (backup) {
+        // Not confirmed: the stop is not acknowledged (the copy could be
+        // promoted later).
         ++t->left;
-        self->request(s.backup, std::chrono::seconds(5), store_atom::value,
+        self->request(backup, std::chrono::seconds(5), store_atom::value,
                       s.ctx->node_name, removal(name))
           .then([one](bool) mutable { one(caf::error{}); },
                 [one, name](caf::error& err) mutable {
                   log::warning("[Agent] " + name
                                + ": the backup did not confirm the removal: "
                                + to_string(err));
-                  one(caf::error{});
+                  one(make_error(errc::store_failed,
+                                 "the backup did not confirm the removal"));
                 });
       }
       one(caf::error{});
@@ -853,7 +892,6 @@ agent_actor::behavior_type agent(agent_pointer self,
         // Changes waiting for a backup out of reach now are not kept, and
         // the copy is seeded afresh once the quorum is back.
         s.backup = replica_actor{};
-        s.backup_node.clear();
         s.backup_incarnation = 0;
         auto err = refuse_changes(self);
         for (auto& x : s.pending)

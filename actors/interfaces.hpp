@@ -105,8 +105,11 @@ using replica_actor = caf::typed_actor<
   caf::replies_to<seed_atom, std::string, agent_snapshot>::with<bool>,
   // From a primary: one change of a copy it seeded; refused without one.
   caf::replies_to<store_atom, std::string, agent_delta>::with<bool>,
-  // From the membership: `node` is down. Hands out the copies it was
-  // primary of to promote (true), or drops them (false: no quorum).
+  // From the membership: `node` is down; its copies are set aside (new
+  // seeds from a returning `node` are kept apart from them).
+  caf::reacts_to<suspend_atom, std::string>,
+  // From the membership: the decision on `node`. Hands out the copies set
+  // aside to promote (true), or drops them (false).
   caf::replies_to<detach_atom, std::string,
                   bool>::with<std::vector<agent_snapshot>>>;
 
@@ -292,10 +295,11 @@ using membership_actor = caf::typed_actor<
   // Timers: gossip round, and a (re)connect attempt to an address.
   caf::reacts_to<tick_atom>,
   caf::reacts_to<retry_atom, std::string>,
-  // Timers: decide on failover for the nodes seen down meanwhile; take
-  // the quorum back.
-  caf::reacts_to<decide_atom>,
-  caf::reacts_to<quorum_atom>,
+  // Timers: decide on failover for the nodes seen down meanwhile (valid
+  // for the given round only); take the quorum back (true: nobody came
+  // since start-up).
+  caf::reacts_to<decide_atom, uint64_t>,
+  caf::reacts_to<quorum_atom, bool>,
   // GetClusterInfo.
   caf::replies_to<info_atom>::with<cluster_info>,
   // From this node: tell every member that we leave (answers once they

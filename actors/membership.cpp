@@ -215,7 +215,10 @@ void membership_state::add_member(const peer_info& info, const membership_actor&
   reached(dialed);
   if (auto& cluster = ctx->cluster) {
     cluster->up(info.node, info.replicas);
-    agreed.insert(info.node);
+    // Only a node on the majority side admits members to the agreement
+    // (a cut-off node must not reach a majority with newcomers).
+    if (cluster->quorum())
+      agreed.insert(info.node);
     update_quorum();
   }
   self->monitor(handle);
@@ -250,18 +253,22 @@ void membership_state::member_down(const std::string& node_name,
   log::warning("[ClusterMonitor] Node disconnected: " + node_name);
   if (auto& cluster = ctx->cluster) {
     cluster->down(node_name);
+    // Its copies are set aside now: a new incarnation's seeds stay apart.
+    if (cfg.keeper)
+      self->send(cfg.keeper, suspend_atom::value, node_name);
+    suspects[node_name] = m.nid;
     if (leavers.erase(node_name) > 0) {
       // It left: its agents moved (those that could not are promoted from
       // their replicas like after a crash).
       agreed.erase(node_name);
-      suspects[node_name] = m.nid;
+      update_quorum();
       decide();
     } else {
-      suspects[node_name] = m.nid;
       update_quorum();
-      if (!decision_scheduled) {
+      if (!decision_scheduled && !suspects.empty()) {
         decision_scheduled = true;
-        self->delayed_send(self, cfg.settle, decide_atom::value);
+        self->delayed_send(self, cfg.settle, decide_atom::value,
+                           decision_round);
       }
     }
   }
@@ -297,13 +304,16 @@ void membership_state::update_quorum(bool now) {
     // elsewhere then overrides.
     if (!regain_scheduled) {
       regain_scheduled = true;
-      self->delayed_send(self, cfg.settle, quorum_atom::value);
+      self->delayed_send(self, cfg.settle, quorum_atom::value, false);
     }
     return;
   }
   cluster->set_quorum(q);
   if (!q)
     decide(); // nothing is promoted without the quorum: the copies go
+  if (q)
+    for (auto& node : reachable())
+      agreed.insert(node); // members admitted while the quorum was lost
   if (q)
     log::info("[ClusterMonitor] quorum regained: acknowledging changes again");
   else
@@ -316,7 +326,10 @@ void membership_state::update_quorum(bool now) {
 }
 
 void membership_state::decide() {
+  // A timer still pending is for this round: it must not decide on later
+  // suspects before their settle time.
   decision_scheduled = false;
+  ++decision_round;
   if (suspects.empty())
     return;
   auto now = reachable();
@@ -361,6 +374,8 @@ membership(membership_pointer self, node_context_ptr ctx,
     e->ctx->cluster->set_quorum(false);
     log::info("[ClusterMonitor] waiting for a member before acknowledging "
               "changes to recovered agents");
+    // Alone after that time: the node goes on by itself.
+    self->delayed_send(self, e->cfg.await_timeout, quorum_atom::value, true);
   }
   self->set_down_handler([e](caf::down_msg& dm) {
     for (auto& kvp : e->members)
@@ -439,16 +454,22 @@ membership(membership_pointer self, node_context_ptr ctx,
       if (e->cfg.gossip_interval.count() > 0)
         e->self->delayed_send(e->self, e->cfg.gossip_interval, tick_atom::value);
     },
-    [e](decide_atom) {
-      if (e->self->current_sender() == e->self->ctrl())
+    [e](decide_atom, uint64_t round) {
+      if (e->self->current_sender() == e->self->ctrl()
+          && round == e->decision_round)
         e->decide();
     },
-    [e](quorum_atom) {
-      if (e->self->current_sender() != e->self->ctrl())
+    [e](quorum_atom, bool awaited) {
+      if (e->self->current_sender() != e->self->ctrl() || !e->ctx->cluster)
         return;
+      if (awaited) {
+        // Nobody came since start-up: go on alone.
+        if (e->members.empty() && e->agreed.size() == 1)
+          e->update_quorum(true);
+        return;
+      }
       e->regain_scheduled = false;
-      if (e->ctx->cluster)
-        e->update_quorum(true);
+      e->update_quorum(true);
     },
     [e](retry_atom, const std::string& address) {
       if (e->self->current_sender() != e->self->ctrl())

@@ -34,6 +34,7 @@ struct membership_config {
   /// store brought agents back must not acknowledge changes to agents the
   /// cluster may have failed over meanwhile).
   bool await_quorum = false;
+  std::chrono::milliseconds await_timeout{5000};
 };
 
 /// A connected, authenticated node.
@@ -91,6 +92,7 @@ struct membership_state {
   std::set<std::string> leavers;
   std::map<std::string, caf::node_id> suspects; // with their incarnation
   bool decision_scheduled = false;
+  uint64_t decision_round = 0;
   bool regain_scheduled = false;
   static inline const char* name = "membership";
 

@@ -49,6 +49,16 @@ void replica_set::drop(const std::string& name) {
   copies_.erase(name);
 }
 
+std::vector<agent_snapshot> replica_set::take(const std::string& node) {
+  std::vector<agent_snapshot> result;
+  for (auto& name : hosted_by(node)) {
+    if (auto x = snapshot(name))
+      result.push_back(std::move(*x));
+    copies_.erase(name);
+  }
+  return result;
+}
+
 std::optional<uint64_t>
 replica_set::generation_of(const std::string& name) const {
   auto i = copies_.find(name);

@@ -25,6 +25,9 @@ public:
   /// Forgets the copy of `name`.
   void drop(const std::string& name);
 
+  /// Takes every copy whose primary is `node` out, as snapshots.
+  std::vector<agent_snapshot> take(const std::string& node);
+
   /// The generation of the copy of `name`, if there is one.
   std::optional<uint64_t> generation_of(const std::string& name) const;
 

@@ -13,14 +13,15 @@ replica_actor::behavior_type replica_keeper(replica_keeper_pointer self,
                 agent_snapshot& x) -> caf::result<bool> {
       auto& name = x.header.name;
       auto gen = x.header.generation;
-      if (auto e = ctx->directory->find(name)) {
-        // A newer incarnation runs somewhere (a failover or a move while
-        // `primary` was cut off), or this node hosts the agent itself.
-        if (e->generation > gen
-            || (e->node == ctx->node_name && e->node != primary))
-          return make_error(errc::no_quorum,
-                            "a newer generation of " + name + " exists");
-      }
+      // A newer incarnation runs somewhere (a failover or a move while
+      // `primary` was cut off), this node hosts the agent itself, or the
+      // copy here is newer.
+      auto e = ctx->directory->find(name);
+      auto held = self->state.copies.generation_of(name);
+      if ((e && (e->generation > gen || e->node == ctx->node_name))
+          || (held && *held > gen))
+        return make_error(errc::no_quorum,
+                          "a newer generation of " + name + " exists");
       self->state.copies.seed(primary, x);
       return true;
     },
@@ -31,15 +32,20 @@ replica_actor::behavior_type replica_keeper(replica_keeper_pointer self,
                           "no replica of " + d.name + " from " + primary);
       return true;
     },
+    [self](suspend_atom, const std::string& node) {
+      auto xs = self->state.copies.take(node);
+      auto& held = self->state.suspended[node];
+      held.insert(held.end(), std::make_move_iterator(xs.begin()),
+                  std::make_move_iterator(xs.end()));
+    },
     [self](detach_atom, const std::string& node,
            bool promote) -> std::vector<agent_snapshot> {
-      auto& copies = self->state.copies;
+      auto& suspended = self->state.suspended;
       std::vector<agent_snapshot> result;
-      for (auto& name : copies.hosted_by(node)) {
+      if (auto i = suspended.find(node); i != suspended.end()) {
         if (promote)
-          if (auto x = copies.snapshot(name))
-            result.push_back(std::move(*x));
-        copies.drop(name);
+          result = std::move(i->second);
+        suspended.erase(i);
       }
       if (!result.empty() || !promote)
         log::info("[Replicas] " + node + " is down: "

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <string>
+#include <unordered_map>
+#include <vector>
+
 #include <caf/stateful_actor.hpp>
 
 #include "actors/interfaces.hpp"
@@ -10,6 +14,9 @@ namespace am {
 
 struct replica_keeper_state {
   replica_set copies;
+  /// Copies of nodes seen down, set aside until the membership decides
+  /// (a returning node's fresh seeds go to `copies`).
+  std::unordered_map<std::string, std::vector<agent_snapshot>> suspended;
   static inline const char* name = "replica_keeper";
 };
 

@@ -57,7 +57,8 @@ struct env {
 
   /// Keeps the changes of a state the supervisor holds (no actor runs on
   /// it) in the store and copies the whole agent to its backup, then calls
-  /// `then(err, backup)`.
+  /// `then(err, backup)` (with the backup it tried also on an error: see
+  /// `known` and `discard`).
   void keep(agent_state& st,
             std::function<void(const caf::error&, backup_ref)> then) const {
     if (!ctx->cluster) {
@@ -81,7 +82,7 @@ struct env {
       if (err && !t->err)
         t->err = err;
       if (--t->left == 0)
-        t->then(t->err, t->err ? backup_ref{} : t->backup);
+        t->then(t->err, t->backup);
     };
     store(st.take_changes(), one);
     auto target = ctx->cluster->backup_for(st.name());
@@ -96,6 +97,25 @@ struct env {
                 ctx->node_name, st.snapshot())
       .then([one](bool) { one(caf::error{}); },
             [one](caf::error& err) { one(err); });
+  }
+
+  /// What an agent may assume of its backup after `keep` answered `err`:
+  /// on an error, only that a copy may be there (it seeds afresh).
+  static backup_ref known(const caf::error& err, backup_ref b) {
+    if (err) {
+      b.handle = replica_actor{};
+      b.incarnation = 0;
+    }
+    return b;
+  }
+
+  /// Undoes a `keep` that failed half-way: the store and the backup forget
+  /// what they may have kept of `name`.
+  void discard(const std::string& name, const backup_ref& b) const {
+    store(removal(name), [](const caf::error&) {});
+    if (b.handle)
+      caf::anon_send(b.handle, store_atom::value, ctx->node_name,
+                     removal(name));
   }
 
   /// Without the quorum this node starts, stops and adopts nothing.
@@ -256,8 +276,11 @@ struct env {
       index(*st);
       auto& sa = self->state.agents[name];
       sa.moving = false;
+      // Its copy may still be where it was: seeded afresh (or dropped
+      // there) with the next change.
       sa.handle = spawn_agent(
-        name, agent_parcel{st, std::make_shared<agent_observers>()});
+        name, agent_parcel{st, std::make_shared<agent_observers>()},
+        backup_ref{sa.backup, replica_actor{}, 0});
       self->send(directory, update_atom::value, entry(name, sa));
       self->send(directory, move_atom::value, name, false);
       answer_waiting(name, sa.handle);
@@ -354,16 +377,23 @@ struct env {
     keep(*state, [e, state, name, reason, done](const caf::error& err,
                                                 backup_ref backup) mutable {
       auto i = e.self->state.agents.find(name);
-      if (err || i == e.self->state.agents.end()) {
+      // A promoted copy starts even if its new backup failed: it seeds one
+      // with its next change (the copy exists nowhere else any more).
+      auto fatal = err && reason != "failover";
+      if (err && !fatal)
+        log::warning("[Supervisor] " + name + " starts without a backup: "
+                     + to_string(err));
+      if (fatal || i == e.self->state.agents.end()) {
         if (i != e.self->state.agents.end() && !i->second.handle)
           e.self->state.agents.erase(i);
+        e.discard(name, backup);
         done(err ? err : make_error(errc::agent_not_found, name));
         return;
       }
       auto& sa = i->second;
       sa.handle = e.spawn_agent(
         name, agent_parcel{state, std::make_shared<agent_observers>()},
-        std::move(backup));
+        known(err, std::move(backup)));
       state.reset();
       // Answer once every member knows the new entry: the old node then
       // receives no more requests for it.
@@ -514,7 +544,7 @@ struct env {
     auto reason = self->system().render(why);
     auto e = *this;
     auto p = std::make_shared<agent_parcel>(std::move(parcel));
-    keep(*p->st, [e, p, name, failed, reason](const caf::error&,
+    keep(*p->st, [e, p, name, failed, reason](const caf::error& err,
                                               backup_ref backup) {
       for (auto& rec : failed)
         announce(*e.ctx, *p->st, *p->obs, rec, true);
@@ -525,7 +555,8 @@ struct env {
       }
       // Tasks announced by the dead actor may be missing from the index.
       e.index(*p->st);
-      i->second.handle = e.spawn_agent(name, std::move(*p), std::move(backup));
+      i->second.handle = e.spawn_agent(name, std::move(*p),
+                                       known(err, std::move(backup)));
       log::info("[Supervisor] restarted agent " + name + " after " + reason);
       e.self->send(e.directory, update_atom::value, e.entry(name, i->second));
       e.answer_waiting(name, i->second.handle);
@@ -535,7 +566,7 @@ struct env {
   /// Stops a local agent for good: it leaves the store, then the directory.
   /// An empty `reason`: it was never announced, so no event either.
   void stop(const std::string& name, const std::string& reason,
-            std::function<void()> done) const {
+            std::function<void(const caf::error&)> done) const {
     auto& st = self->state;
     moved(name, false);
     auto i = st.agents.find(name);
@@ -544,20 +575,21 @@ struct env {
     st.agents.erase(i);
     answer_waiting(name, agent_actor{});
     auto e = *this;
-    auto leave = [e, name, reason, handle, done]() mutable {
+    auto leave = [e, name, reason, handle, done](caf::error err) mutable {
       e.self
         ->request(e.directory, caf::infinite, erase_atom::value, name, handle)
-        .then([e, name, reason, done](bool) mutable {
+        .then([e, name, reason, done, err](bool) mutable {
           if (!reason.empty())
             e.publish("agent_stopped", name, json{{"reason", reason}});
-          done();
+          done(err);
         });
     };
     self->request(handle, caf::infinite, retire_atom::value)
-      .then([leave](bool) mutable { leave(); },
-            [leave](caf::error&) mutable {
-              // It crashed meanwhile: its down_msg buries what it left.
-              leave();
+      .then([leave](bool) mutable { leave(caf::error{}); },
+            [leave](caf::error& err) mutable {
+              // It crashed meanwhile (its down_msg buries what it left), or
+              // its backup did not confirm the removal.
+              leave(code_of(err) == 0 ? caf::error{} : std::move(err));
             });
   }
 };
@@ -612,6 +644,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         if (err || i == self->state.agents.end()) {
           if (i != self->state.agents.end() && !i->second.handle)
             self->state.agents.erase(i);
+          e.discard(name, backup);
           rp.deliver(err ? err : make_error(errc::agent_not_found, name));
           return;
         }
@@ -631,7 +664,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                 rp.deliver(start_result{"already_exists", name, holder});
                 return;
               }
-              e.stop(name, "", [] {});
+              e.stop(name, "", [](const caf::error&) {});
               rp.deliver(start_result{"already_exists", name, holder});
               return;
             }
@@ -672,7 +705,12 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       if (i->second.moving)
         return make_error(errc::shutting_down, "the agent is moving");
       auto rp = e.self->make_response_promise<bool>();
-      e.stop(name, reason, [rp]() mutable { rp.deliver(true); });
+      e.stop(name, reason, [rp](const caf::error& err) mutable {
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(true);
+      });
       return rp;
     },
     [e](adopt_atom, agent_snapshot& snap, const std::string& reason) {
@@ -750,7 +788,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         fresh.started_at = st->started_at();
         fresh.generation = st->generation();
         e.keep(*st, [e, st, name, adopted,
-                     one_done](const caf::error&, backup_ref backup) mutable {
+                     one_done](const caf::error& err,
+                               backup_ref backup) mutable {
           auto i = e.self->state.agents.find(name);
           if (i == e.self->state.agents.end()) {
             one_done();
@@ -759,7 +798,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           auto& sa = i->second;
           sa.handle = e.spawn_agent(
             name, agent_parcel{st, std::make_shared<agent_observers>()},
-            std::move(backup));
+            e.known(err, std::move(backup)));
           st.reset();
           e.self->send(e.directory, update_atom::value, e.entry(name, sa));
           e.publish("agent_started", name, json{{"reason", "recovered"}});

@@ -73,6 +73,7 @@ using failover_atom = caf::atom_constant<caf::atom("failover")>;
 using backup_atom = caf::atom_constant<caf::atom("backup")>;
 using decide_atom = caf::atom_constant<caf::atom("decide")>;
 using quorum_atom = caf::atom_constant<caf::atom("quorum")>;
+using suspend_atom = caf::atom_constant<caf::atom("suspend")>;
 
 // -- errors ---------------------------------------------------------------
 

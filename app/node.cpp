@@ -79,7 +79,9 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     if (ctx->cluster) {
       n.keeper = sys.spawn(replica_keeper, n.ctx);
       mc.keeper = n.keeper;
-      mc.await_quorum = recovered > 0 && !mc.seeds.empty();
+      // Members that list this node as their seed dial it: wait for them
+      // too (at most `await_timeout`).
+      mc.await_quorum = recovered > 0;
     }
     // With openssl.* set, the cluster port speaks mutually authenticated
     // TLS: connects go through the openssl manager's actor.

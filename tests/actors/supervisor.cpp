@@ -331,6 +331,7 @@ struct replicated : two_supervisors {
   /// The second node sees the first down and promotes its copies there.
   size_t fail_over_first() {
     ctx2->cluster->down(ctx->node_name);
+    self->send(k2, suspend_atom::value, ctx->node_name);
     auto xs = ask<std::vector<agent_snapshot>>(k2, detach_atom::value,
                                                ctx->node_name, true);
     self->send(sup2, failover_atom::value, ctx->node_name, xs);
@@ -392,6 +393,17 @@ CAF_TEST(a copy from a host that missed a failover is refused) {
   d.has_header = true;
   err = ask_error<bool>(k2, store_atom::value, ctx->node_name, d);
   CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::agent_not_found));
+}
+
+CAF_TEST(a seed older than the copy held is refused) {
+  agent_state fresh{"G"};
+  fresh.incarnate(fresh.started_at(), 2);
+  CAF_CHECK(ask<bool>(k2, seed_atom::value, std::string{"other@host"},
+                      fresh.snapshot()));
+  agent_state old{"G"};
+  auto err = ask_error<bool>(k2, seed_atom::value, ctx->node_name,
+                             old.snapshot());
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::no_quorum));
 }
 
 CAF_TEST(without the quorum a node changes nothing but still answers reads) {

@@ -85,3 +85,17 @@ CAF_TEST(a removal from a former host leaves the copy of the new host) {
   CAF_CHECK(copies.apply("n2", removal("R")));
   CAF_CHECK_EQUAL(copies.size(), 0u);
 }
+
+CAF_TEST(take hands out every copy of one primary) {
+  agent_state a{"A"}, b{"B"}, c{"C"};
+  replica_set copies;
+  copies.seed("n1", a.snapshot());
+  copies.seed("n1", b.snapshot());
+  copies.seed("n2", c.snapshot());
+  auto xs = copies.take("n1");
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  CAF_CHECK_EQUAL(xs[0].header.name, "A");
+  CAF_CHECK_EQUAL(xs[1].header.name, "B");
+  CAF_CHECK_EQUAL(copies.size(), 1u);
+  CAF_CHECK(copies.take("n1").empty());
+}
