@@ -154,10 +154,14 @@ bool cut_off(const caf::error& err) {
 /// partition may run it); reads are still served.
 caf::error refuse_changes(agent_pointer self) {
   auto& cluster = self->state.ctx->cluster;
-  if (cluster && !cluster->quorum())
-    return make_error(errc::no_quorum, "this node is cut off from the "
-                                       "majority of the cluster");
-  return caf::error{};
+  return cluster ? cluster->refusal() : caf::error{};
+}
+
+/// The copy is to be seeded afresh; `backup_node` stays, so that an older
+/// copy there can still be removed.
+void no_current_backup(agent_pointer self) {
+  self->state.backup = replica_actor{};
+  self->state.backup_incarnation = 0;
 }
 
 /// Runs the callbacks of the oldest pending changes that are kept
@@ -236,8 +240,7 @@ void reseed(agent_pointer self, uint64_t id) {
                          + self->system().render(err));
             // Seeded afresh with the next change (an older copy may still
             // be there: `backup_node` stays for its removal).
-            self->state.backup = replica_actor{};
-            self->state.backup_incarnation = 0;
+            no_current_backup(self);
             mark(self, id, true, false, err);
           });
 }
@@ -252,16 +255,16 @@ bool backup_changed(agent_pointer self) {
 }
 
 /// Hands change `id` to the backup: the change alone if the backup holds
-/// the agent already, else a seed of the whole agent.
-void send_to_backup(agent_pointer self, uint64_t id, agent_delta d) {
+/// the agent already, else (`moved`: see `backup_changed`) a seed of the
+/// whole agent.
+void send_to_backup(agent_pointer self, uint64_t id, agent_delta d,
+                    bool moved) {
   auto& s = self->state;
-  if (!s.ctx->cluster->quorum()) {
-    mark(self, id, false, false,
-         make_error(errc::no_quorum, "this node is cut off from the "
-                                     "majority of the cluster"));
+  if (auto err = refuse_changes(self)) {
+    mark(self, id, false, false, err);
     return;
   }
-  if (backup_changed(self)) {
+  if (moved) {
     reseed(self, id);
     return;
   }
@@ -299,8 +302,10 @@ void commit(agent_pointer self, F then) {
   }
   auto& cluster = s.ctx->cluster;
   auto delta = s.st->take_changes();
+  // Asked once per commit: it locks the cluster view and hashes the name.
+  auto moved = cluster && backup_changed(self);
   if (empty(delta) && s.pending.empty()
-      && (!cluster || (cluster->quorum() && !backup_changed(self)))) {
+      && (!cluster || (cluster->quorum() && !moved))) {
     then(caf::error{});
     return;
   }
@@ -308,11 +313,11 @@ void commit(agent_pointer self, F then) {
   s.pending.push_back(pending_commit{id, std::move(then), !s.ctx->store,
                                      !cluster, caf::error{}});
   if (!s.ctx->store) {
-    send_to_backup(self, id, std::move(delta));
+    send_to_backup(self, id, std::move(delta), moved);
     return;
   }
   if (cluster)
-    send_to_backup(self, id, delta);
+    send_to_backup(self, id, delta, moved);
   if (empty(delta)) {
     mark(self, id, false, true, caf::error{});
     return;
@@ -891,8 +896,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (!s.ctx->cluster->quorum()) {
         // Changes waiting for a backup out of reach now are not kept, and
         // the copy is seeded afresh once the quorum is back.
-        s.backup = replica_actor{};
-        s.backup_incarnation = 0;
+        no_current_backup(self);
         auto err = refuse_changes(self);
         for (auto& x : s.pending)
           if (!x.replicated) {

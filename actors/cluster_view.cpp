@@ -50,6 +50,13 @@ replica_actor cluster_view::keeper_of(const std::string& node) const {
   return i == members_.end() ? replica_actor{} : i->second.first;
 }
 
+caf::error cluster_view::refusal() const {
+  if (quorum())
+    return caf::error{};
+  return make_error(errc::no_quorum,
+                    "this node is cut off from the majority of the cluster");
+}
+
 bool holds_quorum(const std::set<std::string>& agreed,
                   const std::set<std::string>& reachable) {
   size_t present = 0;

@@ -52,6 +52,9 @@ public:
     return quorum_.load(std::memory_order_acquire);
   }
 
+  /// `no_quorum` while this node is cut off, else nothing.
+  caf::error refusal() const;
+
   void set_quorum(bool x) {
     quorum_.store(x, std::memory_order_release);
   }

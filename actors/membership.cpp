@@ -309,17 +309,16 @@ void membership_state::update_quorum(bool now) {
     return;
   }
   cluster->set_quorum(q);
-  if (!q)
-    decide(); // nothing is promoted without the quorum: the copies go
-  if (q)
+  if (q) {
     for (auto& node : reachable())
       agreed.insert(node); // members admitted while the quorum was lost
-  if (q)
     log::info("[ClusterMonitor] quorum regained: acknowledging changes again");
-  else
+  } else {
+    decide(); // nothing is promoted without the quorum: the copies go
     log::warning("[ClusterMonitor] no quorum (" + std::to_string(members.size() + 1)
                  + " of " + std::to_string(agreed.size())
                  + " members reachable): changes are refused");
+  }
   // Agents re-check where their replicas go and whether they may change.
   if (supervisor)
     self->send(supervisor, backup_atom::value);

@@ -45,10 +45,6 @@ bool replica_set::apply(const std::string& primary, const agent_delta& d) {
   return true;
 }
 
-void replica_set::drop(const std::string& name) {
-  copies_.erase(name);
-}
-
 std::vector<agent_snapshot> replica_set::take(const std::string& node) {
   std::vector<agent_snapshot> result;
   for (auto& name : hosted_by(node)) {

@@ -22,9 +22,6 @@ public:
   /// first). A removal drops the copy only if `primary` seeded it.
   bool apply(const std::string& primary, const agent_delta& d);
 
-  /// Forgets the copy of `name`.
-  void drop(const std::string& name);
-
   /// Takes every copy whose primary is `node` out, as snapshots.
   std::vector<agent_snapshot> take(const std::string& node);
 

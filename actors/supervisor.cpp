@@ -120,10 +120,7 @@ struct env {
 
   /// Without the quorum this node starts, stops and adopts nothing.
   caf::error refuse_changes() const {
-    if (ctx->cluster && !ctx->cluster->quorum())
-      return make_error(errc::no_quorum, "this node is cut off from the "
-                                         "majority of the cluster");
-    return caf::error{};
+    return ctx->cluster ? ctx->cluster->refusal() : caf::error{};
   }
 
   agent_actor spawn_agent(const std::string& name, agent_parcel parcel,
