@@ -4,10 +4,10 @@
 
 #include <caf/all.hpp>
 
-#include "actors/a2a_task.hpp"
-#include "actors/clock.hpp"
-#include "actors/events.hpp"
-#include "actors/log.hpp"
+#include "core/a2a_task.hpp"
+#include "core/clock.hpp"
+#include "core/events.hpp"
+#include "core/log.hpp"
 
 namespace am {
 

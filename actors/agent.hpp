@@ -12,8 +12,8 @@
 #include <caf/error.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/agent_state.hpp"
-#include "actors/interfaces.hpp"
+#include "core/agent_state.hpp"
+#include "actors/vocabulary.hpp"
 #include "actors/node_context.hpp"
 
 namespace am {

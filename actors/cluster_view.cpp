@@ -3,7 +3,7 @@
 #include <mutex>
 #include <vector>
 
-#include "actors/placement.hpp"
+#include "core/placement.hpp"
 
 namespace am {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <utility>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace am {
 

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "actors/fan_out.hpp"
-#include "actors/log.hpp"
+#include "core/log.hpp"
 
 namespace am {
 

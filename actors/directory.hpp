@@ -12,7 +12,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 #include "actors/node_context.hpp"
 
 namespace am {

@@ -2,8 +2,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/events.hpp"
-#include "actors/log.hpp"
+#include "core/events.hpp"
+#include "core/log.hpp"
 
 namespace am {
 

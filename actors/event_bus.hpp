@@ -10,7 +10,7 @@
 #include <caf/group.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 
 namespace am {
 

@@ -13,8 +13,9 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "actors/persist.hpp"
-#include "actors/vocabulary.hpp"
+#include "actors/atoms.hpp"
+#include "core/messages.hpp"
+#include "core/persist.hpp"
 
 namespace am {
 
@@ -35,13 +36,6 @@ struct submit_request {
   uint64_t seq = 0;
   std::string rpc_id; // the request id as JSON text
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, submit_request& x) {
-  return f(caf::meta::type_name("submit_request"), x.action, x.params, x.text,
-           x.message, x.context_id, x.message_id, x.wait_ms, x.sink, x.seq,
-           x.rpc_id);
-}
 
 /// An agent: a memory, the dialect inbox (run by ProcessNext) and the
 /// standard A2A tasks it runs by itself, one at a time.
@@ -166,12 +160,6 @@ struct dir_entry {
   uint64_t generation = 0;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, dir_entry& x) {
-  return f(caf::meta::type_name("dir_entry"), x.name, x.node, x.handle,
-           x.started_at, x.generation);
-}
-
 /// The only writer of the node's directory map. Holds this node's agents
 /// and those of every connected node, replicating local changes to the
 /// directories of its peers.
@@ -233,22 +221,12 @@ struct hello_msg {
   std::string nonce;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, hello_msg& x) {
-  return f(caf::meta::type_name("hello_msg"), x.node, x.address, x.nonce);
-}
-
 /// The server's answer: its proof over the client's nonce, and its own.
 struct challenge_msg {
   std::string node;
   std::string nonce;
   std::string mac;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, challenge_msg& x) {
-  return f(caf::meta::type_name("challenge_msg"), x.node, x.nonce, x.mac);
-}
 
 /// What a member hands out once authenticated.
 struct peer_info {
@@ -263,22 +241,11 @@ struct peer_info {
   bool durable = false;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
-  return f(caf::meta::type_name("peer_info"), x.node, x.address, x.directory,
-           x.bus, x.supervisor, x.replicas, x.durable);
-}
-
 /// The answer to a successful join.
 struct welcome_msg {
   peer_info info;
   std::vector<std::string> members; // advertised addresses
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, welcome_msg& x) {
-  return f(caf::meta::type_name("welcome_msg"), x.info, x.members);
-}
 
 /// One per node, published on `cluster.port`: authenticates peers, keeps a
 /// full mesh, detects nodes going down and coming back.
@@ -307,6 +274,42 @@ using membership_actor = caf::typed_actor<
   caf::replies_to<leave_atom>::with<bool>,
   // From a member: it is leaving.
   caf::replies_to<leave_atom, std::string>::with<bool>>;
+
+// -- HTTP request workers ----------------------------------------------------
+
+namespace http {
+
+/// One call from a connection.
+struct call {
+  enum kind_t : uint8_t { rpc = 0, agent_card = 1 };
+  uint8_t kind = rpc;
+  /// The endpoint's agent: `POST /agents/<name>/a2a` and agent cards.
+  std::string agent;
+  std::string body;
+  /// `A2A-Version` of the request ("" when absent).
+  std::string version;
+  /// `host:port` the client used, for URLs in cards.
+  std::string host;
+  /// The connection and the request's number on it: events of a stream go
+  /// there as `stream_event`s.
+  caf::actor sink;
+  uint64_t seq = 0;
+};
+
+/// What the worker answers.
+struct call_result {
+  /// 200, 204 (nothing to send: notifications) or 404 (no such agent).
+  int status = 200;
+  std::string body; // JSON
+  /// A stream started: its events come from the agent, the last one ends
+  /// it.
+  bool stream = false;
+};
+
+using worker_actor
+  = caf::typed_actor<caf::replies_to<rpc_atom, call>::with<call_result>>;
+
+} // namespace http
 
 } // namespace am
 

@@ -5,10 +5,10 @@
 
 #include <functional>
 
-#include "actors/auth.hpp"
-#include "actors/events.hpp"
+#include "core/auth.hpp"
+#include "core/events.hpp"
 #include "actors/fan_out.hpp"
-#include "actors/log.hpp"
+#include "core/log.hpp"
 
 namespace am {
 

@@ -11,7 +11,7 @@
 #include <caf/node_id.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 #include "actors/node_context.hpp"
 
 namespace am {

@@ -4,10 +4,10 @@
 #include <memory>
 #include <string>
 
-#include "actors/actions.hpp"
+#include "core/actions.hpp"
 #include "actors/cluster_view.hpp"
-#include "actors/interfaces.hpp"
-#include "actors/sharded_map.hpp"
+#include "actors/vocabulary.hpp"
+#include "core/sharded_map.hpp"
 
 namespace am {
 

@@ -2,7 +2,7 @@
 
 #include <caf/all.hpp>
 
-#include "actors/log.hpp"
+#include "core/log.hpp"
 
 namespace am {
 

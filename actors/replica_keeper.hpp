@@ -6,9 +6,9 @@
 
 #include <caf/stateful_actor.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 #include "actors/node_context.hpp"
-#include "actors/replica.hpp"
+#include "core/replica.hpp"
 
 namespace am {
 

@@ -6,8 +6,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/interfaces.hpp"
-#include "actors/store.hpp"
+#include "actors/vocabulary.hpp"
+#include "core/store.hpp"
 
 namespace am {
 

@@ -3,10 +3,10 @@
 #include <caf/all.hpp>
 
 #include "actors/agent.hpp"
-#include "actors/clock.hpp"
-#include "actors/events.hpp"
-#include "actors/log.hpp"
-#include "actors/placement.hpp"
+#include "core/clock.hpp"
+#include "core/events.hpp"
+#include "core/log.hpp"
+#include "core/placement.hpp"
 
 namespace am {
 

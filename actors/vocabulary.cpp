@@ -2,7 +2,6 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "actors/interfaces.hpp"
 
 namespace am {
 
@@ -90,6 +89,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<challenge_msg>("am::challenge_msg");
   cfg.add_message_type<peer_info>("am::peer_info");
   cfg.add_message_type<welcome_msg>("am::welcome_msg");
+  cfg.add_message_type<http::call>("am::http::call");
+  cfg.add_message_type<http::call_result>("am::http::call_result");
   cfg.add_error_category(category, [](uint8_t code, caf::atom_value,
                                       const caf::message& ctx) {
     std::string result = "agentmesh: ";

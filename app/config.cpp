@@ -15,7 +15,7 @@
 #include <caf/settings.hpp>
 #include <unistd.h>
 
-#include "actors/log.hpp"
+#include "core/log.hpp"
 #include "actors/vocabulary.hpp"
 #include "http/server.hpp"
 
@@ -25,7 +25,6 @@ config::config() {
   load<caf::io::middleman>();
   load<caf::openssl::manager>();
   register_types(*this);
-  http::register_types(*this);
   opt_group{custom_options_, "node"}.add(node_name, "name",
                                          "short node name (name@hostname)");
   opt_group{custom_options_, "http"}

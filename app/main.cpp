@@ -8,7 +8,7 @@
 
 #include <caf/actor_system.hpp>
 
-#include "actors/log.hpp"
+#include "core/log.hpp"
 #include "app/config.hpp"
 #include "app/node.hpp"
 

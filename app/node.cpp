@@ -8,7 +8,7 @@
 
 #include "actors/directory.hpp"
 #include "actors/event_bus.hpp"
-#include "actors/log.hpp"
+#include "core/log.hpp"
 #include "actors/membership.hpp"
 #include "actors/replica_keeper.hpp"
 #include "actors/store_writer.hpp"

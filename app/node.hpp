@@ -5,7 +5,7 @@
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 #include "actors/node_context.hpp"
 #include "app/config.hpp"
 #include "http/server.hpp"

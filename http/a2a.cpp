@@ -5,7 +5,7 @@
 #include <ctime>
 #include <set>
 
-#include "actors/a2a_task.hpp"
+#include "core/a2a_task.hpp"
 
 namespace am::a2a {
 

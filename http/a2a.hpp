@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/json.hpp"
-#include "actors/messages.hpp"
+#include "core/json.hpp"
+#include "core/messages.hpp"
 #include "http/jsonrpc.hpp"
 
 namespace am::a2a {

@@ -6,8 +6,8 @@
 #include <variant>
 #include <vector>
 
-#include "actors/json.hpp"
-#include "actors/messages.hpp"
+#include "core/json.hpp"
+#include "core/messages.hpp"
 
 /// JSON-RPC 2.0 for POST /a2a: decoding, validation, dispatch to a backend
 /// and encoding. Pure: no sockets and no actors, so every row of SPEC 7 is

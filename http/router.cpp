@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "actors/clock.hpp"
-#include "actors/json.hpp"
+#include "core/clock.hpp"
+#include "core/json.hpp"
 
 namespace am::http {
 

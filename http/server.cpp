@@ -483,9 +483,4 @@ caf::expected<server> start_server(caf::actor_system& sys,
   return server{acc, port};
 }
 
-void register_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<call>("am::http::call");
-  cfg.add_message_type<call_result>("am::http::call_result");
-}
-
 } // namespace am::http

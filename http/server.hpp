@@ -12,7 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 #include "actors/node_context.hpp"
 #include "http/message.hpp"
 #include "http/request_parser.hpp"
@@ -52,8 +52,5 @@ caf::expected<server> start_server(caf::actor_system& sys,
                                    const server_config& cfg,
                                    std::vector<worker_actor> workers,
                                    event_bus_actor bus);
-
-/// Registers the HTTP message types.
-void register_types(caf::actor_system_config& cfg);
 
 } // namespace am::http

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <unordered_map>
 
-#include "actors/a2a_task.hpp"
+#include "core/a2a_task.hpp"
 #include "http/a2a.hpp"
 #include "http/jsonrpc.hpp"
 

@@ -11,56 +11,13 @@
 #include <string>
 
 #include <caf/actor.hpp>
-#include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "actors/interfaces.hpp"
+#include "actors/vocabulary.hpp"
 #include "actors/node_context.hpp"
 
 namespace am::http {
-
-/// One call from a connection.
-struct call {
-  enum kind_t : uint8_t { rpc = 0, agent_card = 1 };
-  uint8_t kind = rpc;
-  /// The endpoint's agent: `POST /agents/<name>/a2a` and agent cards.
-  std::string agent;
-  std::string body;
-  /// `A2A-Version` of the request ("" when absent).
-  std::string version;
-  /// `host:port` the client used, for URLs in cards.
-  std::string host;
-  /// The connection and the request's number on it: events of a stream go
-  /// there as `stream_event`s.
-  caf::actor sink;
-  uint64_t seq = 0;
-};
-
-/// What the worker answers.
-struct call_result {
-  /// 200, 204 (nothing to send: notifications) or 404 (no such agent).
-  int status = 200;
-  std::string body; // JSON
-  /// A stream started: its events come from the agent, the last one ends
-  /// it.
-  bool stream = false;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, call& x) {
-  return f(caf::meta::type_name("am::http::call"), x.kind, x.agent, x.body,
-           x.version, x.host, x.sink, x.seq);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, call_result& x) {
-  return f(caf::meta::type_name("am::http::call_result"), x.status, x.body,
-           x.stream);
-}
-
-using worker_actor
-  = caf::typed_actor<caf::replies_to<rpc_atom, call>::with<call_result>>;
 
 /// Handles of the node's actors that serve requests.
 struct node_handles {

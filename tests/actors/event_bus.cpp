@@ -2,7 +2,7 @@
 
 #include "tests/actors/fixture.hpp"
 
-#include "actors/events.hpp"
+#include "core/events.hpp"
 
 using namespace am;
 using namespace am::test;

@@ -12,8 +12,8 @@
 
 #include "actors/directory.hpp"
 #include "actors/event_bus.hpp"
-#include "actors/interfaces.hpp"
-#include "actors/log.hpp"
+#include "actors/vocabulary.hpp"
+#include "core/log.hpp"
 #include "actors/node_context.hpp"
 #include "actors/supervisor.hpp"
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "actors/store.hpp"
+#include "core/store.hpp"
 #include "actors/store_writer.hpp"
 #include "tests/temp_dir.hpp"
 

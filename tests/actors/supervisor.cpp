@@ -5,7 +5,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "actors/agent_state.hpp"
+#include "core/agent_state.hpp"
 #include "actors/cluster_view.hpp"
 #include "actors/replica_keeper.hpp"
 

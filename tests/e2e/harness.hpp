@@ -12,7 +12,7 @@
 
 #include <sys/types.h>
 
-#include "actors/json.hpp"
+#include "core/json.hpp"
 
 namespace e2e {
 

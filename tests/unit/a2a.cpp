@@ -2,7 +2,7 @@
 
 #include <caf/test/unit_test.hpp>
 
-#include "actors/a2a_task.hpp"
+#include "core/a2a_task.hpp"
 #include "http/a2a.hpp"
 #include "tests/unit/rpc_fixture.hpp"
 

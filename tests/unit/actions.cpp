@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "actors/actions.hpp"
+#include "core/actions.hpp"
 
 using namespace am;
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "actors/agent_state.hpp"
+#include "core/agent_state.hpp"
 
 using namespace am;
 

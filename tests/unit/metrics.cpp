@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "actors/metrics.hpp"
+#include "core/metrics.hpp"
 
 using namespace am::metrics;
 

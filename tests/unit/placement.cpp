@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "actors/placement.hpp"
+#include "core/placement.hpp"
 
 using namespace am;
 

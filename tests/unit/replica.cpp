@@ -2,8 +2,8 @@
 
 #include <caf/test/unit_test.hpp>
 
-#include "actors/agent_state.hpp"
-#include "actors/replica.hpp"
+#include "core/agent_state.hpp"
+#include "core/replica.hpp"
 
 using namespace am;
 

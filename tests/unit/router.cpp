@@ -2,7 +2,7 @@
 
 #include <caf/test/unit_test.hpp>
 
-#include "actors/json.hpp"
+#include "core/json.hpp"
 #include "http/router.hpp"
 
 using namespace am;

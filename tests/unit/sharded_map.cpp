@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "actors/sharded_map.hpp"
+#include "core/sharded_map.hpp"
 
 using namespace am;
 

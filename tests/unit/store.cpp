@@ -7,8 +7,8 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "actors/agent_state.hpp"
-#include "actors/store.hpp"
+#include "core/agent_state.hpp"
+#include "core/store.hpp"
 #include "tests/temp_dir.hpp"
 
 using namespace am;

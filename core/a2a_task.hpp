@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "actors/json.hpp"
-#include "actors/messages.hpp"
+#include "core/json.hpp"
+#include "core/messages.hpp"
 
 namespace am::a2a {
 

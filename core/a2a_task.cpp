@@ -1,9 +1,9 @@
-#include "actors/a2a_task.hpp"
+#include "core/a2a_task.hpp"
 
 #include <chrono>
 #include <utility>
 
-#include "actors/clock.hpp"
+#include "core/clock.hpp"
 
 namespace am::a2a {
 

@@ -1,4 +1,4 @@
-#include "actors/store.hpp"
+#include "core/store.hpp"
 
 #include <filesystem>
 #include <map>

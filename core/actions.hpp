@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/json.hpp"
+#include "core/json.hpp"
 
 namespace am {
 

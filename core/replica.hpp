@@ -5,7 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/persist.hpp"
+#include "core/persist.hpp"
 
 namespace am {
 

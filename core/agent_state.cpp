@@ -1,8 +1,8 @@
-#include "actors/agent_state.hpp"
+#include "core/agent_state.hpp"
 
 #include <algorithm>
 
-#include "actors/clock.hpp"
+#include "core/clock.hpp"
 
 namespace am {
 

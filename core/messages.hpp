@@ -2,13 +2,13 @@
 
 // Plain data that travels between actors and, later, between nodes. No CAF
 // here: the pure JSON-RPC layer uses these types too. Their `inspect`
-// overloads and registration live in vocabulary.hpp.
+// overloads and registration live in actors/vocabulary.hpp.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "actors/json.hpp"
+#include "core/json.hpp"
 
 namespace am {
 

@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-#include "actors/actions.hpp"
-#include "actors/json.hpp"
-#include "actors/persist.hpp"
+#include "core/actions.hpp"
+#include "core/json.hpp"
+#include "core/persist.hpp"
 
 namespace am {
 

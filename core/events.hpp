@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/json.hpp"
-#include "actors/messages.hpp"
+#include "core/json.hpp"
+#include "core/messages.hpp"
 
 namespace am {
 

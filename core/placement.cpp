@@ -1,4 +1,4 @@
-#include "actors/placement.hpp"
+#include "core/placement.hpp"
 
 #include <algorithm>
 #include <cstdint>

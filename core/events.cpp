@@ -1,6 +1,6 @@
-#include "actors/events.hpp"
+#include "core/events.hpp"
 
-#include "actors/clock.hpp"
+#include "core/clock.hpp"
 
 namespace am {
 

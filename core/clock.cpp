@@ -1,4 +1,4 @@
-#include "actors/clock.hpp"
+#include "core/clock.hpp"
 
 #include <cstdio>
 #include <ctime>

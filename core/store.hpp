@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/persist.hpp"
+#include "core/persist.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;

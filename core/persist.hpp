@@ -1,13 +1,12 @@
 #pragma once
 // What the store keeps of an agent, and the changes an agent hands to it.
-// Plain data with CAF `inspect`: the same types go to the local store
-// writer, to a replica on another node and into a handoff.
+// Plain data: the same types go to the local store writer, to a replica on
+// another node and into a handoff (their `inspect` overloads are in
+// actors/vocabulary.hpp).
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <caf/meta/type_name.hpp>
 
 namespace am {
 
@@ -31,13 +30,6 @@ struct stored_task {
   bool full = true;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stored_task& x) {
-  return f(caf::meta::type_name("stored_task"), x.id, x.seq, x.status,
-           x.standard, x.action, x.params, x.context_id, x.message_id,
-           x.message, x.result, x.updated_us, x.full);
-}
-
 /// An agent's own fields.
 struct agent_header {
   std::string name;
@@ -51,23 +43,12 @@ struct agent_header {
   uint64_t seq = 0; // the agent's last task stamp
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, agent_header& x) {
-  return f(caf::meta::type_name("agent_header"), x.name, x.default_action,
-           x.memory, x.processed, x.started_at, x.generation, x.seq);
-}
-
 /// Everything about one agent: what a restart, a handoff or a failover
 /// starts from.
 struct agent_snapshot {
   agent_header header;
   std::vector<stored_task> tasks;
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, agent_snapshot& x) {
-  return f(caf::meta::type_name("agent_snapshot"), x.header, x.tasks);
-}
 
 /// The changes of one agent since it last handed any over.
 struct agent_delta {
@@ -81,12 +62,6 @@ struct agent_delta {
   std::vector<stored_task> upserts; // in change order; a later one wins
   std::vector<std::string> deletes; // task ids
 };
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, agent_delta& x) {
-  return f(caf::meta::type_name("agent_delta"), x.name, x.removed, x.replace,
-           x.has_header, x.header, x.upserts, x.deletes);
-}
 
 /// The change that makes a store (or a replica) forget agent `name`.
 inline agent_delta removal(const std::string& name) {

@@ -1,4 +1,4 @@
-#include "actors/actions.hpp"
+#include "core/actions.hpp"
 
 #include <memory>
 
