@@ -7,7 +7,8 @@
 
 namespace am {
 
-event_bus_actor::behavior_type event_bus(event_bus_pointer self) {
+event_bus_actor::behavior_type
+event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics) {
   self->set_down_handler([=](caf::down_msg& dm) {
     auto i = self->state.subscribers.find(dm.source);
     if (i == self->state.subscribers.end())
@@ -38,6 +39,8 @@ event_bus_actor::behavior_type event_bus(event_bus_pointer self) {
   };
   return {
     [=](publish_atom, const event& ev) {
+      if (metrics)
+        metrics->events_published.inc();
       deliver(ev);
       if (!ev.agent.empty())
         for (auto& kvp : self->state.peers)

@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/vocabulary.hpp"
+#include "core/node_metrics.hpp"
 
 namespace am {
 
@@ -32,7 +33,9 @@ using event_bus_pointer = event_bus_actor::stateful_pointer<event_bus_state>;
 /// topics and forwards agent events once to every peer's bus, which only
 /// delivers them locally. Cluster events are each node's own observation and
 /// stay local. Subscribers stay subscribed until they terminate.
-event_bus_actor::behavior_type event_bus(event_bus_pointer self);
+/// Every event published here counts in `metrics` (may be null).
+event_bus_actor::behavior_type
+event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics);
 
 /// Logs every agent and cluster event with the exact lines of SPEC 5.
 caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus);

@@ -45,8 +45,10 @@ bool membership_state::trusted() {
 }
 
 void membership_state::publish(const char* name, const std::string& who) {
+  auto members = connected();
+  ctx->metrics->cluster_nodes.set(static_cast<int64_t>(members.size()) + 1);
   self->send(bus, publish_atom::value,
-             make_cluster_event(name, who, node(), connected()));
+             make_cluster_event(name, who, node(), std::move(members)));
 }
 
 void membership_state::schedule_retry(const std::string& address) {

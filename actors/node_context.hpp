@@ -7,6 +7,7 @@
 #include "core/actions.hpp"
 #include "actors/cluster_view.hpp"
 #include "actors/vocabulary.hpp"
+#include "core/node_metrics.hpp"
 #include "core/sharded_map.hpp"
 
 namespace am {
@@ -51,6 +52,8 @@ struct node_context {
   /// with clustering on): who that is, and whether this node holds the
   /// quorum.
   std::shared_ptr<cluster_view> cluster;
+  /// What `GET /metrics` shows; every actor counts into it in place.
+  std::shared_ptr<node_metrics> metrics = std::make_shared<node_metrics>();
 
   /// Agents hand their changes on (to the store, to a backup) before they
   /// acknowledge them.

@@ -7,7 +7,8 @@
 namespace am {
 
 store_actor::behavior_type store_writer(store_writer_pointer self,
-                                        std::shared_ptr<store> db) {
+                                        std::shared_ptr<store> db,
+                                        std::shared_ptr<node_metrics> metrics) {
   self->state.db = std::move(db);
   return {
     [self](store_atom, agent_delta& d) -> caf::result<bool> {
@@ -22,7 +23,7 @@ store_actor::behavior_type store_writer(store_writer_pointer self,
       }
       return rp;
     },
-    [self](flush_atom) {
+    [self, metrics](flush_atom) {
       auto& st = self->state;
       st.flush_scheduled = false;
       auto batch = std::move(st.batch);
@@ -32,7 +33,11 @@ store_actor::behavior_type store_writer(store_writer_pointer self,
       caf::error err;
       if (!batch.empty()) {
         try {
+          auto t0 = std::chrono::steady_clock::now();
           st.db->write(batch);
+          if (metrics)
+            metrics->store_commit.observe(
+              seconds_between(t0, std::chrono::steady_clock::now()));
         } catch (const std::exception& e) {
           log::error(std::string{"[Store] commit failed: "} + e.what());
           err = make_error(errc::store_failed, e.what());

@@ -7,6 +7,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/vocabulary.hpp"
+#include "core/node_metrics.hpp"
 #include "core/store.hpp"
 
 namespace am {
@@ -27,7 +28,9 @@ using store_writer_pointer
 /// runs go into the next commit together (group commit): the flush message
 /// queues behind them. With fsync, spawn it detached: commits wait for the
 /// disk.
+/// Each commit's time goes to `metrics` (may be null).
 store_actor::behavior_type store_writer(store_writer_pointer self,
-                                        std::shared_ptr<store> db);
+                                        std::shared_ptr<store> db,
+                                        std::shared_ptr<node_metrics> metrics);
 
 } // namespace am

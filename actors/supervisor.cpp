@@ -35,6 +35,7 @@ struct env {
   std::shared_ptr<agent_state> make_state(std::shared_ptr<agent_state> st,
                                           bool everything) const {
     st->track_changes(ctx->keeps_changes(), everything);
+    st->count_tasks(&ctx->metrics->tasks);
     return st;
   }
 
@@ -537,6 +538,7 @@ struct env {
       return;
     }
     sa.restarts.push_back(self->clock().now());
+    ctx->metrics->agent_restarts.inc();
     sa.handle = agent_actor{};
     auto reason = self->system().render(why);
     auto e = *this;

@@ -22,6 +22,24 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   using std::chrono::milliseconds;
   auto ctx = std::make_shared<node_context>();
   ctx->node_name = cfg.full_node_name();
+  ctx->metrics->node_name = ctx->node_name;
+  ctx->metrics->version = AGENTMESH_VERSION;
+  ctx->metrics->cluster_nodes.set(1);
+  // Agents hosted here: the directory's local entries, counted at scrape
+  // time (a weak pointer: the map must not outlive the node through it).
+  ctx->metrics->hosted_agents = [dir = std::weak_ptr<directory_map>(
+                                   ctx->directory),
+                                 self = ctx->node_name]() -> int64_t {
+    auto d = dir.lock();
+    if (!d)
+      return 0;
+    int64_t n = 0;
+    d->for_each([&](const std::string&, const dir_entry& e) {
+      if (e.node == self)
+        ++n;
+    });
+    return n;
+  };
   ctx->actions = std::make_shared<action_registry>(std::move(actions));
   ctx->agents.max_restarts = cfg.max_restarts;
   ctx->agents.restart_window = duration_cast<milliseconds>(cfg.restart_window);
@@ -43,12 +61,14 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     // thread of its own). With fsync it waits for the disk on every commit
     // and gets its own thread.
     ctx->store = cfg.store_fsync
-                   ? sys.spawn<caf::detached>(store_writer, std::move(db))
-                   : sys.spawn(store_writer, std::move(db));
+                   ? sys.spawn<caf::detached>(store_writer, std::move(db),
+                                              ctx->metrics)
+                   : sys.spawn(store_writer, std::move(db), ctx->metrics);
+    ctx->metrics->has_store = true;
   }
   node n;
   n.ctx = ctx;
-  n.bus = sys.spawn(event_bus);
+  n.bus = sys.spawn(event_bus, ctx->metrics);
   n.logger = sys.spawn(event_logger, n.bus);
   n.directory = sys.spawn(directory, n.ctx, milliseconds{2000});
   n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);
@@ -125,6 +145,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   sc.max_connections = cfg.max_connections;
   sc.request_timeout = timeout;
   sc.info = s;
+  sc.metrics = ctx->metrics;
   auto srv = http::start_server(sys, sc, n.workers, n.bus);
   if (!srv) {
     stop_node(sys, n);

@@ -268,6 +268,8 @@ std::string agent_state::enqueue(std::string action, json params) {
   rec.updated_us = now_us();
   stamp(rec, true);
   inbox_.push_back(std::move(rec));
+  if (counters_)
+    counters_->created.inc();
   return id;
 }
 
@@ -325,6 +327,8 @@ std::pair<task_record, bool> agent_state::submit(task t) {
   rec.updated_us = now_us();
   stamp(rec, true);
   standard_.push_back(rec);
+  if (counters_)
+    counters_->created.inc();
   return {std::move(rec), true};
 }
 
@@ -403,6 +407,14 @@ std::vector<std::string> agent_state::take_evicted() {
 
 void agent_state::finish(task_record& rec) {
   stamp(rec, false);
+  if (counters_) {
+    if (rec.status == task_status::completed)
+      counters_->completed.inc();
+    else if (rec.status == task_status::failed)
+      counters_->failed.inc();
+    else
+      counters_->cancelled.inc();
+  }
   history_order_.push_back(rec.t.id);
   history_.insert_or_assign(rec.t.id, rec);
   while (history_order_.size() > history_limit_) {

@@ -10,6 +10,7 @@
 
 #include "core/actions.hpp"
 #include "core/json.hpp"
+#include "core/node_metrics.hpp"
 #include "core/persist.hpp"
 
 namespace am {
@@ -117,6 +118,12 @@ public:
 
   uint64_t generation() const {
     return generation_;
+  }
+
+  /// Counts tasks created and ended from now on in `xs` (a node's metrics;
+  /// must outlive this state). Nothing is counted without.
+  void count_tasks(task_counters* xs) {
+    counters_ = xs;
   }
 
   // -- persistence ------------------------------------------------------------
@@ -227,6 +234,7 @@ private:
   bool replace_ = false; // the next delta is the whole agent
   std::vector<stored_task> upserts_;
   std::vector<std::string> deletes_;
+  task_counters* counters_ = nullptr;
 };
 
 } // namespace am

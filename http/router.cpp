@@ -172,30 +172,44 @@ route route_request(const request& req, const site& s) {
   auto path = normalize_path(req.path);
   bool get = req.method == "GET" || req.method == "HEAD";
   route result;
-  if (get && path == "/health") {
+  if (get && path == "/") {
+    result.label = http_route::page;
+    result.res = response{200, "text/html; charset=utf-8", live_page(),
+                          "Cache-Control: no-cache\r\n"};
+  } else if (get && path == "/metrics") {
+    result.label = http_route::metrics;
+    result.kind = route::metrics;
+  } else if (get && path == "/health") {
+    result.label = http_route::health;
     json body{{"status", "healthy"},
               {"timestamp", iso8601_now()},
               {"node", s.node_name}};
     result.res = response{200, "application/json", dump(body)};
   } else if (get && path == "/.well-known/agent.json") {
+    result.label = http_route::agent_json;
     result.res = response{200, "application/json",
                           agent_card(s, authority_of(req, s))};
   } else if (get && path == "/.well-known/agent-card.json") {
+    result.label = http_route::agent_card;
     result.res = card_response(
       dump(a2a::node_card(s.card_name, s.node_name, s.version,
                           authority_of(req, s), s.skills)),
       req.header("if-none-match"));
   } else if (req.method == "POST" && path == "/a2a") {
+    result.label = http_route::a2a;
     result.kind = route::rpc;
   } else if (auto name = agent_path(path, "/a2a");
              req.method == "POST" && name) {
+    result.label = http_route::agent_a2a;
     result.kind = route::rpc;
     result.agent = std::move(*name);
   } else if (auto name = agent_path(path, "/.well-known/agent-card.json");
              get && name) {
+    result.label = http_route::agent_agent_card;
     result.kind = route::agent_card;
     result.agent = std::move(*name);
   } else if (req.method == "GET" && path == "/events") {
+    result.label = http_route::events;
     auto topics = query_values(req.query, "topic");
     if (auto bad = check_topics(topics)) {
       result.res = error_response(400, "Unknown topic");
@@ -204,6 +218,7 @@ route route_request(const request& req, const site& s) {
     result.kind = route::events;
     result.topics = std::move(topics);
   } else if (req.method == "HEAD" && path == "/events") {
+    result.label = http_route::events;
     result.res = response{200, "text/event-stream", {}};
   } else {
     result.res = error_response(404, "Not Found");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "http/a2a.hpp"
+#include "core/node_metrics.hpp"
 #include "http/message.hpp"
 
 namespace am::http {
@@ -22,7 +23,10 @@ struct site {
 
 /// The router's decision for one request.
 struct route {
-  enum kind_t { respond, rpc, events, agent_card } kind = respond;
+  /// `metrics`: the server answers with the node's exposition.
+  enum kind_t { respond, rpc, events, agent_card, metrics } kind = respond;
+  /// The `route` label of the request's metrics.
+  http_route label = http_route::unknown;
   response res;                    // for `respond`
   std::vector<std::string> topics; // for `events`; empty = all
   /// For `rpc` at /agents/<name>/a2a and for `agent_card`: the agent's
@@ -61,6 +65,9 @@ std::string a2a_version(const request& req);
 /// A card reply with an ETag and a short max-age, or 304 Not Modified when
 /// the request's If-None-Match names the same ETag.
 response card_response(std::string body, const std::string& if_none_match);
+
+/// The live cluster page (http/page/index.html, embedded at build time).
+const std::string& live_page();
 
 /// Decodes %XX escapes of a path segment ('+' stays).
 std::string decode_segment(const std::string& in);

@@ -243,16 +243,31 @@ const char* sse_head = "HTTP/1.1 200 OK\r\n"
                        "Connection: keep-alive\r\n"
                        "\r\n";
 
+/// Counts one answered request.
+void count(const shared_config_ptr& sc, http_route route, int status,
+           steady_clock::time_point since) {
+  sc->cfg.metrics->http.observe(route, status,
+                                seconds_between(since, steady_clock::now()));
+}
+
 /// Answers static routes right here (no JSON parsing, a few hundred bytes
 /// of output) and hands POST /a2a to a worker on the scheduler.
 void dispatch(conn_pointer self, caf::io::connection_handle hdl,
               const shared_config_ptr& sc, request req) {
+  auto t0 = steady_clock::now();
   auto seq = self->state.next_seq++;
   if (!req.keep_alive)
     self->state.last_seq = seq;
   auto r = route_request(req, sc->cfg.info);
+  if (r.kind == route::metrics) {
+    // Atomics and /proc only: cheap enough for the multiplexer thread.
+    r.kind = route::respond;
+    r.res = response{200, exposition_content_type,
+                     sc->cfg.metrics->exposition()};
+  }
   if (r.kind == route::respond) {
     auto head = req.method == "HEAD";
+    count(sc, r.label, r.res.status, t0);
     self->state.ready.emplace(seq, reply{serialize(r.res, head, req.keep_alive),
                                          !req.keep_alive});
     flush_ready(self, hdl, sc);
@@ -262,6 +277,7 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
     // Nothing after an event stream on this connection gets an answer, so
     // nothing after it runs either.
     self->state.last_seq = seq;
+    count(sc, r.label, 200, t0);
     self->state.ready.emplace(seq, reply{sse_head, false, true, r.topics});
     flush_ready(self, hdl, sc);
     return;
@@ -278,6 +294,7 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
   auto head = req.method == "HEAD";
   auto keep_alive = req.keep_alive;
   auto if_none_match = card ? req.header("if-none-match") : std::string{};
+  auto label = r.label;
   auto& w = sc->workers[sc->next_worker++ % sc->workers.size()];
   // A call may take a lookup across the cluster plus the call itself, and
   // the same again after a stale handle: allow all of it.
@@ -285,6 +302,7 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
     .then(
       [=](call_result& res) {
         reply out;
+        int status = 200;
         if (res.stream) {
           out = reply{task_sse_head(keep_alive), !keep_alive, true, {}, true};
         } else {
@@ -294,11 +312,14 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
           if (card && res.status == 200)
             resp = card_response(std::move(resp.body), if_none_match);
           out = reply{serialize(resp, head, keep_alive), !keep_alive};
+          status = resp.status;
         }
+        count(sc, label, status, t0);
         self->state.ready.emplace(seq, std::move(out));
         flush_ready(self, hdl, sc);
       },
       [=](caf::error&) {
+        count(sc, label, 500, t0);
         self->state.ready.emplace(
           seq, reply{error_bytes(500), true});
         flush_ready(self, hdl, sc);
@@ -334,6 +355,7 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
     auto code = status == request_parser::status::body_too_large     ? 413
                 : status == request_parser::status::header_too_large ? 431
                                                                      : 400;
+    count(sc, http_route::invalid, code, steady_clock::now());
     st.ready.emplace(seq, reply{error_bytes(code), true});
     flush_ready(self, msg.handle, sc);
     return;
@@ -347,6 +369,7 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
 caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
                          shared_config_ptr sc, bool reject) {
   if (reject) {
+    count(sc, http_route::invalid, 503, steady_clock::now());
     auto bytes = error_bytes(503);
     self->write(hdl, bytes.size(), bytes.data());
     close_connection(self, hdl);

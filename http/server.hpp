@@ -36,6 +36,8 @@ struct server_config {
   size_t max_pipeline = 64;
   /// What the static routes (health, agent card) report.
   site info;
+  /// Where requests are counted and what `GET /metrics` shows.
+  std::shared_ptr<node_metrics> metrics = std::make_shared<node_metrics>();
 };
 
 /// A running HTTP server.

@@ -36,7 +36,7 @@ struct fixture : node_fixture {
 
   void open_store() {
     db = std::make_shared<store>(folder.path, false);
-    writer = sys.spawn(store_writer, db);
+    writer = sys.spawn(store_writer, db, nullptr);
     ctx->store = writer;
   }
 
