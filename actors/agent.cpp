@@ -25,6 +25,7 @@ task_view view_of(const node_context& ctx, const agent_state& st,
   v.context_id = rec.t.context_id;
   v.message.value = rec.t.message;
   v.updated_us = rec.updated_us;
+  v.trace_id = rec.t.trace_id;
   return v;
 }
 
@@ -354,7 +355,8 @@ void announce_now(agent_pointer self, const task_record& rec) {
   if (rec.status == task_status::completed
       || rec.status == task_status::failed)
     publish(self, "task_completed",
-            json{{"result", {{"task_id", rec.t.id}}}});
+            json{{"result", {{"task_id", rec.t.id}}},
+                 {"trace_id", rec.t.trace_id}});
 }
 
 /// Announces a change once it is kept and publishes the matching event.
@@ -398,7 +400,8 @@ void received(agent_pointer self, const task_record& rec) {
           json{{"task",
                 {{"task_id", rec.t.id},
                  {"action", rec.t.action},
-                 {"params", rec.t.params}}}});
+                 {"params", rec.t.params}}},
+               {"trace_id", rec.t.trace_id}});
 }
 
 void kick(agent_pointer self) {
@@ -601,8 +604,8 @@ agent_actor::behavior_type agent(agent_pointer self,
   if (self->state.ctx->cluster)
     self->send(self, backup_atom::value);
   return {
-    [self](enqueue_atom, const std::string& action,
-           json_box& params) -> caf::result<std::string> {
+    [self](enqueue_atom, const std::string& action, json_box& params,
+           std::string& trace_id) -> caf::result<std::string> {
       auto& s = self->state;
       if (s.draining)
         return caf::skip;
@@ -612,7 +615,8 @@ agent_actor::behavior_type agent(agent_pointer self,
         return make_error(errc::invalid_argument, "params must be an object");
       if (auto problem = s.ctx->actions->check(action, params.value))
         return make_error(errc::invalid_argument, *problem);
-      auto id = s.st->enqueue(action, std::move(params.value));
+      auto id = s.st->enqueue(action, std::move(params.value),
+                              std::move(trace_id));
       received(self, *s.st->find(id));
       auto rp = self->make_response_promise<std::string>();
       ack(self, rp, id);
@@ -699,6 +703,7 @@ agent_actor::behavior_type agent(agent_pointer self,
                                                + random_task_id()
                                             : std::move(req.context_id);
       t.message_id = std::move(req.message_id);
+      t.trace_id = std::move(req.trace_id);
       t.message = std::move(req.message.value);
       auto [rec, created] = s.st->submit(std::move(t));
       if (created) {

@@ -83,7 +83,7 @@ caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus) {
       auto lvl = ev.name == "node_down" ? log::level::warning
                                         : log::level::info;
       if (lvl >= log::current_level()) // format only what gets written
-        log::write(lvl, log_line(ev));
+        log::write_event(lvl, log_line(ev), ev.json);
     },
     [](bool) {
       // Subscription confirmed.

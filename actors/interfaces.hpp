@@ -27,6 +27,7 @@ struct submit_request {
   json_box message;   // the user message as received
   std::string context_id;
   std::string message_id;
+  std::string trace_id; // W3C trace of the request
   /// 0: answer at once; else answer once the task is terminal, or with its
   /// current state after this many milliseconds.
   uint32_t wait_ms = 0;
@@ -40,8 +41,10 @@ struct submit_request {
 /// An agent: a memory, the dialect inbox (run by ProcessNext) and the
 /// standard A2A tasks it runs by itself, one at a time.
 using agent_actor = caf::typed_actor<
-  // Queues a dialect task (action, params object); answers its id.
-  caf::replies_to<enqueue_atom, std::string, json_box>::with<std::string>,
+  // Queues a dialect task (action, params object, trace id); answers its
+  // id.
+  caf::replies_to<enqueue_atom, std::string, json_box,
+                  std::string>::with<std::string>,
   // Runs the dialect inbox head.
   caf::replies_to<process_atom>::with<process_result>,
   // Describes the agent.
@@ -290,6 +293,8 @@ struct call {
   std::string version;
   /// `host:port` the client used, for URLs in cards.
   std::string host;
+  /// The request's W3C trace (its `traceparent`, else a new one).
+  std::string trace_id;
   /// The connection and the request's number on it: events of a stream go
   /// there as `stream_event`s.
   caf::actor sink;

@@ -63,7 +63,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_view& x) {
   return f(caf::meta::type_name("task_view"), x.task_id, x.agent, x.node,
            x.action, x.params, x.status, x.result, x.standard, x.context_id,
-           x.message, x.updated_us);
+           x.message, x.updated_us, x.trace_id);
 }
 
 template <class Inspector>
@@ -107,7 +107,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stored_task& x) {
   return f(caf::meta::type_name("stored_task"), x.id, x.seq, x.status,
            x.standard, x.action, x.params, x.context_id, x.message_id,
-           x.message, x.result, x.updated_us, x.full);
+           x.message, x.result, x.updated_us, x.trace_id, x.full);
 }
 
 template <class Inspector>
@@ -130,8 +130,8 @@ typename Inspector::result_type inspect(Inspector& f, agent_delta& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, submit_request& x) {
   return f(caf::meta::type_name("submit_request"), x.action, x.params, x.text,
-           x.message, x.context_id, x.message_id, x.wait_ms, x.sink, x.seq,
-           x.rpc_id);
+           x.message, x.context_id, x.message_id, x.trace_id, x.wait_ms,
+           x.sink, x.seq, x.rpc_id);
 }
 
 template <class Inspector>
@@ -166,7 +166,7 @@ namespace http {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call& x) {
   return f(caf::meta::type_name("am::http::call"), x.kind, x.agent, x.body,
-           x.version, x.host, x.sink, x.seq);
+           x.version, x.host, x.trace_id, x.sink, x.seq);
 }
 
 template <class Inspector>

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <algorithm>
 #include <map>
 
 #include <caf/config_option_adder.hpp>
@@ -25,6 +26,7 @@ config::config() {
   load<caf::io::middleman>();
   load<caf::openssl::manager>();
   register_types(*this);
+  caf_options_ = custom_options_.size();
   opt_group{custom_options_, "node"}.add(node_name, "name",
                                          "short node name (name@hostname)");
   opt_group{custom_options_, "http"}
@@ -55,8 +57,10 @@ config::config() {
   opt_group{custom_options_, "store"}
     .add(store_path, "path", "folder of the node's agent store (\"\": none)")
     .add(store_fsync, "fsync", "sync every commit to disk (power cuts)");
-  opt_group{custom_options_, "log"}.add(log_level, "level",
-                                        "debug, info, warning or error");
+  opt_group{custom_options_, "log"}
+    .add(log_level, "level", "debug, info, warning or error")
+    .add(log_format, "format",
+         "text (SPEC 5 lines) or json (one object per line)");
 }
 
 bool config::tls() const {
@@ -77,128 +81,90 @@ std::string config::full_node_name() const {
 
 namespace {
 
-using checker = std::function<std::optional<std::string>(const caf::config_value&)>;
+using checker
+  = std::function<std::optional<std::string>(const caf::config_value&)>;
 
-template <class T>
-bool is(const caf::config_value& x) {
-  return caf::holds_alternative<T>(x);
-}
-
-checker string_check() {
-  return [](const caf::config_value& x) -> std::optional<std::string> {
-    if (!is<std::string>(x))
-      return "expected a quoted string";
-    return std::nullopt;
-  };
-}
-
-checker integer_check(int64_t lo, int64_t hi) {
+checker at_least(int64_t lo) {
   return [=](const caf::config_value& x) -> std::optional<std::string> {
     auto v = caf::get_if<int64_t>(&x);
-    if (!v || *v < lo || *v > hi)
-      return "expected an integer in " + std::to_string(lo) + ".."
-             + std::to_string(hi);
+    if (!v || *v < lo)
+      return "expected an integer of at least " + std::to_string(lo);
     return std::nullopt;
   };
 }
 
-checker duration_check() {
-  return [](const caf::config_value& x) -> std::optional<std::string> {
-    if (!is<caf::timespan>(x))
-      return "expected a duration such as 500ms or 3s";
-    if (caf::get<caf::timespan>(x).count() < 0)
-      return "expected a positive duration";
-    return std::nullopt;
-  };
-}
-
-checker bool_check() {
-  return [](const caf::config_value& x) -> std::optional<std::string> {
-    if (!is<bool>(x))
-      return "expected true or false";
+checker at_most(int64_t hi) {
+  return [=](const caf::config_value& x) -> std::optional<std::string> {
+    auto v = caf::get_if<int64_t>(&x);
+    if (!v || *v > hi)
+      return "expected an integer of at most " + std::to_string(hi);
     return std::nullopt;
   };
 }
 
 checker seeds_check() {
   return [](const caf::config_value& x) -> std::optional<std::string> {
-    auto xs = caf::get_if<caf::config_value::list>(&x);
-    if (!xs)
-      return "expected a list of \"host:port\" strings";
-    for (auto& s : *xs) {
-      auto str = caf::get_if<std::string>(&s);
-      if (!str)
-        return "expected a list of \"host:port\" strings";
-      auto colon = str->rfind(':');
+    for (auto& s : caf::get<caf::config_value::list>(x)) {
+      auto& str = caf::get<std::string>(s);
+      auto colon = str.rfind(':');
       if (colon == std::string::npos || colon == 0)
-        return "\"" + *str + "\" is not host:port";
-      auto port = str->substr(colon + 1);
+        return "\"" + str + "\" is not host:port";
+      auto port = str.substr(colon + 1);
       char* end = nullptr;
       auto p = std::strtol(port.c_str(), &end, 10);
       if (port.empty() || *end != '\0' || p < 1 || p > 65535)
-        return "\"" + *str + "\" is not host:port";
+        return "\"" + str + "\" is not host:port";
     }
     return std::nullopt;
   };
 }
 
-checker level_check() {
-  return [](const caf::config_value& x) -> std::optional<std::string> {
-    auto str = caf::get_if<std::string>(&x);
-    if (!str || !log::parse_level(*str))
-      return "expected \"debug\", \"info\", \"warning\" or \"error\"";
-    return std::nullopt;
+checker one_of(std::vector<std::string> xs) {
+  return [xs](const caf::config_value& x) -> std::optional<std::string> {
+    auto& str = caf::get<std::string>(x);
+    if (std::find(xs.begin(), xs.end(), str) != xs.end())
+      return std::nullopt;
+    std::string msg = "expected ";
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (i > 0)
+        msg += i + 1 == xs.size() ? " or " : ", ";
+      msg += "\"" + xs[i] + "\"";
+    }
+    return msg;
   };
 }
 
-using schema_t = std::map<std::string, std::map<std::string, checker>>;
-
-const schema_t& schema() {
-  static const auto max_size = int64_t{1} << 40;
-  static const schema_t result{
-    {"node", {{"name", string_check()}}},
-    {"http",
-     {{"host", string_check()},
-      {"port", integer_check(0, 65535)},
-      {"max-header-bytes", integer_check(256, max_size)},
-      {"max-body-bytes", integer_check(0, max_size)},
-      {"idle-timeout", duration_check()},
-      {"max-connections", integer_check(1, max_size)},
-      {"request-timeout", duration_check()},
-      {"card-name", string_check()}}},
-    {"cluster",
-     {{"enabled", bool_check()},
-      {"host", string_check()},
-      {"port", integer_check(0, 65535)},
-      {"seeds", seeds_check()},
-      {"cookie", string_check()},
-      {"handoff", bool_check()}}},
-    {"agents",
-     {{"max-restarts", integer_check(0, max_size)},
-      {"restart-window", duration_check()},
-      {"task-history", integer_check(1, max_size)},
-      {"handoff-drain", duration_check()},
-      {"replicas", integer_check(0, 1)}}},
-    {"store", {{"path", string_check()}, {"fsync", bool_check()}}},
-    {"log", {{"level", level_check()}}},
+/// What an option's type cannot say (CAF checks the type and the range of
+/// its integer type itself), by full name.
+const std::map<std::string, checker>& constraints() {
+  static const std::map<std::string, checker> result{
+    {"http.max-header-bytes", at_least(256)},
+    {"http.max-connections", at_least(1)},
+    {"cluster.seeds", seeds_check()},
+    {"agents.task-history", at_least(1)},
+    {"agents.replicas", at_most(1)},
+    {"log.level", one_of({"debug", "info", "warning", "error"})},
+    {"log.format", one_of({"text", "json"})},
   };
   return result;
 }
 
-/// Sections owned by CAF in which we check only the keys we rely on.
-const schema_t& caf_schema() {
-  static const schema_t result{
-    {"middleman",
-     {{"heartbeat-interval", duration_check()},
-      {"connection-timeout", duration_check()}}},
-    {"openssl",
-     {{"certificate", string_check()},
-      {"key", string_check()},
-      {"passphrase", string_check()},
-      {"cafile", string_check()},
-      {"capath", string_check()}}},
-  };
-  return result;
+/// The message for a value CAF's check refused, by the option's type.
+std::string expected(caf::string_view type) {
+  std::string t{type.begin(), type.end()};
+  if (t == "string")
+    return "expected a quoted string";
+  if (t == "boolean")
+    return "expected true or false";
+  if (t == "timespan")
+    return "expected a duration such as 500ms or 3s";
+  if (t == "uint16")
+    return "expected an integer in 0..65535";
+  if (t == "uint64" || t == "uint32")
+    return "expected a non-negative integer";
+  if (t == "list of string")
+    return "expected a list of quoted strings";
+  return "expected a value of type " + t;
 }
 
 std::string openssl_error() {
@@ -219,32 +185,60 @@ int passphrase_cb(char* buf, int size, int, void* ptr) {
 
 } // namespace
 
-std::optional<std::string> validate(const caf::settings& content) {
-  auto check = [&](const schema_t& s,
-                   bool strict) -> std::optional<std::string> {
-    for (auto& [section, keys] : s) {
-      auto i = content.find(section);
-      if (i == content.end())
-        continue;
-      auto dict = caf::get_if<caf::config_value::dictionary>(&i->second);
-      if (!dict)
+std::optional<std::string>
+config::validate(const caf::settings& content) const {
+  auto own = own_sections();
+  for (auto& [section, value] : content) {
+    // Our sections are checked key by key; in CAF's, the keys CAF knows
+    // (CAF would drop a wrong value without a word); others are not ours.
+    bool ours = own.count(section) > 0;
+    bool known = ours
+                 || std::any_of(custom_options_.begin(), custom_options_.end(),
+                                [&](const caf::config_option& o) {
+                                  return o.category() == section;
+                                });
+    if (!known)
+      continue;
+    auto dict = caf::get_if<caf::config_value::dictionary>(&value);
+    if (!dict) {
+      if (ours)
         return section + ": expected a section";
-      for (auto& [key, value] : *dict) {
-        auto k = keys.find(key);
-        if (k == keys.end()) {
-          if (strict)
-            return section + "." + key + ": unknown option";
-          continue;
-        }
-        if (auto err = k->second(value))
-          return section + "." + key + ": " + *err;
-      }
+      continue;
     }
-    return std::nullopt;
-  };
-  if (auto err = check(schema(), true))
-    return err;
-  return check(caf_schema(), false);
+    for (auto& [key, x] : *dict) {
+      auto name = section + "." + key;
+      auto opt = custom_options_.qualified_name_lookup(section, key);
+      if (!opt) {
+        if (ours)
+          return name + ": unknown option";
+        continue;
+      }
+      if (opt->check(x))
+        return name + ": " + expected(opt->type_name());
+      if (auto d = caf::get_if<caf::timespan>(&x); d && d->count() < 0)
+        return name + ": expected a positive duration";
+      if (auto i = constraints().find(name); i != constraints().end())
+        if (auto err = i->second(x))
+          return name + ": " + *err;
+    }
+  }
+  return std::nullopt;
+}
+
+std::set<std::string> config::own_sections() const {
+  std::set<std::string> result;
+  for (auto i = custom_options_.begin() + caf_options_;
+       i != custom_options_.end(); ++i)
+    result.emplace(i->category().begin(), i->category().end());
+  return result;
+}
+
+std::vector<std::string> config::own_options() const {
+  std::vector<std::string> result;
+  for (auto i = custom_options_.begin() + caf_options_;
+       i != custom_options_.end(); ++i)
+    result.emplace_back(i->full_name().begin(), i->full_name().end());
+  return result;
 }
 
 std::optional<std::string> check_tls(const config& cfg) {
@@ -327,7 +321,7 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
     raw = std::move(*parsed);
   }
   for (auto* content : {&raw, &cfg.content}) {
-    if (auto err = validate(*content)) {
+    if (auto err = cfg.validate(*content)) {
       std::cerr << "agentmesh: configuration error in "
                 << (content == &raw ? cfg.config_file_path
                                     : std::string{"command line"})
@@ -347,6 +341,8 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
   if (!caf::get_if<caf::timespan>(&cfg, "middleman.connection-timeout"))
     cfg.set("middleman.connection-timeout", caf::timespan{seconds(3)});
   log::set_level(*log::parse_level(cfg.log_level));
+  log::set_format(cfg.log_format == "json" ? log::format::json
+                                           : log::format::text);
   return std::nullopt;
 }
 

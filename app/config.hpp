@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,7 @@ public:
 
   // -- [log] ----------------------------------------------------------------
   std::string log_level = "info";
+  std::string log_format = "text";
 
   config();
 
@@ -61,6 +63,24 @@ public:
   /// The node's full name: `<name>@<hostname>`, or `nonode@nohost` without a
   /// name and without clustering.
   std::string full_node_name() const;
+
+  /// Checks settings as parsed, before CAF dropped what it did not like:
+  /// in our sections unknown keys, and everywhere wrong types and invalid
+  /// values of the options declared (CAF's own included). Derived from the
+  /// option set: a new option needs no entry here, only one in
+  /// `constraints()` if its type does not say enough. Returns one message
+  /// naming the key, or nothing.
+  std::optional<std::string> validate(const caf::settings& content) const;
+
+  /// The sections of agentmesh's own options (not CAF's).
+  std::set<std::string> own_sections() const;
+
+  /// Full names (`section.key`) of agentmesh's own options.
+  std::vector<std::string> own_options() const;
+
+private:
+  /// CAF's options come first in the option set; ours follow.
+  size_t caf_options_ = 0;
 };
 
 /// Parses the command line and config file, applies `PORT`, validates our
@@ -68,11 +88,6 @@ public:
 /// an exit code if the program must stop (after printing why): 0 after
 /// `--help`, 2 for any configuration error.
 std::optional<int> load(config& cfg, int argc, char** argv);
-
-/// Checks settings as parsed, before CAF dropped what it did not like:
-/// unknown keys, wrong types and invalid values in our sections. Returns one
-/// message naming the key, or nothing.
-std::optional<std::string> validate(const caf::settings& content);
 
 /// With TLS on, loads certificate, key (with passphrase) and CA with OpenSSL
 /// the way CAF will, so that a mistake stops start-up instead of hanging or

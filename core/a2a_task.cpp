@@ -113,6 +113,8 @@ json task_json(const task_view& t, std::optional<size_t> history_length,
   result["metadata"] = json{{"agent", t.agent},
                             {"node", t.node},
                             {"action", t.action}};
+  if (!t.trace_id.empty())
+    result["metadata"]["trace_id"] = t.trace_id;
   return result;
 }
 

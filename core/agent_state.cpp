@@ -73,6 +73,7 @@ stored_task to_stored(const task_record& rec) {
   x.params = dump(rec.t.params);
   x.context_id = rec.t.context_id;
   x.message_id = rec.t.message_id;
+  x.trace_id = rec.t.trace_id;
   if (!rec.t.message.is_null())
     x.message = dump(rec.t.message);
   if (!rec.result.is_null())
@@ -89,6 +90,7 @@ task_record from_stored(const stored_task& x) {
   rec.t.context_id = x.context_id;
   rec.t.standard = x.standard;
   rec.t.message_id = x.message_id;
+  rec.t.trace_id = x.trace_id;
   rec.t.message = parse_or(x.message, json{});
   rec.status = status_from_string(x.status);
   rec.result = parse_or(x.result, json{});
@@ -258,10 +260,12 @@ std::optional<std::string> agent_state::running_standard() const {
   return std::nullopt;
 }
 
-std::string agent_state::enqueue(std::string action, json params) {
+std::string agent_state::enqueue(std::string action, json params,
+                                 std::string trace_id) {
   auto id = random_task_id();
   task_record rec;
   rec.t.id = id;
+  rec.t.trace_id = std::move(trace_id);
   rec.t.context_id = id; // a dialect task is its own context
   rec.t.action = std::move(action);
   rec.t.params = std::move(params);

@@ -30,6 +30,9 @@ struct task {
   json params;
   /// The A2A context; a dialect task is its own.
   std::string context_id;
+  /// The W3C trace the task belongs to (32 hex characters; "" for tasks
+  /// kept before trace ids existed).
+  std::string trace_id;
   // Standard A2A tasks only:
   bool standard = false;
   std::string message_id;
@@ -155,7 +158,8 @@ public:
   // -- dialect ------------------------------------------------------------
 
   /// Appends a task with a fresh id to the inbox and returns that id.
-  std::string enqueue(std::string action, json params);
+  std::string enqueue(std::string action, json params,
+                      std::string trace_id = {});
 
   /// Moves the inbox head to the running tasks; `nullopt` on an empty inbox.
   std::optional<task_record> begin_next();

@@ -5,10 +5,19 @@
 #include <string>
 #include <string_view>
 
-/// Process-wide logging: one line per message, `[<level>] <message>`.
+/// Process-wide logging: one line per message on stderr, either text,
+/// `[<level>] <message>`, or JSON (`log.format="json"`), one object per
+/// line: `ts`, `level`, `logger` (the `[Name]` the message starts with),
+/// `msg` (the rest), and the fields of the event it reports, if any.
 namespace am::log {
 
 enum class level { debug, info, warning, error };
+
+enum class format { text, json };
+
+void set_format(format x);
+
+format current_format();
 
 const char* to_string(level x);
 
@@ -19,13 +28,23 @@ void set_level(level x);
 
 level current_level();
 
-/// Receives every message that passes the level filter.
+/// Receives every line that passes the level filter (without the line
+/// feed): the text line's message, or the whole JSON object.
 using sink = std::function<void(level, const std::string&)>;
 
 /// Replaces the sink; an empty function restores the default (stderr).
 void set_sink(sink f);
 
 void write(level lvl, const std::string& msg);
+
+/// Writes `msg`, which reports the event `event_json` (a JSON object): its
+/// fields join the JSON line; the text line is `msg` alone.
+void write_event(level lvl, const std::string& msg,
+                 const std::string& event_json);
+
+/// The JSON line for a message (what `write` emits in JSON mode).
+std::string json_line(level lvl, const std::string& msg,
+                      const std::string& event_json = {});
 
 inline void debug(const std::string& msg) {
   write(level::debug, msg);

@@ -54,6 +54,8 @@ struct task_view {
   json_box message; // the user message (standard tasks)
   /// When the status last changed (microseconds since the epoch).
   int64_t updated_us = 0;
+  /// The W3C trace of the request that created the task.
+  std::string trace_id;
 };
 
 /// The filter and page of a ListTasks call, applied on every node.

@@ -25,6 +25,7 @@ struct stored_task {
   std::string message; // JSON text, "" when none
   std::string result;  // JSON text, "" until finished
   int64_t updated_us = 0;
+  std::string trace_id; // W3C trace id, "" when none
   /// False: only `seq`, `status`, `result` and `updated_us` are set (the
   /// task's other fields never change, and an earlier change carried them).
   bool full = true;

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS tasks(
   message TEXT NOT NULL,
   result TEXT NOT NULL,
   updated_us INTEGER NOT NULL,
+  trace_id TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(agent, id)) WITHOUT ROWID;
 )sql";
 
@@ -85,13 +86,16 @@ store::store(const std::string& folder, bool fsync) {
     // the log on every commit (a power cut).
     exec(fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     exec(schema);
+    // Stores written before trace ids existed lack the column.
+    if (!has_column("tasks", "trace_id"))
+      exec("ALTER TABLE tasks ADD COLUMN trace_id TEXT NOT NULL DEFAULT ''");
     put_agent_ = prepare(
       "INSERT OR REPLACE INTO agents(name, generation, started_at, "
       "default_action, processed, seq, memory) VALUES(?,?,?,?,?,?,?)");
     put_task_ = prepare(
       "INSERT OR REPLACE INTO tasks(agent, id, seq, status, standard, action, "
-      "params, context_id, message_id, message, result, updated_us) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+      "params, context_id, message_id, message, result, updated_us, "
+      "trace_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
     set_status_ = prepare(
       "UPDATE tasks SET seq=?, status=?, result=?, updated_us=? "
       "WHERE agent=? AND id=?");
@@ -117,6 +121,17 @@ void store::close() {
   if (db_)
     sqlite3_close(db_);
   db_ = nullptr;
+}
+
+bool store::has_column(const char* table, const char* column) {
+  auto sql = std::string{"PRAGMA table_info("} + table + ")";
+  auto s = prepare(sql.c_str());
+  bool found = false;
+  while (sqlite3_step(s) == SQLITE_ROW)
+    if (text(s, 1) == column)
+      found = true;
+  sqlite3_finalize(s);
+  return found;
 }
 
 void store::fail(const std::string& what) {
@@ -197,6 +212,7 @@ void store::write(const std::vector<agent_delta>& batch) {
         bind(put_task_, 10, t.message);
         bind(put_task_, 11, t.result);
         bind(put_task_, 12, t.updated_us);
+        bind(put_task_, 13, t.trace_id);
         step(put_task_);
       }
       for (auto& id : d.deletes) {
@@ -236,8 +252,8 @@ std::vector<agent_snapshot> store::load() {
       fail("load agents");
   }
   auto s = prepare("SELECT agent, id, seq, status, standard, action, params, "
-                   "context_id, message_id, message, result, updated_us "
-                   "FROM tasks ORDER BY agent, seq");
+                   "context_id, message_id, message, result, updated_us, "
+                   "trace_id FROM tasks ORDER BY agent, seq");
   while (sqlite3_step(s) == SQLITE_ROW) {
     auto i = index.find(text(s, 0));
     if (i == index.end())
@@ -254,6 +270,7 @@ std::vector<agent_snapshot> store::load() {
     t.message = text(s, 9);
     t.result = text(s, 10);
     t.updated_us = sqlite3_column_int64(s, 11);
+    t.trace_id = text(s, 12);
     result[i->second].tasks.push_back(std::move(t));
   }
   if (sqlite3_finalize(s) != SQLITE_OK)

@@ -52,6 +52,7 @@ public:
 private:
   sqlite3_stmt* prepare(const char* sql);
   void exec(const char* sql);
+  bool has_column(const char* table, const char* column);
   [[noreturn]] void fail(const std::string& what);
   void close();
 

@@ -296,6 +296,8 @@ void get_task(backend& b, const json& p, result_fn k) {
                            {"status", t.status}};
                if (!t.result.value.is_null())
                  result["result"] = t.result.value;
+               if (!t.trace_id.empty())
+                 result["trace_id"] = t.trace_id;
                return result;
              }));
 }

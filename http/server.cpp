@@ -11,6 +11,8 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "core/trace.hpp"
+
 namespace am::http {
 
 namespace {
@@ -288,6 +290,8 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
   c.body = std::move(req.body);
   c.version = a2a_version(req);
   c.host = authority_of(req, sc->cfg.info);
+  auto trace = trace_id_of(req.header("traceparent"));
+  c.trace_id = trace ? std::move(*trace) : new_trace_id();
   c.sink = caf::actor{self};
   c.seq = seq;
   auto card = r.kind == route::agent_card;

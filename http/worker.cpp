@@ -108,9 +108,10 @@ public:
   /// The connection and sequence number of the request being handled.
   /// `rpc::handle` calls the backend before it returns, so streams read
   /// them synchronously.
-  void current(caf::actor sink, uint64_t seq) {
+  void current(caf::actor sink, uint64_t seq, std::string trace_id) {
     sink_ = std::move(sink);
     seq_ = seq;
+    trace_id_ = std::move(trace_id);
   }
 
   void start_agent(const std::string& name, const json& memory,
@@ -144,7 +145,7 @@ public:
                          std::string& id) -> rpc::outcome<rpc::task_ack> {
                         return rpc::task_ack{std::move(id), e.node};
                       },
-                      enqueue_atom::value, action, json_box{params});
+                      enqueue_atom::value, action, json_box{params}, trace_id_);
   }
 
   void get_agent_state(const std::string& agent,
@@ -273,7 +274,7 @@ private:
     return std::move(x);
   }
 
-  static submit_request submit_of(const rpc::send_params& p) {
+  submit_request submit_of(const rpc::send_params& p) const {
     submit_request req;
     req.action = p.action;
     req.params.value = p.params;
@@ -281,6 +282,7 @@ private:
     req.message.value = p.message;
     req.context_id = p.context_id;
     req.message_id = p.message_id;
+    req.trace_id = trace_id_;
     return req;
   }
 
@@ -476,6 +478,7 @@ private:
   std::chrono::milliseconds timeout_;
   caf::actor sink_;
   uint64_t seq_ = 0;
+  std::string trace_id_;
 };
 
 struct worker_state {
@@ -508,7 +511,7 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
         });
         return rp;
       }
-      b.current(std::move(c.sink), c.seq);
+      b.current(std::move(c.sink), c.seq, std::move(c.trace_id));
       auto answer = [rp](rpc::response_body body) mutable {
         switch (body.kind) {
           case rpc::response_body::stream:
@@ -531,7 +534,7 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
           dump(rpc::error_response(rpc::failure::internal(e.what()),
                                    nullptr))});
       }
-      b.current(caf::actor{}, 0);
+      b.current(caf::actor{}, 0, {});
       return rp;
     },
   };

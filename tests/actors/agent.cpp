@@ -216,7 +216,7 @@ CAF_TEST(streams get the task then every update in order) {
 CAF_TEST(enqueue answers a fresh id and publishes task_received) {
   auto id = ask<std::string>(worker, enqueue_atom::value,
                              std::string{"search"},
-                             json_box{{{"query", "OTP"}}});
+                             json_box{{{"query", "OTP"}}}, std::string{});
   CAF_CHECK_EQUAL(id.size(), 16u);
   CAF_CHECK_EQUAL(ctx->tasks->find(id)->agent, "W");
   CAF_CHECK_EQUAL(ctx->tasks->find(id)->status, "queued");
@@ -238,7 +238,7 @@ CAF_TEST(enqueue answers a fresh id and publishes task_received) {
 CAF_TEST(malformed params are refused without harming the agent) {
   auto err = ask_error<std::string>(worker, enqueue_atom::value,
                                     std::string{"search"},
-                                    json_box{json::array({1, 2})});
+                                    json_box{json::array({1, 2})}, std::string{});
   CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::invalid_argument));
   auto st = ask<agent_status>(worker, state_atom::value);
   CAF_CHECK_EQUAL(st.inbox_count, 0u);
@@ -247,7 +247,7 @@ CAF_TEST(malformed params are refused without harming the agent) {
 CAF_TEST(process runs the head and publishes task_completed) {
   auto id = ask<std::string>(worker, enqueue_atom::value,
                              std::string{"analyze"},
-                             json_box{{{"data", "x"}}});
+                             json_box{{{"data", "x"}}}, std::string{});
   auto res = ask<process_result>(worker, process_atom::value);
   CAF_CHECK(!res.empty);
   CAF_CHECK_EQUAL(res.task_id, id);
@@ -264,9 +264,9 @@ CAF_TEST(process runs the head and publishes task_completed) {
 
 CAF_TEST(tasks can be looked up and cancelled) {
   auto a = ask<std::string>(worker, enqueue_atom::value, std::string{"search"},
-                            json_box{json::object()});
+                            json_box{json::object()}, std::string{});
   auto b = ask<std::string>(worker, enqueue_atom::value, std::string{"search"},
-                            json_box{json::object()});
+                            json_box{json::object()}, std::string{});
   auto view = ask<task_view>(worker, task_atom::value, a);
   CAF_CHECK_EQUAL(view.status, "queued");
   CAF_CHECK_EQUAL(view.agent, "W");
@@ -288,7 +288,7 @@ CAF_TEST(the bounded history evicts old tasks from the task index) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     ids.push_back(ask<std::string>(worker, enqueue_atom::value,
-                                   std::string{"search"}, json_box{json::object()}));
+                                   std::string{"search"}, json_box{json::object()}, std::string{}));
     ask<process_result>(worker, process_atom::value);
   }
   CAF_CHECK(!ctx->tasks->contains(ids[0]));
@@ -298,7 +298,7 @@ CAF_TEST(the bounded history evicts old tasks from the task index) {
 
 CAF_TEST(stop removes the agent everywhere and publishes agent_stopped) {
   auto id = ask<std::string>(worker, enqueue_atom::value,
-                             std::string{"search"}, json_box{json::object()});
+                             std::string{"search"}, json_box{json::object()}, std::string{});
   CAF_CHECK(ask<bool>(worker, stop_atom::value));
   CAF_CHECK(!ctx->directory->contains("W"));
   CAF_CHECK(!ctx->tasks->contains(id));

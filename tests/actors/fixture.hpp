@@ -70,8 +70,8 @@ inline caf::behavior recorder(caf::event_based_actor*,
 inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
                                              std::shared_ptr<int> enqueues) {
   return {
-    [=](enqueue_atom, const std::string&,
-        const json_box&) -> caf::result<std::string> {
+    [=](enqueue_atom, const std::string&, const json_box&,
+        const std::string&) -> caf::result<std::string> {
       ++*enqueues;
       return self->make_response_promise<std::string>();
     },

@@ -43,7 +43,7 @@ struct fixture : node_fixture {
   std::string enqueue(const std::string& agent, const std::string& query) {
     return ask<std::string>(handle_of(agent), enqueue_atom::value,
                             std::string{"search"},
-                            json_box{{{"query", query}}});
+                            json_box{{{"query", query}}}, std::string{});
   }
 
   /// What the store holds of `name` right now.
@@ -188,7 +188,7 @@ CAF_TEST(a crash keeps the store in step) {
   start("A");
   auto doomed = ask<std::string>(handle_of("A"), enqueue_atom::value,
                                  std::string{"boom"},
-                                 json_box{json::object()});
+                                 json_box{json::object()}, std::string{});
   auto err = ask_error<process_result>(handle_of("A"), process_atom::value);
   CAF_CHECK(err != caf::none);
   auto a = kept("A");

@@ -38,7 +38,7 @@ struct fixture : node_fixture {
 
   std::string enqueue(const std::string& agent, const std::string& action) {
     return ask<std::string>(handle_of(agent), enqueue_atom::value, action,
-                            json_box{{{"query", "q"}}});
+                            json_box{{{"query", "q"}}}, std::string{});
   }
 
   /// Kills the agent's actor abnormally and lets the supervisor react.
@@ -414,7 +414,7 @@ CAF_TEST(without the quorum a node changes nothing but still answers reads) {
   sched.run();
   auto err = ask_error<std::string>(handle_of("C"), enqueue_atom::value,
                                     std::string{"search"},
-                                    json_box{{{"query", "q"}}});
+                                    json_box{{{"query", "q"}}}, std::string{});
   CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::no_quorum));
   err = ask_error<start_result>(sup, start_atom::value, std::string{"D"},
                                 json_box{json::object()}, std::string{});

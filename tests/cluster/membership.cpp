@@ -177,7 +177,7 @@ struct fixture : test_network_fixture_base<planet_type> {
       start_agent(p, names.back());
       auto h = nodes[&p].ctx->directory->find(names.back())->handle;
       ask<std::string>(p, h, enqueue_atom::value, std::string{"search"},
-                       json_box{json{{"query", names.back()}}});
+                       json_box{json{{"query", names.back()}}}, std::string{});
     }
     return names;
   }

@@ -121,7 +121,8 @@ CAF_TEST(unknown keys and wrong types stop start-up) {
 CAF_TEST(validate names the key) {
   caf::settings xs;
   caf::put(xs, "http.prot", 1);
-  auto err = validate(xs);
+  config cfg;
+  auto err = cfg.validate(xs);
   CAF_REQUIRE(err);
   CAF_CHECK(*err == "http.prot: unknown option");
 }
