@@ -89,6 +89,12 @@ CAF_TEST(tasks can be looked up and cancelled) {
   auto b = call("SendMessage", {{"agent", "T"}, {"action", "nope"}})
              ["result"]["task_id"];
   auto r = call("GetTask", {{"task_id", a}});
+  // Every task has a trace (SPEC 12): a new one without a traceparent.
+  auto trace = r["result"].value("trace_id", "");
+  CAF_CHECK_EQUAL(trace.size(), 32u);
+  CAF_CHECK_EQUAL(trace.find_first_not_of("0123456789abcdef"),
+                  std::string::npos);
+  r["result"].erase("trace_id");
   CAF_CHECK(r["result"] == json({{"task_id", a},
                                  {"agent", "T"},
                                  {"node", node.node_name},

@@ -127,4 +127,61 @@ CAF_TEST(validate names the key) {
   CAF_CHECK(*err == "http.prot: unknown option");
 }
 
+CAF_TEST(every option of the code is listed in conf/node1.ini) {
+  // The shipped file documents every option: parse it as CAF does and
+  // look each of our options up in it.
+  std::ifstream file{std::string{AGENTMESH_SOURCE_DIR} + "/conf/node1.ini"};
+  CAF_REQUIRE(file);
+  auto parsed = caf::actor_system_config::parse_config(file);
+  CAF_REQUIRE(parsed);
+  config cfg;
+  auto names = cfg.own_options();
+  CAF_CHECK_GREATER(names.size(), 20u);
+  for (auto& name : names) {
+    auto dot = name.find('.');
+    auto section = caf::get_if<caf::settings>(&*parsed, name.substr(0, dot));
+    auto listed = section && section->count(name.substr(dot + 1)) > 0;
+    if (!listed)
+      CAF_FAIL("conf/node1.ini does not list " << name);
+    CAF_CHECK(listed);
+  }
+  // And it is a valid configuration.
+  CAF_CHECK(!cfg.validate(*parsed));
+}
+
+CAF_TEST(checks come from the option set) {
+  config cfg;
+  auto check = [&](std::string key, auto x) {
+    caf::settings xs;
+    caf::put(xs, key, x);
+    auto err = cfg.validate(xs);
+    return err ? *err : std::string{};
+  };
+  CAF_CHECK_EQUAL(check("http.port", int64_t{70000}),
+                  "http.port: expected an integer in 0..65535");
+  CAF_CHECK_EQUAL(check("agents.task-history", int64_t{-1}),
+                  "agents.task-history: expected a non-negative integer");
+  CAF_CHECK_EQUAL(check("agents.task-history", int64_t{0}),
+                  "agents.task-history: expected an integer of at least 1");
+  CAF_CHECK_EQUAL(check("agents.replicas", int64_t{2}),
+                  "agents.replicas: expected an integer of at most 1");
+  CAF_CHECK_EQUAL(check("log.format", std::string{"xml"}),
+                  "log.format: expected \"text\" or \"json\"");
+  CAF_CHECK_EQUAL(check("log.level", std::string{"loud"}),
+                  "log.level: expected \"debug\", \"info\", \"warning\" "
+                  "or \"error\"");
+  CAF_CHECK_EQUAL(check("store.fsync", std::string{"yes"}),
+                  "store.fsync: expected true or false");
+  CAF_CHECK_EQUAL(check("node.name", int64_t{1}),
+                  "node.name: expected a quoted string");
+  CAF_CHECK_EQUAL(check("http.idle-timeout", caf::timespan{-1}),
+                  "http.idle-timeout: expected a positive duration");
+  // CAF's own sections: its keys are checked, others left alone.
+  CAF_CHECK_EQUAL(check("scheduler.max-threads", std::string{"x"}),
+                  "scheduler.max-threads: expected a non-negative integer");
+  CAF_CHECK_EQUAL(check("scheduler.whatever", int64_t{1}), "");
+  CAF_CHECK_EQUAL(check("http.port", int64_t{8080}), "");
+  CAF_CHECK_EQUAL(check("log.format", std::string{"json"}), "");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -3,6 +3,7 @@
 #include <caf/test/unit_test.hpp>
 
 #include <cmath>
+#include <set>
 #include <limits>
 #include <thread>
 #include <vector>
@@ -79,4 +80,76 @@ CAF_TEST(counters and histograms count from many threads) {
   CAF_CHECK_EQUAL(h.count(), 40000u);
   CAF_CHECK_EQUAL(h.cumulative().back(), 40000u);
   CAF_CHECK(std::fabs(h.sum() - 40.0) < 1e-6);
+}
+
+// -- a node's metrics ---------------------------------------------------------
+
+#include "core/agent_state.hpp"
+#include "core/node_metrics.hpp"
+
+CAF_TEST(agents count the tasks they create and end) {
+  am::node_metrics m;
+  auto actions = am::action_registry::builtin();
+  am::agent_state st{"A"};
+  st.count_tasks(&m.tasks);
+  st.enqueue("search", am::json{{"query", "1"}});
+  auto gone = st.enqueue("search", am::json{{"query", "2"}});
+  st.process_next(actions);
+  st.cancel(gone);
+  am::task t;
+  t.action = "search";
+  st.submit(t);
+  auto rec = st.begin_standard();
+  CAF_REQUIRE(rec);
+  st.complete(rec->t.id, am::json{{"error", "boom"}});
+  CAF_CHECK_EQUAL(m.tasks.created.value(), 3u);
+  CAF_CHECK_EQUAL(m.tasks.completed.value(), 1u);
+  CAF_CHECK_EQUAL(m.tasks.cancelled.value(), 1u);
+  CAF_CHECK_EQUAL(m.tasks.failed.value(), 1u);
+}
+
+CAF_TEST(the exposition shows every family of SPEC 12) {
+  am::node_metrics m;
+  m.node_name = "n1@host";
+  m.version = "1.2.3";
+  m.hosted_agents = [] { return int64_t{7}; };
+  m.cluster_nodes.set(3);
+  m.tasks.completed.inc(5);
+  m.http.observe(am::http_route::a2a, 200, 0.002);
+  m.http.observe(am::http_route::a2a, 200, 0.004);
+  m.http.observe(am::http_route::agent_a2a, 404, 0.001);
+  auto text = m.exposition();
+  auto has = [&](const std::string& line) {
+    auto found = text.find(line + "\n") != std::string::npos;
+    if (!found)
+      CAF_MESSAGE("missing: " << line);
+    return found;
+  };
+  CAF_CHECK(has(R"(agentmesh_info{node="n1@host",version="1.2.3"} 1)"));
+  CAF_CHECK(has("agentmesh_agents 7"));
+  CAF_CHECK(has("agentmesh_cluster_nodes 3"));
+  CAF_CHECK(has(R"(agentmesh_tasks_total{status="completed"} 5)"));
+  CAF_CHECK(has(R"(agentmesh_tasks_total{status="failed"} 0)"));
+  CAF_CHECK(has("# TYPE agentmesh_http_requests_total counter"));
+  CAF_CHECK(has(R"(agentmesh_http_requests_total{route="/a2a",code="200"} 2)"));
+  CAF_CHECK(has(R"(agentmesh_http_requests_total{route="/agents/{name}/a2a",code="404"} 1)"));
+  CAF_CHECK(has(R"(agentmesh_http_request_duration_seconds_bucket{route="/a2a",le="0.001"} 0)"));
+  CAF_CHECK(has(R"(agentmesh_http_request_duration_seconds_bucket{route="/a2a",le="0.0025"} 1)"));
+  CAF_CHECK(has(R"(agentmesh_http_request_duration_seconds_bucket{route="/a2a",le="+Inf"} 2)"));
+  CAF_CHECK(has(R"(agentmesh_http_request_duration_seconds_count{route="/a2a"} 2)"));
+  CAF_CHECK(has(R"(agentmesh_http_request_duration_seconds_sum{route="/a2a"} 0.006)"));
+  CAF_CHECK(has("agentmesh_agent_restarts_total 0"));
+  CAF_CHECK(has("agentmesh_events_published_total 0"));
+  CAF_CHECK(has("# TYPE process_resident_memory_bytes gauge"));
+  // The store's histogram only with a store.
+  CAF_CHECK(text.find("agentmesh_store_commit_seconds") == std::string::npos);
+  m.has_store = true;
+  m.store_commit.observe(0.01);
+  CAF_CHECK(m.exposition().find("agentmesh_store_commit_seconds_count 1\n")
+            != std::string::npos);
+  // Route labels are the route templates, all distinct.
+  std::set<std::string> labels;
+  for (size_t i = 0; i < am::http_route_count; ++i)
+    labels.insert(am::label_of(static_cast<am::http_route>(i)));
+  CAF_CHECK_EQUAL(labels.size(), am::http_route_count);
 }

@@ -9,6 +9,8 @@
 
 #include "core/agent_state.hpp"
 #include "core/store.hpp"
+
+#include <sqlite3.h>
 #include "tests/temp_dir.hpp"
 
 using namespace am;
@@ -21,7 +23,8 @@ bool operator==(const stored_task& x, const stored_task& y) {
          && x.standard == y.standard && x.action == y.action
          && x.params == y.params && x.context_id == y.context_id
          && x.message_id == y.message_id && x.message == y.message
-         && x.result == y.result && x.updated_us == y.updated_us;
+         && x.result == y.result && x.updated_us == y.updated_us
+         && x.trace_id == y.trace_id;
 }
 
 bool operator==(const agent_header& x, const agent_header& y) {
@@ -37,7 +40,8 @@ agent_state busy_agent(action_registry& actions) {
   agent_state st{"Keeper", json{{"k", "v"}, {"n", 1}}, 100, "analyze"};
   st.track_changes(true);
   st.incarnate(123456, 7);
-  auto done = st.enqueue("search", json{{"query", "first"}});
+  auto done = st.enqueue("search", json{{"query", "first"}},
+                         "4bf92f3577b34da6a3ce929d0e0e4736");
   st.process_next(actions); // completed, memory["last_result"]
   auto gone = st.enqueue("search", json{{"query", "never"}});
   st.cancel(gone);
@@ -48,6 +52,7 @@ agent_state busy_agent(action_registry& actions) {
   t.params = json{{"text", "hello"}};
   t.context_id = "ctx-1";
   t.message_id = "msg-1";
+  t.trace_id = "0af7651916cd43dd8448eb211c80319c";
   t.message = json{{"role", "ROLE_USER"}, {"parts", json::array()}};
   st.submit(t);
   st.begin_standard(); // running
@@ -199,6 +204,47 @@ CAF_TEST(without tracking an agent records nothing) {
   agent_state st{"Quiet"};
   st.enqueue("search", json{{"query", "x"}});
   CAF_CHECK(empty(st.take_changes()));
+}
+
+CAF_TEST(a store written before trace ids opens and gains the column) {
+  temp_dir dir;
+  {
+    // The tasks table as it was: no trace_id column.
+    sqlite3* db = nullptr;
+    auto file = dir.path + "/agents.db";
+    CAF_REQUIRE_EQUAL(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    auto sql = R"sql(
+      CREATE TABLE agents(name TEXT PRIMARY KEY, generation INTEGER NOT NULL,
+        started_at INTEGER NOT NULL, default_action TEXT NOT NULL,
+        processed INTEGER NOT NULL, seq INTEGER NOT NULL,
+        memory TEXT NOT NULL);
+      CREATE TABLE tasks(agent TEXT NOT NULL, id TEXT NOT NULL,
+        seq INTEGER NOT NULL, status TEXT NOT NULL, standard INTEGER NOT NULL,
+        action TEXT NOT NULL, params TEXT NOT NULL, context_id TEXT NOT NULL,
+        message_id TEXT NOT NULL, message TEXT NOT NULL, result TEXT NOT NULL,
+        updated_us INTEGER NOT NULL, PRIMARY KEY(agent, id)) WITHOUT ROWID;
+      INSERT INTO agents VALUES('Old', 0, 1, 'search', 0, 1, '{}');
+      INSERT INTO tasks VALUES('Old', 'aaaaaaaaaaaaaaaa', 1, 'queued', 0,
+        'search', '{"query":"x"}', 'aaaaaaaaaaaaaaaa', '', '', '', 5);
+    )sql";
+    CAF_REQUIRE_EQUAL(sqlite3_exec(db, sql, nullptr, nullptr, nullptr),
+                      SQLITE_OK);
+    sqlite3_close(db);
+  }
+  store db{dir.path, false};
+  auto kept = db.load();
+  CAF_REQUIRE_EQUAL(kept.size(), 1u);
+  CAF_REQUIRE_EQUAL(kept.front().tasks.size(), 1u);
+  CAF_CHECK_EQUAL(kept.front().tasks.front().trace_id, "");
+  // New tasks keep theirs.
+  agent_state st{kept.front(), 100};
+  st.track_changes(true);
+  st.enqueue("search", json{{"query", "y"}}, "0af7651916cd43dd8448eb211c80319c");
+  db.write({st.take_changes()});
+  auto again = db.load();
+  CAF_REQUIRE_EQUAL(again.front().tasks.size(), 2u);
+  CAF_CHECK_EQUAL(again.front().tasks.back().trace_id,
+                  "0af7651916cd43dd8448eb211c80319c");
 }
 
 CAF_TEST(a store that cannot be opened says why) {
