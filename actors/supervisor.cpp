@@ -35,7 +35,8 @@ struct env {
   std::shared_ptr<agent_state> make_state(std::shared_ptr<agent_state> st,
                                           bool everything) const {
     st->track_changes(ctx->keeps_changes(), everything);
-    st->count_tasks(&ctx->metrics->tasks);
+    if (ctx->metrics->enabled)
+      st->count_tasks(&ctx->metrics->tasks);
     return st;
   }
 
@@ -538,7 +539,8 @@ struct env {
       return;
     }
     sa.restarts.push_back(self->clock().now());
-    ctx->metrics->agent_restarts.inc();
+    if (ctx->metrics->enabled)
+      ctx->metrics->agent_restarts.inc();
     sa.handle = agent_actor{};
     auto reason = self->system().render(why);
     auto e = *this;

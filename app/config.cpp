@@ -57,6 +57,9 @@ config::config() {
   opt_group{custom_options_, "store"}
     .add(store_path, "path", "folder of the node's agent store (\"\": none)")
     .add(store_fsync, "fsync", "sync every commit to disk (power cuts)");
+  opt_group{custom_options_, "metrics"}.add(
+    metrics_enabled, "enabled",
+    "count requests and tasks, serve GET /metrics (SPEC 12)");
   opt_group{custom_options_, "log"}
     .add(log_level, "level", "debug, info, warning or error")
     .add(log_format, "format",

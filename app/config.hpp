@@ -50,6 +50,9 @@ public:
   std::string store_path; // "" = memory only
   bool store_fsync = false;
 
+  // -- [metrics] ------------------------------------------------------------
+  bool metrics_enabled = true;
+
   // -- [log] ----------------------------------------------------------------
   std::string log_level = "info";
   std::string log_format = "text";

@@ -25,6 +25,9 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->metrics->node_name = ctx->node_name;
   ctx->metrics->version = AGENTMESH_VERSION;
   ctx->metrics->cluster_nodes.set(1);
+  ctx->metrics->enabled = cfg.metrics_enabled;
+  // The bus and the store writer count into this (nothing when off).
+  auto counting = cfg.metrics_enabled ? ctx->metrics : nullptr;
   // Agents hosted here: the directory's local entries, counted at scrape
   // time (a weak pointer: the map must not outlive the node through it).
   ctx->metrics->hosted_agents = [dir = std::weak_ptr<directory_map>(
@@ -62,13 +65,13 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     // and gets its own thread.
     ctx->store = cfg.store_fsync
                    ? sys.spawn<caf::detached>(store_writer, std::move(db),
-                                              ctx->metrics)
-                   : sys.spawn(store_writer, std::move(db), ctx->metrics);
+                                              counting)
+                   : sys.spawn(store_writer, std::move(db), counting);
     ctx->metrics->has_store = true;
   }
   node n;
   n.ctx = ctx;
-  n.bus = sys.spawn(event_bus, ctx->metrics);
+  n.bus = sys.spawn(event_bus, counting);
   n.logger = sys.spawn(event_logger, n.bus);
   n.directory = sys.spawn(directory, n.ctx, milliseconds{2000});
   n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);

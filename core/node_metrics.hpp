@@ -79,6 +79,9 @@ struct node_metrics {
 
   std::string node_name;
   std::string version;
+  /// False (`metrics.enabled=false`): nothing is counted and `GET /metrics`
+  /// is a 404 (for measuring what counting costs).
+  bool enabled = true;
 
   /// Agents hosted here; read at scrape time (set by the node).
   std::function<int64_t()> hosted_agents;

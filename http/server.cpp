@@ -248,6 +248,8 @@ const char* sse_head = "HTTP/1.1 200 OK\r\n"
 /// Counts one answered request.
 void count(const shared_config_ptr& sc, http_route route, int status,
            steady_clock::time_point since) {
+  if (!sc->cfg.metrics->enabled)
+    return;
   sc->cfg.metrics->http.observe(route, status,
                                 seconds_between(since, steady_clock::now()));
 }
@@ -264,8 +266,10 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
   if (r.kind == route::metrics) {
     // Atomics and /proc only: cheap enough for the multiplexer thread.
     r.kind = route::respond;
-    r.res = response{200, exposition_content_type,
-                     sc->cfg.metrics->exposition()};
+    r.res = sc->cfg.metrics->enabled
+              ? response{200, exposition_content_type,
+                         sc->cfg.metrics->exposition()}
+              : error_response(404, "Not Found");
   }
   if (r.kind == route::respond) {
     auto head = req.method == "HEAD";
