@@ -361,6 +361,9 @@ struct env {
     }
     auto state = std::make_shared<agent_state>(snap, ctx->agents.history_limit);
     state->incarnate(snap.header.started_at, snap.header.generation + 1);
+    // Tasks failed here count here.
+    if (ctx->metrics->enabled)
+      state->count_tasks(&ctx->metrics->tasks);
     auto failed = state->fail_running(reason == "failover" ? "node_down"
                                                            : "node_shutdown");
     for (auto& rec : failed)
