@@ -124,20 +124,23 @@ process_sample sample_process() {
 
 std::string node_metrics::exposition() const {
   metrics::writer w;
+  // A family of one sample without labels.
+  auto one = [&w](const char* name, const char* help, const char* type,
+                  double x) {
+    w.family(name, help, type);
+    w.sample(name, {}, x);
+  };
   w.family("agentmesh_info", "The node and its version (always 1).", "gauge");
   w.sample("agentmesh_info", {{"node", node_name}, {"version", version}}, 1);
-  w.family("agentmesh_agents", "Agents hosted on this node.", "gauge");
-  w.sample("agentmesh_agents", {},
-           hosted_agents ? static_cast<double>(hosted_agents()) : 0);
-  w.family("agentmesh_cluster_nodes",
-           "Members of the cluster this node is connected to, itself included.",
-           "gauge");
-  w.sample("agentmesh_cluster_nodes", {},
-           static_cast<double>(cluster_nodes.value()));
-  w.family("agentmesh_tasks_created_total",
-           "Tasks queued on the agents of this node.", "counter");
-  w.sample("agentmesh_tasks_created_total", {},
-           static_cast<double>(tasks.created.value()));
+  one("agentmesh_agents",
+      "Agents hosted on this node.",
+      "gauge", hosted_agents ? static_cast<double>(hosted_agents()) : 0);
+  one("agentmesh_cluster_nodes",
+      "Members of the cluster this node is connected to, itself included.",
+      "gauge", static_cast<double>(cluster_nodes.value()));
+  one("agentmesh_tasks_created_total",
+      "Tasks queued on the agents of this node.",
+      "counter", static_cast<double>(tasks.created.value()));
   w.family("agentmesh_tasks_total",
            "Tasks that ended on the agents of this node, by final status.",
            "counter");
@@ -147,15 +150,12 @@ std::string node_metrics::exposition() const {
            static_cast<double>(tasks.failed.value()));
   w.sample("agentmesh_tasks_total", {{"status", "cancelled"}},
            static_cast<double>(tasks.cancelled.value()));
-  w.family("agentmesh_agent_restarts_total",
-           "Agents of this node restarted after a crash.", "counter");
-  w.sample("agentmesh_agent_restarts_total", {},
-           static_cast<double>(agent_restarts.value()));
-  w.family("agentmesh_events_published_total",
-           "Events published by this node (agent and cluster events).",
-           "counter");
-  w.sample("agentmesh_events_published_total", {},
-           static_cast<double>(events_published.value()));
+  one("agentmesh_agent_restarts_total",
+      "Agents of this node restarted after a crash.",
+      "counter", static_cast<double>(agent_restarts.value()));
+  one("agentmesh_events_published_total",
+      "Events published by this node (agent and cluster events).",
+      "counter", static_cast<double>(events_published.value()));
   w.family("agentmesh_http_requests_total",
            "HTTP requests answered, by route template and status code.",
            "counter");
@@ -182,23 +182,24 @@ std::string node_metrics::exposition() const {
     w.histogram_samples("agentmesh_store_commit_seconds", {}, store_commit);
   }
   auto p = sample_process();
-  w.family("process_resident_memory_bytes", "Resident memory size in bytes.",
-           "gauge");
-  w.sample("process_resident_memory_bytes", {}, p.resident_bytes);
-  w.family("process_virtual_memory_bytes", "Virtual memory size in bytes.",
-           "gauge");
-  w.sample("process_virtual_memory_bytes", {}, p.virtual_bytes);
-  w.family("process_cpu_seconds_total",
-           "Total user and system CPU time spent in seconds.", "counter");
-  w.sample("process_cpu_seconds_total", {}, p.cpu_seconds);
-  w.family("process_open_fds", "Number of open file descriptors.", "gauge");
-  w.sample("process_open_fds", {}, p.open_fds);
-  w.family("process_max_fds", "Maximum number of open file descriptors.",
-           "gauge");
-  w.sample("process_max_fds", {}, p.max_fds);
-  w.family("process_start_time_seconds",
-           "Start time of the process since unix epoch in seconds.", "gauge");
-  w.sample("process_start_time_seconds", {}, start_time);
+  one("process_resident_memory_bytes",
+      "Resident memory size in bytes.",
+      "gauge", p.resident_bytes);
+  one("process_virtual_memory_bytes",
+      "Virtual memory size in bytes.",
+      "gauge", p.virtual_bytes);
+  one("process_cpu_seconds_total",
+      "Total user and system CPU time spent in seconds.",
+      "counter", p.cpu_seconds);
+  one("process_open_fds",
+      "Number of open file descriptors.",
+      "gauge", p.open_fds);
+  one("process_max_fds",
+      "Maximum number of open file descriptors.",
+      "gauge", p.max_fds);
+  one("process_start_time_seconds",
+      "Start time of the process since unix epoch in seconds.",
+      "gauge", start_time);
   return w.text();
 }
 
