@@ -555,11 +555,14 @@ agent_actor::behavior_type agent(agent_pointer self,
   // runs on it any more (the supervisor restarts or buries it).
   self->state.remains = std::make_shared<agent_parcel>(
     agent_parcel{st, obs, self->address()});
-  self->attach_functor(
-    [box{self->state.remains}, sup{supervisor}](const caf::error&) {
-      if (box->st)
-        caf::anon_send(sup, crash_atom::value, std::move(*box));
-    });
+  // Agents hosted here: every agent actor counts itself while it lives.
+  ctx->metrics->agents.add(1);
+  self->attach_functor([box{self->state.remains}, sup{supervisor},
+                        m{ctx->metrics}](const caf::error&) {
+    m->agents.add(-1);
+    if (box->st)
+      caf::anon_send(sup, crash_atom::value, std::move(*box));
+  });
   self->state.st = std::move(st);
   self->state.obs = std::move(obs);
   self->state.ctx = std::move(ctx);

@@ -135,6 +135,21 @@ struct env {
     return handle;
   }
 
+  /// Logs tasks the supervisor failed (the agent was gone): a warning
+  /// with the task's trace id in JSON logs.
+  static void log_failed(const std::string& name,
+                         const std::vector<task_record>& failed,
+                         const std::string& reason) {
+    for (auto& rec : failed)
+      log::write_event(log::level::warning,
+                       "[Supervisor] task " + rec.t.id + " of agent " + name
+                         + " failed: " + reason,
+                       dump(json{{"agent", name},
+                                 {"task_id", rec.t.id},
+                                 {"reason", reason},
+                                 {"trace_id", rec.t.trace_id}}));
+  }
+
   void publish(const char* event_name, const std::string& name,
                json extra = json::object()) const {
     self->send(bus, publish_atom::value,
@@ -364,12 +379,8 @@ struct env {
     // Tasks failed here count here.
     if (ctx->metrics->enabled)
       state->count_tasks(&ctx->metrics->tasks);
-    auto failed = state->fail_running(reason == "failover" ? "node_down"
-                                                           : "node_shutdown");
-    for (auto& rec : failed)
-      log::warning("[Supervisor] task " + rec.t.id + " of agent " + name
-                   + " failed: " + (reason == "failover" ? "node_down"
-                                                         : "node_shutdown"));
+    auto why = reason == "failover" ? "node_down" : "node_shutdown";
+    log_failed(name, state->fail_running(why), why);
     state = make_state(state, true);
     index(*state);
     auto& sa = st.agents[name];
@@ -515,9 +526,7 @@ struct env {
     st.names.erase(n);
     auto& sa = st.agents[name];
     auto failed = parcel.st->fail_running("agent_crashed");
-    for (auto& rec : failed)
-      log::warning("[Supervisor] task " + rec.t.id + " of agent " + name
-                   + " failed: agent_crashed");
+    log_failed(name, failed, "agent_crashed");
     if (sa.moving) {
       // It crashed while draining for a move: move what it left.
       for (auto& rec : failed)
@@ -783,10 +792,14 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         auto st = e.make_state(
           std::make_shared<agent_state>(x, e.ctx->agents.history_limit),
           false);
-        // It was running when the node died: failed, never run again.
-        for (auto& rec : st->fail_running("agent_crashed"))
-          log::warning("[Supervisor] task " + rec.t.id + " of agent " + name
-                       + " failed: agent_crashed");
+        // It was running when the node died: failed, never run again. The
+        // task ended with the process that died (and a member may have
+        // failed it already, by failover): not counted again here.
+        st->count_tasks(nullptr);
+        env::log_failed(name, st->fail_running("agent_crashed"),
+                        "agent_crashed");
+        if (e.ctx->metrics->enabled)
+          st->count_tasks(&e.ctx->metrics->tasks);
         e.index(*st);
         auto& fresh = self->state.agents[name];
         fresh.started_at = st->started_at();

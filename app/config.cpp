@@ -87,20 +87,15 @@ namespace {
 using checker
   = std::function<std::optional<std::string>(const caf::config_value&)>;
 
-checker at_least(int64_t lo) {
-  return [=](const caf::config_value& x) -> std::optional<std::string> {
-    auto v = caf::get_if<int64_t>(&x);
-    if (!v || *v < lo)
-      return "expected an integer of at least " + std::to_string(lo);
-    return std::nullopt;
-  };
-}
+/// Sizes and counts above this are mistakes (a terabyte, a trillion).
+constexpr int64_t max_size = int64_t{1} << 40;
 
-checker at_most(int64_t hi) {
+checker in_range(int64_t lo, int64_t hi = max_size) {
   return [=](const caf::config_value& x) -> std::optional<std::string> {
     auto v = caf::get_if<int64_t>(&x);
-    if (!v || *v > hi)
-      return "expected an integer of at most " + std::to_string(hi);
+    if (!v || *v < lo || *v > hi)
+      return "expected an integer in " + std::to_string(lo) + ".."
+             + std::to_string(hi);
     return std::nullopt;
   };
 }
@@ -141,11 +136,13 @@ checker one_of(std::vector<std::string> xs) {
 /// its integer type itself), by full name.
 const std::map<std::string, checker>& constraints() {
   static const std::map<std::string, checker> result{
-    {"http.max-header-bytes", at_least(256)},
-    {"http.max-connections", at_least(1)},
+    {"http.max-header-bytes", in_range(256)},
+    {"http.max-body-bytes", in_range(0)},
+    {"http.max-connections", in_range(1)},
     {"cluster.seeds", seeds_check()},
-    {"agents.task-history", at_least(1)},
-    {"agents.replicas", at_most(1)},
+    {"agents.max-restarts", in_range(0)},
+    {"agents.task-history", in_range(1)},
+    {"agents.replicas", in_range(0, 1)},
     {"log.level", one_of({"debug", "info", "warning", "error"})},
     {"log.format", one_of({"text", "json"})},
   };

@@ -28,21 +28,6 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->metrics->enabled = cfg.metrics_enabled;
   // The bus and the store writer count into this (nothing when off).
   auto counting = cfg.metrics_enabled ? ctx->metrics : nullptr;
-  // Agents hosted here: the directory's local entries, counted at scrape
-  // time (a weak pointer: the map must not outlive the node through it).
-  ctx->metrics->hosted_agents = [dir = std::weak_ptr<directory_map>(
-                                   ctx->directory),
-                                 self = ctx->node_name]() -> int64_t {
-    auto d = dir.lock();
-    if (!d)
-      return 0;
-    int64_t n = 0;
-    d->for_each([&](const std::string&, const dir_entry& e) {
-      if (e.node == self)
-        ++n;
-    });
-    return n;
-  };
   ctx->actions = std::make_shared<action_registry>(std::move(actions));
   ctx->agents.max_restarts = cfg.max_restarts;
   ctx->agents.restart_window = duration_cast<milliseconds>(cfg.restart_window);

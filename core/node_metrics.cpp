@@ -134,7 +134,7 @@ std::string node_metrics::exposition() const {
   w.sample("agentmesh_info", {{"node", node_name}, {"version", version}}, 1);
   one("agentmesh_agents",
       "Agents hosted on this node.",
-      "gauge", hosted_agents ? static_cast<double>(hosted_agents()) : 0);
+      "gauge", static_cast<double>(agents.value()));
   one("agentmesh_cluster_nodes",
       "Members of the cluster this node is connected to, itself included.",
       "gauge", static_cast<double>(cluster_nodes.value()));

@@ -33,6 +33,8 @@ enum class http_route : uint8_t {
 
 constexpr size_t http_route_count = 11;
 
+static_assert(static_cast<size_t>(http_route::invalid) + 1 == http_route_count);
+
 /// The label value of `x`.
 const char* label_of(http_route x);
 
@@ -83,8 +85,9 @@ struct node_metrics {
   /// is a 404 (for measuring what counting costs).
   bool enabled = true;
 
-  /// Agents hosted here; read at scrape time (set by the node).
-  std::function<int64_t()> hosted_agents;
+  /// Agents hosted here: agent actors alive on this node (each counts
+  /// itself; a restart is a moment without).
+  metrics::gauge agents;
   /// Members including this node (set by the membership).
   metrics::gauge cluster_nodes;
   task_counters tasks;

@@ -19,8 +19,8 @@ namespace am {
 /// - `agents(name, generation, started_at, default_action, processed, seq,
 ///   memory)`: one row per agent;
 /// - `tasks(agent, id, seq, status, standard, action, params, context_id,
-///   message_id, message, result, updated_us)`: its queued, running and
-///   remembered tasks.
+///   message_id, message, result, updated_us, trace_id)`: its queued,
+///   running and remembered tasks.
 class store {
 public:
   /// Opens or creates the database under `folder` (created if missing).

@@ -20,6 +20,11 @@ bool all_zeros(std::string_view x) {
 } // namespace
 
 std::optional<std::string> trace_id_of(std::string_view x) {
+  // Optional white space around a header value is not part of it.
+  while (!x.empty() && (x.front() == ' ' || x.front() == '\t'))
+    x.remove_prefix(1);
+  while (!x.empty() && (x.back() == ' ' || x.back() == '\t'))
+    x.remove_suffix(1);
   // 2 + 1 + 32 + 1 + 16 + 1 + 2 = 55 characters; later versions may append
   // "-..." fields, version 00 may not.
   if (x.size() < 55 || x[2] != '-' || x[35] != '-' || x[52] != '-')

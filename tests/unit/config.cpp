@@ -162,9 +162,11 @@ CAF_TEST(checks come from the option set) {
   CAF_CHECK_EQUAL(check("agents.task-history", int64_t{-1}),
                   "agents.task-history: expected a non-negative integer");
   CAF_CHECK_EQUAL(check("agents.task-history", int64_t{0}),
-                  "agents.task-history: expected an integer of at least 1");
+                  "agents.task-history: expected an integer in 1..1099511627776");
+  CAF_CHECK_EQUAL(check("http.max-body-bytes", int64_t{1} << 41),
+                  "http.max-body-bytes: expected an integer in 0..1099511627776");
   CAF_CHECK_EQUAL(check("agents.replicas", int64_t{2}),
-                  "agents.replicas: expected an integer of at most 1");
+                  "agents.replicas: expected an integer in 0..1");
   CAF_CHECK_EQUAL(check("log.format", std::string{"xml"}),
                   "log.format: expected \"text\" or \"json\"");
   CAF_CHECK_EQUAL(check("log.level", std::string{"loud"}),

@@ -112,7 +112,7 @@ CAF_TEST(the exposition shows every family of SPEC 12) {
   am::node_metrics m;
   m.node_name = "n1@host";
   m.version = "1.2.3";
-  m.hosted_agents = [] { return int64_t{7}; };
+  m.agents.set(7);
   m.cluster_nodes.set(3);
   m.tasks.completed.inc(5);
   m.http.observe(am::http_route::a2a, 200, 0.002);

@@ -27,6 +27,7 @@ std::string broken(size_t pos, const std::string& with) {
 CAF_TEST(a valid traceparent gives its trace id) {
   CAF_CHECK_EQUAL(trace_id_of(valid).value_or(""),
                   "4bf92f3577b34da6a3ce929d0e0e4736");
+  CAF_CHECK(trace_id_of(" " + valid + "\t"));
   // A later version may append fields after a dash.
   CAF_CHECK(trace_id_of("01" + valid.substr(2) + "-what-ever"));
 }
