@@ -196,6 +196,11 @@ def main():
         cluster_nodes.poll(lambda: shows(["gamma"]) and
                            state["agents"]["gamma"]["cells"][3] == "3",
                            "gamma shows 3 processed", timeout=15)
+        # ... and in the task rates of the node that ran them.
+        cluster_nodes.poll(lambda: shows(["gamma"]) and
+                           float(state["nodes"][n2.name][4]) > 0,
+                           "node 2 shows a completion rate", timeout=15)
+        assert float(state["nodes"][n1.name][4]) == 0, state["nodes"]
         assert browser.eval("performance.getEntriesByType('navigation')"
                             ".length") == 1, "the page reloaded"
         browser.screenshot(shot)
