@@ -616,6 +616,8 @@ agent_actor::behavior_type agent(agent_pointer self,
         return err;
       if (!params.value.is_object())
         return make_error(errc::invalid_argument, "params must be an object");
+      if (s.st->unfinished_count() >= s.ctx->agents.max_inbox)
+        return make_error(errc::inbox_full);
       if (auto problem = s.ctx->actions->check(action, params.value))
         return make_error(errc::invalid_argument, *problem);
       auto id = s.st->enqueue(action, std::move(params.value),
@@ -688,6 +690,10 @@ agent_actor::behavior_type agent(agent_pointer self,
         return caf::skip;
       if (auto err = refuse_changes(self))
         return err;
+      // A retry of a message already taken is answered even when full.
+      if (s.st->unfinished_count() >= s.ctx->agents.max_inbox
+          && !s.st->knows_message(req.message_id))
+        return make_error(errc::inbox_full);
       auto& actions = *s.ctx->actions;
       auto action = req.action.empty() ? s.st->default_action() : req.action;
       auto info = actions.info(action);

@@ -95,6 +95,8 @@ enum class errc : uint8_t {
   /// This node is cut off from the majority of the cluster: it does not
   /// acknowledge changes (the other side may run its agents).
   no_quorum,
+  /// The agent holds `agents.max-inbox` unfinished tasks already.
+  inbox_full,
 };
 
 const char* to_string(errc x);

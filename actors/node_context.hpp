@@ -35,6 +35,8 @@ struct agent_settings {
   /// How long a moving agent lets its running task finish; then the task
   /// fails with "node_shutdown".
   std::chrono::milliseconds handoff_drain{3000};
+  /// Unfinished tasks an agent takes; more are refused (-32029).
+  size_t max_inbox = 10000;
 };
 
 /// What every actor of a node shares: immutable settings plus the two

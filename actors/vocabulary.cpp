@@ -33,6 +33,8 @@ const char* to_string(errc x) {
       return "store_failed";
     case errc::no_quorum:
       return "no_quorum";
+    case errc::inbox_full:
+      return "inbox_full";
   }
   return "unknown";
 }

@@ -53,7 +53,9 @@ config::config() {
     .add(handoff_drain, "handoff-drain",
          "time a moving agent's running task gets to finish")
     .add(replicas, "replicas",
-         "members that keep a copy of each agent (0 or 1; clustering only)");
+         "members that keep a copy of each agent (0 or 1; clustering only)")
+    .add(max_inbox, "max-inbox",
+         "unfinished tasks an agent takes; more get -32029");
   opt_group{custom_options_, "store"}
     .add(store_path, "path", "folder of the node's agent store (\"\": none)")
     .add(store_fsync, "fsync", "sync every commit to disk (power cuts)");
@@ -141,6 +143,7 @@ const std::map<std::string, checker>& constraints() {
     {"http.max-connections", in_range(1)},
     {"cluster.seeds", seeds_check()},
     {"agents.max-restarts", in_range(0)},
+    {"agents.max-inbox", in_range(1)},
     {"agents.task-history", in_range(1)},
     {"agents.replicas", in_range(0, 1)},
     {"log.level", one_of({"debug", "info", "warning", "error"})},

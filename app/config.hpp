@@ -45,6 +45,7 @@ public:
   caf::timespan handoff_drain = std::chrono::seconds(3);
   /// Backups per agent with clustering on (0 or 1).
   size_t replicas = 1;
+  size_t max_inbox = 10000;
 
   // -- [store] --------------------------------------------------------------
   std::string store_path; // "" = memory only

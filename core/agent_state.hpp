@@ -106,6 +106,16 @@ public:
     return processed_count_;
   }
 
+  /// Tasks queued (both queues) or running.
+  size_t unfinished_count() const {
+    return inbox_.size() + standard_.size() + running_.size();
+  }
+
+  /// True if a standard message with this id made a task still known.
+  bool knows_message(const std::string& message_id) const {
+    return !message_id.empty() && message_ids_.count(message_id) > 0;
+  }
+
   /// Looks up a queued, running or finished task.
   std::optional<task_record> find(const std::string& id) const;
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "core/names.hpp"
 #include "http/a2a.hpp"
 
 namespace am::rpc {
@@ -43,6 +44,10 @@ failure failure::agent_not_found(const std::string& name) {
 
 failure failure::task_not_found(const std::string& id) {
   return {-32002, "Task not found: " + id};
+}
+
+failure failure::inbox_full(const std::string& agent) {
+  return {-32029, "Inbox full: " + agent};
 }
 
 namespace {
@@ -175,8 +180,8 @@ void start_agent(backend& b, const json& p, result_fn k) {
   json memory;
   if (auto f = require_strings(p, {"name"}, "Missing required: name", args))
     return k(*f);
-  if (args[0].empty())
-    return k(failure::invalid_params("name must not be empty"));
+  if (!valid_agent_name(args[0]))
+    return k(failure::invalid_params("invalid name"));
   if (auto f = optional_object(p, "memory", memory))
     return k(*f);
   std::string default_action;

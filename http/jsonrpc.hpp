@@ -29,6 +29,8 @@ struct failure {
   static failure internal(std::string reason);
   static failure agent_not_found(const std::string& name);
   static failure task_not_found(const std::string& id);
+  /// -32029: the agent's queue is full (SPEC 11).
+  static failure inbox_full(const std::string& agent);
 
   // -- standard A2A errors (data: one google.rpc.ErrorInfo) -----------------
   static failure a2a_task_not_found(const std::string& id);

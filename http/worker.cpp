@@ -51,6 +51,8 @@ failure to_failure(caf::actor_system& sys, const caf::error& err,
       return failure::unsupported("the task has already finished");
     case errc::no_quorum:
       return failure::internal("no quorum");
+    case errc::inbox_full:
+      return failure::inbox_full(agent);
     default:
       break;
   }

@@ -235,6 +235,37 @@ CAF_TEST(enqueue answers a fresh id and publishes task_received) {
   CAF_CHECK(ev["task"]["params"]["query"] == "OTP");
 }
 
+CAF_TEST(a full inbox refuses more tasks of either family and queues nothing) {
+  ctx->agents.max_inbox = 2;
+  auto send = [&] {
+    return ask<std::string>(worker, enqueue_atom::value, std::string{"search"},
+                            json_box{{{"query", "q"}}}, std::string{});
+  };
+  auto refused = [&] {
+    return ask_error<std::string>(worker, enqueue_atom::value,
+                                  std::string{"search"},
+                                  json_box{{{"query", "q"}}}, std::string{});
+  };
+  CAF_CHECK_EQUAL(send().size(), 16u);
+  // Runs (and stays running) until its timer fires.
+  auto taken = ask<task_view>(worker, submit_atom::value,
+                              message("m-1", "hold", json::object()));
+  CAF_CHECK_NOT_EQUAL(taken.status, "completed");
+  auto err = refused();
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::inbox_full));
+  err = ask_error<task_view>(worker, submit_atom::value, message("m-2"));
+  CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::inbox_full));
+  // A retry of a message already taken is still answered.
+  auto again = ask<task_view>(worker, submit_atom::value,
+                              message("m-1", "hold", json::object()));
+  CAF_CHECK_EQUAL(again.task_id, taken.task_id);
+  auto st = ask<agent_status>(worker, state_atom::value);
+  CAF_CHECK_EQUAL(st.inbox_count, 1u);
+  // Room again once a task is done.
+  ask<process_result>(worker, process_atom::value);
+  CAF_CHECK_EQUAL(send().size(), 16u);
+}
+
 CAF_TEST(malformed params are refused without harming the agent) {
   auto err = ask_error<std::string>(worker, enqueue_atom::value,
                                     std::string{"search"},

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "core/names.hpp"
 #include "tests/unit/rpc_fixture.hpp"
 
 using namespace am;
@@ -58,7 +59,35 @@ CAF_TEST(StartAgent passes memory and validates it) {
   r = rpc("StartAgent", R"({"name":5})");
   CAF_CHECK_EQUAL(code(r), -32602);
   CAF_CHECK(r["error"]["data"] == "name must be a string");
-  CAF_CHECK_EQUAL(code(rpc("StartAgent", R"({"name":""})")), -32602);
+  // SPEC 11: 1 to 200 bytes of UTF-8 without control characters.
+  for (auto bad : {R"({"name":""})", R"({"name":"a\nb"})",
+                   R"({"name":"a\u0000"})", R"({"name":"\u007f"})",
+                   R"({"name":"tab\there"})"}) {
+    r = rpc("StartAgent", bad);
+    CAF_CHECK_EQUAL(code(r), -32602);
+    CAF_CHECK(r["error"]["data"] == "invalid name");
+  }
+  r = rpc("StartAgent", json{{"name", std::string(201, 'x')}}.dump());
+  CAF_CHECK(r["error"]["data"] == "invalid name");
+  auto calls = b.calls.size();
+  rpc("StartAgent", json{{"name", std::string(200, 'x')}}.dump());
+  rpc("StartAgent", R"({"name":"\u00c4rger \u00e9 \ud83d\ude00"})");
+  CAF_CHECK_EQUAL(b.calls.size(), calls + 2);
+}
+
+CAF_TEST(agent names are checked as UTF-8) {
+  using am::valid_agent_name;
+  CAF_CHECK(valid_agent_name("Worker-1"));
+  CAF_CHECK(valid_agent_name("\xc3\xa4"));              // a umlaut
+  CAF_CHECK(valid_agent_name("\xf0\x9f\x98\x80"));    // U+1F600
+  CAF_CHECK(!valid_agent_name(""));
+  CAF_CHECK(!valid_agent_name(std::string(201, 'a')));
+  CAF_CHECK(!valid_agent_name("a\x1b[31m"));            // escape
+  CAF_CHECK(!valid_agent_name("\xc3"));                  // cut short
+  CAF_CHECK(!valid_agent_name("\xc0\xaf"));             // overlong
+  CAF_CHECK(!valid_agent_name("\xed\xa0\x80"));        // surrogate
+  CAF_CHECK(!valid_agent_name("\xff"));
+  CAF_CHECK(!valid_agent_name("\xf4\x90\x80\x80"));   // above U+10FFFF
 }
 
 CAF_TEST(ListAgents sorts by name and GetClusterInfo counts nodes) {
