@@ -48,6 +48,8 @@ struct node_context {
   std::shared_ptr<const action_registry> actions
     = std::make_shared<action_registry>(action_registry::builtin());
   agent_settings agents;
+  /// Requests of a JSON-RPC batch at most (`http.max-batch`).
+  size_t max_batch = 1000;
   /// The store writer; invalid when the node keeps agents in memory only.
   store_actor store;
   /// Set when agents have a backup on another member (`agents.replicas`

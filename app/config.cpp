@@ -37,6 +37,7 @@ config::config() {
     .add(idle_timeout, "idle-timeout", "close idle or too slow connections")
     .add(max_connections, "max-connections", "concurrent connections")
     .add(request_timeout, "request-timeout", "time limit for one RPC call")
+    .add(max_batch, "max-batch", "requests in one JSON-RPC batch")
     .add(card_name, "card-name", "name in the agent card");
   opt_group{custom_options_, "cluster"}
     .add(cluster_enabled, "enabled", "join a cluster")
@@ -141,6 +142,7 @@ const std::map<std::string, checker>& constraints() {
     {"http.max-header-bytes", in_range(256)},
     {"http.max-body-bytes", in_range(0)},
     {"http.max-connections", in_range(1)},
+    {"http.max-batch", in_range(1)},
     {"cluster.seeds", seeds_check()},
     {"agents.max-restarts", in_range(0)},
     {"agents.max-inbox", in_range(1)},

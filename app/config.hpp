@@ -28,6 +28,7 @@ public:
   caf::timespan idle_timeout = std::chrono::seconds(30);
   size_t max_connections = 1024;
   caf::timespan request_timeout = std::chrono::seconds(5);
+  size_t max_batch = 1000;
   std::string card_name = "agentmesh";
 
   // -- [cluster] ------------------------------------------------------------

@@ -34,6 +34,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->agents.history_limit = cfg.task_history;
   ctx->agents.handoff_drain = duration_cast<milliseconds>(cfg.handoff_drain);
   ctx->agents.max_inbox = cfg.max_inbox;
+  ctx->max_batch = cfg.max_batch;
   if (cfg.cluster_enabled && cfg.replicas > 0)
     ctx->cluster = std::make_shared<cluster_view>(ctx->node_name);
   std::vector<agent_snapshot> kept;

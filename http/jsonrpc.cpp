@@ -447,6 +447,9 @@ void handle(backend& b, const std::string& body, const call_context& cx,
   if (req.empty())
     return done(text(error_response(failure::invalid_request("empty batch"),
                                     nullptr)));
+  if (req.size() > cx.max_batch)
+    return done(text(error_response(
+      failure::invalid_request("batch too large"), nullptr)));
   struct batch {
     std::vector<std::optional<json>> results;
     size_t pending;

@@ -132,6 +132,8 @@ struct call_context {
   std::string version;
   /// The agent of `POST /agents/<name>/a2a`; "" for `POST /a2a`.
   std::string agent;
+  /// Larger batches get one -32600 "batch too large" (SPEC 11).
+  size_t max_batch = 1000;
 };
 
 /// What to send back for one HTTP request.

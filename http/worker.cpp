@@ -529,7 +529,9 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
       // Nothing a request carries may take a worker down: a worker that
       // threw would stay dead and fail every later request routed to it.
       try {
-        rpc::handle(b, c.body, rpc::call_context{c.version, c.agent}, answer);
+        rpc::handle(b, c.body,
+                    rpc::call_context{c.version, c.agent, ctx->max_batch},
+                    answer);
       } catch (const std::exception& e) {
         answer(rpc::response_body{
           rpc::response_body::json_text,

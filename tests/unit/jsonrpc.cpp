@@ -222,4 +222,25 @@ CAF_TEST(batches answer every request in order) {
   CAF_CHECK(call(R"([{"jsonrpc":"2.0","method":"ListAgents"}])").is_null());
 }
 
+CAF_TEST(a batch over the limit gets one error and runs nothing) {
+  cx.max_batch = 3;
+  auto batch = [](size_t n) {
+    auto xs = json::array();
+    for (size_t i = 0; i < n; ++i)
+      xs.push_back(json{{"jsonrpc", "2.0"}, {"method", "StartAgent"},
+                        {"params", {{"name", "n" + std::to_string(i)}}},
+                        {"id", i}});
+    return xs.dump();
+  };
+  auto r = call(batch(4));
+  CAF_REQUIRE(r.is_object());
+  CAF_CHECK_EQUAL(code(r), -32600);
+  CAF_CHECK(r["error"]["data"] == "batch too large");
+  CAF_CHECK(r["id"].is_null());
+  CAF_CHECK(b.calls.empty());
+  r = call(batch(3));
+  CAF_CHECK(r.is_array() && r.size() == 3u);
+  CAF_CHECK_EQUAL(b.calls.size(), 3u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
