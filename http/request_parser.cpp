@@ -22,6 +22,10 @@ struct request_parser::impl {
   bool expect_continue = false;
   status error = status::ok;
   std::vector<request>* out = nullptr;
+  /// The buffer being parsed, and the last byte before it that is not a
+  /// space or tab, to look behind a header value.
+  const char* buf_begin = nullptr;
+  char last_non_ws = 0;
 
   static impl& self(http_parser* p) {
     return *static_cast<impl*>(p->data);
@@ -89,12 +93,30 @@ struct request_parser::impl {
         s.push_header();
         s.last_was_value = false;
       }
+      // RFC 9112: no whitespace in a field name, nor between it and the
+      // colon ("Transfer-Encoding : chunked"); a proxy may read it
+      // otherwise.
+      if (std::any_of(at, at + n, [](char c) { return c == ' ' || c == '\t'; })) {
+        s.error = status::bad_request;
+        return -1;
+      }
       s.field.append(at, n);
       // Count the separators too, so many tiny headers add up.
       return s.count_header_bytes(n + 4);
     };
     settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto& s = self(p);
+      // A piece of a value follows the colon (and optional white space)
+      // or an earlier piece; after a line feed and white space it is an
+      // obsolete line folding (RFC 9112: rejected).
+      auto i = at;
+      while (i > s.buf_begin && (i[-1] == ' ' || i[-1] == '\t'))
+        --i;
+      auto before = i > s.buf_begin ? i[-1] : s.last_non_ws;
+      if (before == '\n' || before == '\r') {
+        s.error = status::bad_request;
+        return -1;
+      }
       s.last_was_value = true;
       s.value.append(at, n);
       return s.count_header_bytes(n);
@@ -152,8 +174,14 @@ request_parser::status request_parser::feed(const char* data, size_t n,
   if (s.parser.upgrade != 0)
     return status::ok; // bytes after an upgrade request are not HTTP
   s.out = &out;
+  s.buf_begin = data;
   auto consumed = http_parser_execute(&s.parser, &s.settings, data, n);
   s.out = nullptr;
+  for (auto i = n; i > 0; --i)
+    if (data[i - 1] != ' ' && data[i - 1] != '\t') {
+      s.last_non_ws = data[i - 1];
+      break;
+    }
   auto err = static_cast<http_errno>(s.parser.http_errno);
   if (err != HPE_OK) {
     if (s.error == status::ok)

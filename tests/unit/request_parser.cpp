@@ -124,6 +124,42 @@ CAF_TEST(malformed HTTP) {
   CAF_CHECK(p3.feed(nul.data(), nul.size(), out) == status::bad_request);
 }
 
+CAF_TEST(white space before a colon and folded headers are rejected) {
+  CAF_CHECK(feed("POST /a2a HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n")
+            == status::bad_request);
+  CAF_CHECK(out.empty());
+}
+
+CAF_TEST(obsolete line folding is rejected) {
+  CAF_CHECK(feed("GET / HTTP/1.1\r\nX-A: one\r\n two\r\n\r\n")
+            == status::bad_request);
+  CAF_CHECK(out.empty());
+}
+
+CAF_TEST(folding split across reads is rejected too) {
+  CAF_CHECK(feed("GET / HTTP/1.1\r\nX-A: one\r\n") == status::ok);
+  // Rejected as soon as the parser has seen the folding.
+  auto x = feed(" \t");
+  if (x == status::ok)
+    x = feed("two\r\n\r\n");
+  CAF_CHECK(x == status::bad_request);
+  CAF_CHECK(out.empty());
+}
+
+CAF_TEST(values with spaces and split anywhere still parse) {
+  std::string req = "GET / HTTP/1.1\r\nHost: a\r\nX-A:   one two  \r\n"
+                    "X-B:\tv\r\n\r\n";
+  for (size_t cut = 1; cut < req.size(); ++cut) {
+    request_parser p{limits{}};
+    std::vector<request> xs;
+    CAF_CHECK(p.feed(req.data(), cut, xs) == status::ok);
+    CAF_CHECK(p.feed(req.data() + cut, req.size() - cut, xs) == status::ok);
+    CAF_REQUIRE_EQUAL(xs.size(), 1u);
+    CAF_CHECK_EQUAL(xs[0].header("x-a").substr(0, 7), "one two");
+    CAF_CHECK_EQUAL(xs[0].header("x-b"), "v");
+  }
+}
+
 CAF_TEST(requests before an error are kept) {
   auto bytes = post + "garbage\r\n\r\n";
   CAF_CHECK(feed(bytes) == status::bad_request);
