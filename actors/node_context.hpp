@@ -50,6 +50,8 @@ struct node_context {
   agent_settings agents;
   /// Requests of a JSON-RPC batch at most (`http.max-batch`).
   size_t max_batch = 1000;
+  /// `http.auth-token` is set: the cards declare the bearer scheme.
+  bool bearer = false;
   /// The store writer; invalid when the node keeps agents in memory only.
   store_actor store;
   /// Set when agents have a backup on another member (`agents.replicas`

@@ -38,7 +38,9 @@ config::config() {
     .add(max_connections, "max-connections", "concurrent connections")
     .add(request_timeout, "request-timeout", "time limit for one RPC call")
     .add(max_batch, "max-batch", "requests in one JSON-RPC batch")
-    .add(card_name, "card-name", "name in the agent card");
+    .add(card_name, "card-name", "name in the agent card")
+    .add(auth_token, "auth-token",
+         "bearer token every route but /health and the cards needs");
   opt_group{custom_options_, "cluster"}
     .add(cluster_enabled, "enabled", "join a cluster")
     .add(cluster_host, "host", "address advertised to other nodes")

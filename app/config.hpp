@@ -30,6 +30,7 @@ public:
   caf::timespan request_timeout = std::chrono::seconds(5);
   size_t max_batch = 1000;
   std::string card_name = "agentmesh";
+  std::string auth_token; // "" = no token needed
 
   // -- [cluster] ------------------------------------------------------------
   bool cluster_enabled = false;

@@ -35,6 +35,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->agents.handoff_drain = duration_cast<milliseconds>(cfg.handoff_drain);
   ctx->agents.max_inbox = cfg.max_inbox;
   ctx->max_batch = cfg.max_batch;
+  ctx->bearer = !cfg.auth_token.empty();
   if (cfg.cluster_enabled && cfg.replicas > 0)
     ctx->cluster = std::make_shared<cluster_view>(ctx->node_name);
   std::vector<agent_snapshot> kept;
@@ -135,6 +136,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   sc.max_connections = cfg.max_connections;
   sc.request_timeout = timeout;
   sc.info = s;
+  sc.info.auth_token = cfg.auth_token;
   sc.metrics = ctx->metrics;
   auto srv = http::start_server(sys, sc, n.workers, n.bus);
   if (!srv) {

@@ -1,5 +1,7 @@
 #include "core/auth.hpp"
 
+#include <cctype>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -58,6 +60,22 @@ std::string client_proof(const std::string& cookie,
 
 bool equal(const std::string& x, const std::string& y) {
   return x.size() == y.size() && CRYPTO_memcmp(x.data(), y.data(), x.size()) == 0;
+}
+
+bool bearer_matches(const std::string& authorization,
+                    const std::string& token) {
+  static const std::string key = "agentmesh-bearer";
+  std::string given;
+  if (authorization.size() > 7) {
+    auto scheme = authorization.substr(0, 7);
+    for (auto& c : scheme)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme == "bearer ")
+      given = authorization.substr(7);
+  }
+  // Both sides always go through the MAC, so a wrong scheme takes as long.
+  auto ok = equal(hmac_hex(key, given), hmac_hex(key, token));
+  return ok && !given.empty();
 }
 
 } // namespace am::auth

@@ -27,4 +27,9 @@ std::string client_proof(const std::string& cookie,
 /// Compares two MACs in constant time.
 bool equal(const std::string& x, const std::string& y);
 
+/// True if an `Authorization` header value is `Bearer <token>` (scheme in
+/// any case). Compares MACs of both in constant time: neither the token
+/// nor its length leaks through timing.
+bool bearer_matches(const std::string& authorization, const std::string& token);
+
 } // namespace am::auth

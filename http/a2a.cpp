@@ -351,8 +351,8 @@ json skills_json(const std::vector<skill_row>& rows) {
 
 json card(const std::string& name, const std::string& description,
           const std::string& version, const std::string& url,
-          const std::vector<skill_row>& skills) {
-  return json{
+          const std::vector<skill_row>& skills, bool bearer) {
+  auto result = json{
     {"name", name},
     {"description", description},
     {"version", version},
@@ -365,6 +365,13 @@ json card(const std::string& name, const std::string& description,
     {"defaultInputModes", {"text/plain", "application/json"}},
     {"defaultOutputModes", {"application/json", "text/plain"}},
     {"skills", skills_json(skills)}};
+  if (bearer) {
+    result["securitySchemes"]
+      = json{{"bearer", {{"httpAuthSecurityScheme", {{"scheme", "Bearer"}}}}}};
+    result["securityRequirements"]
+      = json::array({{{"schemes", {{"bearer", {{"list", json::array()}}}}}}});
+  }
+  return result;
 }
 
 } // namespace
@@ -386,18 +393,18 @@ std::string encode_segment(const std::string& segment) {
 
 json node_card(const std::string& name, const std::string& node,
                const std::string& version, const std::string& authority,
-               const std::vector<skill_row>& skills) {
+               const std::vector<skill_row>& skills, bool bearer) {
   return card(name,
               "agentmesh node " + node
                 + ": supervised agents with a task inbox and memory. Route a "
                   "message with message.metadata.agent (and optionally "
                   "action and params), or use an agent's own card at "
                   "/agents/<name>/.well-known/agent-card.json.",
-              version, "http://" + authority + "/a2a", skills);
+              version, "http://" + authority + "/a2a", skills, bearer);
 }
 
 json agent_card(const agent_info& info, const std::string& version,
-                const std::string& authority) {
+                const std::string& authority, bool bearer) {
   std::vector<skill_row> skills;
   for (size_t i = 0; i < info.actions.size(); ++i)
     skills.push_back(skill_row{info.actions[i], i < info.descriptions.size()
@@ -411,7 +418,7 @@ json agent_card(const agent_info& info, const std::string& version,
               version,
               "http://" + authority + "/agents/" + encode_segment(info.name)
                 + "/a2a",
-              skills);
+              skills, bearer);
 }
 
 } // namespace am::a2a

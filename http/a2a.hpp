@@ -71,13 +71,14 @@ struct skill_row {
 };
 
 /// The card of the node as a whole: interface `http://<authority>/a2a`.
+/// With `bearer`, the cards declare the bearer token scheme (SPEC 11).
 json node_card(const std::string& name, const std::string& node,
                const std::string& version, const std::string& authority,
-               const std::vector<skill_row>& skills);
+               const std::vector<skill_row>& skills, bool bearer = false);
 
 /// The card of one agent: interface `http://<authority>/agents/<name>/a2a`.
 json agent_card(const agent_info& info, const std::string& version,
-                const std::string& authority);
+                const std::string& authority, bool bearer = false);
 
 /// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
 std::string encode_segment(const std::string& segment);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/auth.hpp"
 #include "core/clock.hpp"
 #include "core/json.hpp"
 
@@ -193,7 +194,8 @@ route route_request(const request& req, const site& s) {
     result.label = http_route::agent_card;
     result.res = card_response(
       dump(a2a::node_card(s.card_name, s.node_name, s.version,
-                          authority_of(req, s), s.skills)),
+                          authority_of(req, s), s.skills,
+                          !s.auth_token.empty())),
       req.header("if-none-match"));
   } else if (req.method == "POST" && path == "/a2a") {
     result.label = http_route::a2a;
@@ -222,6 +224,16 @@ route route_request(const request& req, const site& s) {
     result.res = response{200, "text/event-stream", {}};
   } else {
     result.res = error_response(404, "Not Found");
+  }
+  auto open = result.label == http_route::health
+              || result.label == http_route::agent_json
+              || result.label == http_route::agent_card
+              || result.label == http_route::agent_agent_card;
+  if (!s.auth_token.empty() && !open
+      && !auth::bearer_matches(req.header("authorization"), s.auth_token)) {
+    result.kind = route::respond;
+    result.res = error_response(401, "Unauthorized");
+    result.res.extra_headers += "WWW-Authenticate: Bearer\r\n";
   }
   return result;
 }

@@ -19,6 +19,9 @@ struct site {
   std::string authority;
   /// The node's actions, for the standard card.
   std::vector<a2a::skill_row> skills;
+  /// `http.auth-token`: when set, every route but /health and the agent
+  /// cards needs `Authorization: Bearer <token>` (SPEC 11).
+  std::string auth_token;
 };
 
 /// The router's decision for one request.

@@ -503,11 +503,12 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
       auto rp = self->make_response_promise<call_result>();
       auto& b = *self->state.backend;
       if (c.kind == call::agent_card) {
-        b.agent_info_of(c.agent, [rp, host{c.host}, version](
+        b.agent_info_of(c.agent, [rp, host{c.host}, version, ctx](
                                    rpc::outcome<agent_info> x) mutable {
           if (auto info = std::get_if<agent_info>(&x))
             rp.deliver(call_result{
-              200, dump(a2a::agent_card(*info, version, host)), false});
+              200, dump(a2a::agent_card(*info, version, host, ctx->bearer)),
+              false});
           else
             rp.deliver(call_result{404, not_found_body, false});
         });

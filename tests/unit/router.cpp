@@ -106,4 +106,54 @@ CAF_TEST(serialization) {
                   "HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n");
 }
 
+CAF_TEST(the auth token guards every route but health and the cards) {
+  s.auth_token = "s3cret";
+  auto with = [&](const std::string& method, const std::string& path,
+                  const std::string& authorization) {
+    request req;
+    req.method = method;
+    req.path = path;
+    req.headers.emplace_back("host", "example:4000");
+    if (!authorization.empty())
+      req.headers.emplace_back("authorization", authorization);
+    return route_request(req, s);
+  };
+  for (auto path : {"/a2a", "/agents/x/a2a"}) {
+    auto r = with("POST", path, "");
+    CAF_CHECK_EQUAL(r.kind, route::respond);
+    CAF_CHECK_EQUAL(r.res.status, 401);
+    CAF_CHECK_EQUAL(r.res.body, R"({"errors":{"detail":"Unauthorized"}})");
+    CAF_CHECK_EQUAL(serialize(r.res, false, true).rfind(
+                      "HTTP/1.1 401 Unauthorized\r\n", 0),
+                    0u);
+    CAF_CHECK(r.res.extra_headers.find("WWW-Authenticate: Bearer\r\n")
+              != std::string::npos);
+    CAF_CHECK_EQUAL(with("POST", path, "Bearer wrong").res.status, 401);
+    CAF_CHECK_EQUAL(with("POST", path, "Basic s3cret").res.status, 401);
+    CAF_CHECK_EQUAL(with("POST", path, "Bearer s3cret").kind, route::rpc);
+    CAF_CHECK_EQUAL(with("POST", path, "bearer s3cret").kind, route::rpc);
+  }
+  for (auto path : {"/", "/metrics", "/events"})
+    CAF_CHECK_EQUAL(with("GET", path, "").res.status, 401);
+  CAF_CHECK_EQUAL(with("GET", "/nope", "").res.status, 401);
+  // Open without a token.
+  CAF_CHECK_EQUAL(with("GET", "/health", "").res.status, 200);
+  CAF_CHECK_EQUAL(with("GET", "/.well-known/agent.json", "").res.status, 200);
+  auto card = with("GET", "/.well-known/agent-card.json", "");
+  CAF_CHECK_EQUAL(card.res.status, 200);
+  auto body = json::parse(card.res.body);
+  CAF_CHECK(body["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]
+              ["scheme"]
+            == "Bearer");
+  CAF_CHECK(body["securityRequirements"][0]["schemes"].contains("bearer"));
+  CAF_CHECK_EQUAL(with("GET", "/agents/x/.well-known/agent-card.json", "")
+                    .kind,
+                  route::agent_card);
+  // Without a token nothing is guarded and the cards declare nothing.
+  s.auth_token.clear();
+  CAF_CHECK_EQUAL(with("POST", "/a2a", "").kind, route::rpc);
+  body = json::parse(with("GET", "/.well-known/agent-card.json", "").res.body);
+  CAF_CHECK(!body.contains("securitySchemes"));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
