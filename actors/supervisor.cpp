@@ -35,8 +35,7 @@ struct env {
   std::shared_ptr<agent_state> make_state(std::shared_ptr<agent_state> st,
                                           bool everything) const {
     st->track_changes(ctx->keeps_changes(), everything);
-    if (ctx->metrics->enabled)
-      st->count_tasks(&ctx->metrics->tasks);
+    st->count_tasks(ctx->metrics->task_counts());
     return st;
   }
 
@@ -377,8 +376,7 @@ struct env {
     auto state = std::make_shared<agent_state>(snap, ctx->agents.history_limit);
     state->incarnate(snap.header.started_at, snap.header.generation + 1);
     // Tasks failed here count here.
-    if (ctx->metrics->enabled)
-      state->count_tasks(&ctx->metrics->tasks);
+    state->count_tasks(ctx->metrics->task_counts());
     auto why = reason == "failover" ? "node_down" : "node_shutdown";
     log_failed(name, state->fail_running(why), why);
     state = make_state(state, true);
@@ -798,8 +796,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         st->count_tasks(nullptr);
         env::log_failed(name, st->fail_running("agent_crashed"),
                         "agent_crashed");
-        if (e.ctx->metrics->enabled)
-          st->count_tasks(&e.ctx->metrics->tasks);
+        st->count_tasks(e.ctx->metrics->task_counts());
         e.index(*st);
         auto& fresh = self->state.agents[name];
         fresh.started_at = st->started_at();

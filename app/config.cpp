@@ -4,6 +4,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <algorithm>
 #include <map>
 
@@ -122,17 +123,19 @@ checker seeds_check() {
   };
 }
 
-checker one_of(std::vector<std::string> xs) {
-  return [xs](const caf::config_value& x) -> std::optional<std::string> {
-    auto& str = caf::get<std::string>(x);
-    if (std::find(xs.begin(), xs.end(), str) != xs.end())
+/// A string `parse` accepts; else the message lists `names`.
+template <class Parse, class Names>
+checker one_of(Parse parse, const Names& names) {
+  std::string msg = "expected ";
+  auto n = std::size(names);
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0)
+      msg += i + 1 == n ? " or " : ", ";
+    msg += "\"" + std::string{log::to_string(names[i])} + "\"";
+  }
+  return [parse, msg](const caf::config_value& x) -> std::optional<std::string> {
+    if (parse(caf::get<std::string>(x)))
       return std::nullopt;
-    std::string msg = "expected ";
-    for (size_t i = 0; i < xs.size(); ++i) {
-      if (i > 0)
-        msg += i + 1 == xs.size() ? " or " : ", ";
-      msg += "\"" + xs[i] + "\"";
-    }
     return msg;
   };
 }
@@ -150,8 +153,8 @@ const std::map<std::string, checker>& constraints() {
     {"agents.max-inbox", in_range(1)},
     {"agents.task-history", in_range(1)},
     {"agents.replicas", in_range(0, 1)},
-    {"log.level", one_of({"debug", "info", "warning", "error"})},
-    {"log.format", one_of({"text", "json"})},
+    {"log.level", one_of(log::parse_level, log::all_levels)},
+    {"log.format", one_of(log::parse_format, log::all_formats)},
   };
   return result;
 }
@@ -348,8 +351,7 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
   if (!caf::get_if<caf::timespan>(&cfg, "middleman.connection-timeout"))
     cfg.set("middleman.connection-timeout", caf::timespan{seconds(3)});
   log::set_level(*log::parse_level(cfg.log_level));
-  log::set_format(cfg.log_format == "json" ? log::format::json
-                                           : log::format::text);
+  log::set_format(*log::parse_format(cfg.log_format));
   return std::nullopt;
 }
 

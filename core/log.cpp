@@ -32,7 +32,18 @@ const char* to_string(level x) {
 }
 
 std::optional<level> parse_level(std::string_view str) {
-  for (auto x : {level::debug, level::info, level::warning, level::error})
+  for (auto x : all_levels)
+    if (str == to_string(x))
+      return x;
+  return std::nullopt;
+}
+
+const char* to_string(format x) {
+  return x == format::json ? "json" : "text";
+}
+
+std::optional<format> parse_format(std::string_view str) {
+  for (auto x : all_formats)
     if (str == to_string(x))
       return x;
   return std::nullopt;

@@ -15,6 +15,15 @@ enum class level { debug, info, warning, error };
 
 enum class format { text, json };
 
+/// Every level and format, in order (for parsing and for messages).
+inline constexpr level all_levels[]
+  = {level::debug, level::info, level::warning, level::error};
+inline constexpr format all_formats[] = {format::text, format::json};
+
+const char* to_string(format x);
+
+std::optional<format> parse_format(std::string_view str);
+
 void set_format(format x);
 
 format current_format();

@@ -95,6 +95,11 @@ struct node_metrics {
   metrics::counter agent_restarts;
   /// Events this node published (not those it forwarded from peers).
   metrics::counter events_published;
+  /// The counters agents count their tasks into; null when off.
+  task_counters* task_counts() {
+    return enabled ? &tasks : nullptr;
+  }
+
   /// One group commit of the store writer; only shown with a store.
   bool has_store = false;
   metrics::histogram store_commit{metrics::latency_buckets()};
