@@ -109,6 +109,13 @@ void membership_state::connect(const std::string& address) {
         e->handshake(address, caf::actor_cast<membership_actor>(ptr), nid);
       },
       [e, address](caf::error& err) {
+        auto& t = e->targets[address];
+        if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
+            && !t.warned) {
+          log::warning("[ClusterMonitor] " + address
+                       + " refused us at the cluster port: cookie mismatch");
+          t.warned = true;
+        }
         e->failed(address, e->self->system().render(err));
       });
 }
@@ -359,7 +366,7 @@ void membership_state::release(const std::string& node, bool promote) {
 
 membership_actor::behavior_type
 membership(membership_pointer self, node_context_ptr ctx,
-           membership_config cfg, caf::io::middleman_actor mm,
+           membership_config cfg, connector_actor mm,
            directory_actor directory, event_bus_actor bus,
            supervisor_actor supervisor) {
   auto e = &self->state;

@@ -16,6 +16,13 @@
 
 namespace am {
 
+/// What membership dials peers through: CAF's middleman actor, or the
+/// cluster gate's connector (app/cluster_gate.hpp), which authenticates a
+/// connection before CAF's node protocol sees it.
+using connector_actor = caf::typed_actor<
+  caf::replies_to<caf::connect_atom, std::string, uint16_t>::with<
+    caf::node_id, caf::strong_actor_ptr, std::set<std::string>>>;
+
 /// Settings of the membership actor (`[cluster]`).
 struct membership_config {
   std::string cookie;
@@ -77,7 +84,7 @@ struct membership_state {
   membership_pointer self = nullptr;
   node_context_ptr ctx;
   membership_config cfg;
-  caf::io::middleman_actor mm;
+  connector_actor mm;
   directory_actor directory;
   event_bus_actor bus;
   supervisor_actor supervisor;
@@ -166,7 +173,7 @@ struct membership_state {
 /// directory and tells the bus about peers.
 membership_actor::behavior_type
 membership(membership_pointer self, node_context_ptr ctx,
-           membership_config cfg, caf::io::middleman_actor mm,
+           membership_config cfg, connector_actor mm,
            directory_actor directory, event_bus_actor bus,
            supervisor_actor supervisor);
 

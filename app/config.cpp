@@ -36,6 +36,8 @@ config::config() {
     .add(max_header_bytes, "max-header-bytes", "limit of request line+headers")
     .add(max_body_bytes, "max-body-bytes", "limit of a request body")
     .add(idle_timeout, "idle-timeout", "close idle or too slow connections")
+    .add(header_timeout, "header-timeout",
+         "time a client has to send a complete request head (else 408)")
     .add(max_connections, "max-connections", "concurrent connections")
     .add(request_timeout, "request-timeout", "time limit for one RPC call")
     .add(max_batch, "max-batch", "requests in one JSON-RPC batch")
@@ -48,6 +50,8 @@ config::config() {
     .add(cluster_port, "port", "node-to-node port")
     .add(cluster_seeds, "seeds", "list of \"host:port\" to join")
     .add(cluster_cookie, "cookie", "shared secret of the cluster")
+    .add(cluster_handshake_timeout, "handshake-timeout",
+         "time a peer has to prove the cookie at the cluster port")
     .add(cluster_handoff, "handoff",
          "on shutdown, move local agents to other members");
   opt_group{custom_options_, "agents"}

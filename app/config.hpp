@@ -26,6 +26,7 @@ public:
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
   caf::timespan idle_timeout = std::chrono::seconds(30);
+  caf::timespan header_timeout = std::chrono::seconds(10);
   size_t max_connections = 1024;
   caf::timespan request_timeout = std::chrono::seconds(5);
   size_t max_batch = 1000;
@@ -38,6 +39,7 @@ public:
   uint16_t cluster_port = 5000;
   std::vector<std::string> cluster_seeds;
   std::string cluster_cookie;
+  caf::timespan cluster_handshake_timeout = std::chrono::seconds(5);
   bool cluster_handoff = true;
 
   // -- [agents] -------------------------------------------------------------

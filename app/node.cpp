@@ -2,11 +2,13 @@
 
 #include <thread>
 
+#include <arpa/inet.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
 
 #include "actors/directory.hpp"
+#include "app/cluster_gate.hpp"
 #include "actors/event_bus.hpp"
 #include "core/log.hpp"
 #include "actors/membership.hpp"
@@ -15,6 +17,34 @@
 #include "actors/supervisor.hpp"
 
 namespace am::app {
+
+namespace {
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost" || host == "::1")
+    return true;
+  in_addr a{};
+  return inet_pton(AF_INET, host.c_str(), &a) == 1
+         && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/// SPEC 11: say what a cluster port reachable from other hosts without
+/// TLS means.
+void warn_if_exposed(const config& cfg) {
+  if (cfg.cluster_cookie.empty())
+    log::warning("[ClusterMonitor] cluster.cookie is empty: any process "
+                 "that reaches the cluster port can join this cluster");
+  if (cfg.tls() || is_loopback(cfg.cluster_host))
+    return;
+  log::warning("[ClusterMonitor] cluster port on " + cfg.cluster_host
+               + " without TLS: peers prove the cookie before joining, but "
+                 "node-to-node traffic is neither encrypted nor protected "
+                 "from tampering; anyone on the network path can read it. "
+                 "Set openssl.* (scripts/certs makes the certificates) or "
+                 "keep the port on a trusted network (docs/SECURITY.md)");
+}
+
+} // namespace
 
 caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
                                action_registry actions) {
@@ -94,25 +124,31 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
       // too (at most `await_timeout`).
       mc.await_quorum = recovered > 0;
     }
-    // With openssl.* set, the cluster port speaks mutually authenticated
-    // TLS: connects go through the openssl manager's actor.
-    auto mm = cfg.tls() ? sys.openssl_manager().actor_handle()
-                        : sys.middleman().actor_handle();
-    n.membership = sys.spawn(membership, n.ctx, mc, mm, n.directory, n.bus,
-                             n.supervisor);
-    auto port = cfg.tls()
-                  ? caf::openssl::publish(n.membership, cfg.cluster_port,
-                                          cfg.cluster_host.c_str(), true)
-                  : sys.middleman().publish(n.membership, cfg.cluster_port,
-                                            cfg.cluster_host.c_str(), true);
+    // Our gate owns the cluster port: a peer proves the cookie on a raw
+    // socket before CAF's node protocol sees a byte (SPEC 11), and with
+    // openssl.* set the connection then speaks mutually authenticated TLS.
+    gate_config gc;
+    gc.cookie = cfg.cluster_cookie;
+    gc.host = cfg.cluster_host;
+    gc.port = cfg.cluster_port;
+    gc.handshake_timeout = duration_cast<milliseconds>(
+      cfg.cluster_handshake_timeout);
+    gc.tls = cfg.tls();
+    n.membership = sys.spawn(membership, n.ctx, mc, spawn_connector(sys, gc),
+                             n.directory, n.bus, n.supervisor);
+    auto published = caf::actor_cast<caf::strong_actor_ptr>(n.membership);
+    auto port = cluster_gate::start(sys, gc, published,
+                                    sys.message_types(n.membership));
     if (!port) {
       stop_node(sys, n);
       return std::move(port.error());
     }
-    n.cluster_port = *port;
+    n.gate = std::shared_ptr<cluster_gate>{std::move(*port)};
+    warn_if_exposed(cfg);
+    n.cluster_port = n.gate->port();
     n.handoff = cfg.cluster_handoff;
     caf::anon_send(n.membership, start_atom::value,
-                   cfg.cluster_host + ":" + std::to_string(*port));
+                   cfg.cluster_host + ":" + std::to_string(n.cluster_port));
   }
   http::site s{ctx->node_name, cfg.card_name, AGENTMESH_VERSION,
                cfg.http_host + ":" + std::to_string(cfg.http_port), {}};
@@ -177,6 +213,8 @@ void stop_node(caf::actor_system& sys, node& n) {
       self->receive(caf::after(std::chrono::milliseconds(300)) >> [] {});
     }
   }
+  // No new peers from here on (established links stay until the end).
+  n.gate.reset();
   if (n.http.acceptor) {
     self->monitor(n.http.acceptor);
     self->send(n.http.acceptor, drain_atom::value);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -12,6 +13,8 @@
 
 namespace am::app {
 
+class cluster_gate;
+
 /// The actors of one running node.
 struct node {
   node_context_ptr ctx;
@@ -21,6 +24,7 @@ struct node {
   supervisor_actor supervisor;
   membership_actor membership; // only with cluster.enabled
   replica_actor keeper;         // only with cluster.enabled and replicas
+  std::shared_ptr<cluster_gate> gate; // owns the cluster port
   uint16_t cluster_port = 0;
   bool handoff = false; // move agents away on shutdown
   std::vector<http::worker_actor> workers;

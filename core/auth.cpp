@@ -79,3 +79,71 @@ bool bearer_matches(const std::string& authorization,
 }
 
 } // namespace am::auth
+
+namespace am::auth::gate {
+
+namespace {
+
+constexpr const char* magic = "AMGATE1 ";
+constexpr size_t magic_size = 8;
+constexpr size_t nonce_size = 32;
+
+bool is_hex(const std::string& x, size_t from, size_t n) {
+  for (size_t i = from; i < from + n; ++i) {
+    auto c = x[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return false;
+  }
+  return true;
+}
+
+std::string client_mac(const std::string& cookie, const std::string& sn,
+                       const std::string& cn) {
+  return hmac_hex(cookie, "agentmesh-gate-client|" + sn + "|" + cn);
+}
+
+} // namespace
+
+std::string hello(const std::string& server_nonce) {
+  return magic + server_nonce;
+}
+
+std::string nonce_of_hello(const std::string& frame) {
+  if (frame.size() != hello_size || frame.compare(0, magic_size, magic) != 0
+      || !is_hex(frame, magic_size, nonce_size))
+    return {};
+  return frame.substr(magic_size);
+}
+
+std::string answer(const std::string& cookie, const std::string& server_nonce,
+                   const std::string& client_nonce) {
+  return magic + client_nonce
+         + client_mac(cookie, server_nonce, client_nonce);
+}
+
+std::string check_answer(const std::string& cookie,
+                         const std::string& server_nonce,
+                         const std::string& frame) {
+  if (frame.size() != answer_size || frame.compare(0, magic_size, magic) != 0
+      || !is_hex(frame, magic_size, nonce_size))
+    return {};
+  auto cn = frame.substr(magic_size, nonce_size);
+  if (!equal(frame.substr(magic_size + nonce_size),
+             client_mac(cookie, server_nonce, cn)))
+    return {};
+  return cn;
+}
+
+std::string accept(const std::string& cookie, const std::string& server_nonce,
+                   const std::string& client_nonce) {
+  return hmac_hex(cookie,
+                  "agentmesh-gate-server|" + server_nonce + "|" + client_nonce);
+}
+
+std::string refuse() {
+  auto result = std::string{"refused"};
+  result.resize(verdict_size, '.');
+  return result;
+}
+
+} // namespace am::auth::gate

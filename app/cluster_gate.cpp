@@ -1,0 +1,501 @@
+#include "app/cluster_gate.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/io/basp_broker.hpp>
+
+#include "actors/atoms.hpp"
+#include "app/tls_scribe.hpp"
+#include "core/auth.hpp"
+#include "core/log.hpp"
+
+namespace am::app {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+/// The one handler of CAF's BASP broker we use on the connecting side
+/// (it answers like the middleman actor's connect).
+using basp_connector = caf::typed_actor<
+  caf::replies_to<caf::connect_atom, caf::io::scribe_ptr, uint16_t>::with<
+    caf::node_id, caf::strong_actor_ptr, std::set<std::string>>>;
+
+caf::actor basp_of(caf::actor_system& sys) {
+  return sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+}
+
+/// Wraps an authenticated socket for CAF: plain TCP or TLS (the TLS
+/// handshake then runs inside CAF's multiplexer, only for cookie holders).
+caf::io::scribe_ptr make_scribe(caf::actor_system& sys, int fd, bool tls,
+                                bool accepted) {
+  if (tls)
+    return make_tls_scribe(sys, fd, accepted);
+  return sys.middleman().backend().new_scribe(fd);
+}
+
+std::string host_of(const sockaddr_storage& sa) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (sa.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(sa).sin_addr,
+              buf, sizeof(buf));
+  else if (sa.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr,
+              buf, sizeof(buf));
+  return buf;
+}
+
+int millis_until(clock_type::time_point deadline) {
+  auto left = std::chrono::duration_cast<milliseconds>(deadline
+                                                       - clock_type::now());
+  return static_cast<int>(std::max<milliseconds::rep>(0, left.count() + 1));
+}
+
+/// Sends all of `data` on a fresh connection (a frame this small fits in
+/// any socket buffer: a partial send means a broken peer).
+bool send_frame(int fd, const std::string& data) {
+  auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+  return n == static_cast<ssize_t>(data.size());
+}
+
+/// Reads exactly `n` bytes before the deadline (never more: what follows
+/// belongs to BASP).
+caf::expected<std::string> read_exactly(int fd, size_t n,
+                                        clock_type::time_point deadline) {
+  std::string result;
+  result.resize(n);
+  size_t got = 0;
+  while (got < n) {
+    pollfd p{fd, POLLIN, 0};
+    auto r = ::poll(&p, 1, millis_until(deadline));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return caf::make_error(caf::sec::cannot_connect_to_node,
+                             "cluster handshake timed out");
+    auto k = ::recv(fd, result.data() + got, n - got, 0);
+    if (k < 0 && (errno == EAGAIN || errno == EINTR))
+      continue;
+    if (k <= 0)
+      return caf::make_error(caf::sec::cannot_connect_to_node,
+                             "connection closed in the cluster handshake");
+    got += static_cast<size_t>(k);
+  }
+  return result;
+}
+
+/// Connects with a deadline (CAF's own connect blocks without one).
+caf::expected<int> connect_to(const std::string& host, uint16_t port,
+                              clock_type::time_point deadline) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto service = std::to_string(port);
+  if (::getaddrinfo(host.c_str(), service.c_str(), &hints, &res) != 0)
+    return caf::make_error(caf::sec::cannot_connect_to_node,
+                           "cannot resolve " + host);
+  std::string why = "no address";
+  int fd = -1;
+  for (auto ai = res; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                  ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      auto ok = errno == EINPROGRESS;
+      if (ok) {
+        pollfd p{fd, POLLOUT, 0};
+        int r;
+        do
+          r = ::poll(&p, 1, millis_until(deadline));
+        while (r < 0 && errno == EINTR);
+        int err = 0;
+        socklen_t len = sizeof(err);
+        ok = r > 0
+             && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
+             && err == 0;
+        why = r == 0 ? "connect timed out" : std::string{strerror(err)};
+      } else {
+        why = strerror(errno);
+      }
+      if (!ok) {
+        ::close(fd);
+        fd = -1;
+      }
+    }
+  }
+  ::freeaddrinfo(res);
+  if (fd < 0)
+    return caf::make_error(caf::sec::cannot_connect_to_node,
+                           host + ":" + service + ": " + why);
+  return fd;
+}
+
+/// The client side of the gate handshake; returns the connected socket.
+caf::expected<int> dial(const std::string& host, uint16_t port,
+                        const gate_config& cfg) {
+  auto deadline = clock_type::now() + cfg.handshake_timeout;
+  auto fd = connect_to(host, port, deadline);
+  if (!fd)
+    return fd;
+  auto fail = [&](caf::error err) -> caf::expected<int> {
+    ::close(*fd);
+    return err;
+  };
+  auto hello = read_exactly(*fd, auth::gate::hello_size, deadline);
+  if (!hello)
+    return fail(std::move(hello.error()));
+  auto sn = auth::gate::nonce_of_hello(*hello);
+  if (sn.empty())
+    return fail(caf::make_error(caf::sec::cannot_connect_to_node,
+                                "not an agentmesh cluster port"));
+  auto cn = auth::make_nonce();
+  if (!send_frame(*fd, auth::gate::answer(cfg.cookie, sn, cn)))
+    return fail(caf::make_error(caf::sec::cannot_connect_to_node,
+                                "connection closed in the cluster handshake"));
+  auto verdict = read_exactly(*fd, auth::gate::verdict_size, deadline);
+  if (!verdict)
+    return fail(std::move(verdict.error()));
+  if (*verdict == auth::gate::refuse())
+    return fail(make_error(errc::unauthorized, "cookie mismatch"));
+  if (!auth::equal(*verdict, auth::gate::accept(cfg.cookie, sn, cn)))
+    return fail(make_error(errc::unauthorized,
+                           "cookie mismatch (the peer could not prove it)"));
+  return fd;
+}
+
+/// Dials one peer on a thread of its own, then leaves the answer to BASP.
+connector_actor::behavior_type dialer(connector_actor::pointer self,
+                                      gate_config cfg, basp_connector basp) {
+  return {
+    [=](caf::connect_atom, const std::string& host, uint16_t port)
+      -> caf::result<caf::node_id, caf::strong_actor_ptr,
+                     std::set<std::string>> {
+      self->quit();
+      auto fd = dial(host, port, cfg);
+      if (!fd)
+        return std::move(fd.error());
+      auto sc = make_scribe(self->system(), *fd, cfg.tls, false);
+      if (!sc) {
+        ::close(*fd);
+        return caf::make_error(caf::sec::cannot_connect_to_node,
+                               "cannot set up TLS (see openssl.*)");
+      }
+      return self->delegate(basp, caf::connect_atom::value, std::move(sc),
+                            port);
+    },
+  };
+}
+
+/// A connection in the handshake.
+struct pending_conn {
+  int fd;
+  std::string host;
+  clock_type::time_point deadline;
+  std::string nonce;
+  std::string got; // the answer so far (at most answer_size bytes)
+};
+
+} // namespace
+
+struct cluster_gate::impl {
+  caf::actor_system& sys;
+  gate_config cfg;
+  caf::strong_actor_ptr published;
+  std::set<std::string> sigs;
+  caf::actor basp;
+  int listener = -1;
+  int wake = -1;
+  uint16_t port = 0;
+  std::thread thread;
+  std::vector<pending_conn> conns;
+  /// When accept failed for lack of descriptors: retry after a pause
+  /// instead of spinning.
+  clock_type::time_point accept_paused_until;
+  /// When each remote address was last warned about (a flood of wrong
+  /// cookies must not flood the log).
+  std::map<std::string, clock_type::time_point> warned;
+  std::atomic<size_t> npending{0};
+  std::atomic<uint64_t> admitted{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> dropped{0};
+
+  impl(caf::actor_system& sys) : sys(sys) {
+    // nop
+  }
+
+  ~impl() {
+    if (thread.joinable()) {
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(wake, &one, sizeof(one));
+      thread.join();
+    }
+    for (auto& c : conns)
+      ::close(c.fd);
+    if (listener >= 0)
+      ::close(listener);
+    if (wake >= 0)
+      ::close(wake);
+  }
+
+  caf::error open() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    addrinfo* res = nullptr;
+    auto service = std::to_string(cfg.port);
+    auto host = cfg.host.empty() ? nullptr : cfg.host.c_str();
+    if (::getaddrinfo(host, service.c_str(), &hints, &res) != 0)
+      return caf::make_error(caf::sec::cannot_open_port,
+                             "cannot resolve cluster.host " + cfg.host);
+    std::string why = "no address";
+    for (auto ai = res; ai != nullptr && listener < 0; ai = ai->ai_next) {
+      listener = ::socket(ai->ai_family,
+                          ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          ai->ai_protocol);
+      if (listener < 0)
+        continue;
+      int on = 1;
+      ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+      if (::bind(listener, ai->ai_addr, ai->ai_addrlen) != 0
+          || ::listen(listener, 128) != 0) {
+        why = strerror(errno);
+        ::close(listener);
+        listener = -1;
+      }
+    }
+    ::freeaddrinfo(res);
+    if (listener < 0)
+      return caf::make_error(caf::sec::cannot_open_port,
+                             "cluster port " + cfg.host + ":" + service + ": "
+                               + why);
+    sockaddr_storage sa{};
+    socklen_t len = sizeof(sa);
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &len);
+    port = ntohs(sa.ss_family == AF_INET6
+                   ? reinterpret_cast<sockaddr_in6&>(sa).sin6_port
+                   : reinterpret_cast<sockaddr_in&>(sa).sin_port);
+    wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake < 0)
+      return caf::make_error(caf::sec::cannot_open_port, "eventfd failed");
+    return caf::none;
+  }
+
+  void drop(pending_conn& c, const char* why) {
+    log::debug("[ClusterMonitor] dropped a connection from " + c.host + ": "
+               + why);
+    ::close(c.fd);
+    ++dropped;
+  }
+
+  void refuse(pending_conn& c) {
+    send_frame(c.fd, auth::gate::refuse());
+    ::close(c.fd);
+    ++refused;
+    auto now = clock_type::now();
+    if (warned.size() > 1024)
+      warned.clear();
+    auto i = warned.find(c.host);
+    if (i == warned.end() || now - i->second > std::chrono::minutes(1)) {
+      warned[c.host] = now;
+      log::warning("[ClusterMonitor] refusing a connection from " + c.host
+                   + ": cookie mismatch");
+    }
+  }
+
+  void admit(pending_conn& c, const std::string& client_nonce) {
+    if (!send_frame(c.fd, auth::gate::accept(cfg.cookie, c.nonce,
+                                             client_nonce))) {
+      drop(c, "closed in the handshake");
+      return;
+    }
+    // From here on the socket belongs to the scribe (it closes it).
+    auto sc = make_scribe(sys, c.fd, cfg.tls, true);
+    if (!sc) {
+      drop(c, "cannot set up TLS");
+      return;
+    }
+    caf::anon_send(basp, caf::publish_atom::value, std::move(sc), port,
+                   published, sigs);
+    ++admitted;
+  }
+
+  /// Reads what arrived of an answer; false once the connection is done.
+  bool on_readable(pending_conn& c) {
+    char buf[auth::gate::answer_size];
+    auto want = auth::gate::answer_size - c.got.size();
+    auto n = ::recv(c.fd, buf, want, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+      return true;
+    if (n <= 0) {
+      drop(c, "closed in the handshake");
+      return false;
+    }
+    c.got.append(buf, static_cast<size_t>(n));
+    // Anything but our frame (BASP, HTTP, a scan) is dropped at once.
+    auto magic = auth::gate::hello(c.nonce).substr(0, 8);
+    if (c.got.compare(0, std::min(c.got.size(), magic.size()), magic, 0,
+                      std::min(c.got.size(), magic.size()))
+        != 0) {
+      drop(c, "not the cluster handshake");
+      return false;
+    }
+    if (c.got.size() < auth::gate::answer_size)
+      return true;
+    auto cn = auth::gate::check_answer(cfg.cookie, c.nonce, c.got);
+    if (cn.empty())
+      refuse(c);
+    else
+      admit(c, cn);
+    return false;
+  }
+
+  void accept_all() {
+    for (;;) {
+      sockaddr_storage sa{};
+      socklen_t len = sizeof(sa);
+      auto fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&sa), &len,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED)
+          continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+            || errno == ENOMEM)
+          accept_paused_until = clock_type::now() + milliseconds(100);
+        return;
+      }
+      auto host = host_of(sa);
+      auto same = std::count_if(conns.begin(), conns.end(),
+                                [&](auto& c) { return c.host == host; });
+      pending_conn c{fd, host, clock_type::now() + cfg.handshake_timeout,
+                     auth::make_nonce(), {}};
+      if (conns.size() >= cfg.max_pending
+          || static_cast<size_t>(same) >= cfg.max_pending_per_host) {
+        drop(c, "too many connections in the handshake");
+        continue;
+      }
+      if (!send_frame(fd, auth::gate::hello(c.nonce))) {
+        drop(c, "closed in the handshake");
+        continue;
+      }
+      conns.push_back(std::move(c));
+    }
+  }
+
+  void run() {
+    std::vector<pollfd> fds;
+    for (;;) {
+      auto now = clock_type::now();
+      auto accepting = now >= accept_paused_until;
+      fds.clear();
+      fds.push_back({wake, POLLIN, 0});
+      fds.push_back({listener, static_cast<short>(accepting ? POLLIN : 0), 0});
+      int timeout = accepting ? -1 : millis_until(accept_paused_until);
+      for (auto& c : conns) {
+        fds.push_back({c.fd, POLLIN, 0});
+        auto t = millis_until(c.deadline);
+        timeout = timeout < 0 ? t : std::min(timeout, t);
+      }
+      auto n = ::poll(fds.data(), fds.size(), timeout);
+      if (n < 0 && errno != EINTR)
+        break;
+      if (n > 0 && fds[0].revents != 0)
+        break;
+      now = clock_type::now();
+      std::vector<pending_conn> keep;
+      keep.reserve(conns.size());
+      for (size_t i = 0; i < conns.size(); ++i) {
+        auto& c = conns[i];
+        auto open = n <= 0 || fds[i + 2].revents == 0 || on_readable(c);
+        if (open && now >= c.deadline) {
+          drop(c, "handshake timeout");
+          open = false;
+        }
+        if (open)
+          keep.push_back(std::move(c));
+      }
+      conns.swap(keep);
+      if (n > 0 && (fds[1].revents & POLLIN) != 0)
+        accept_all();
+      npending = conns.size();
+    }
+  }
+};
+
+cluster_gate::cluster_gate(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+cluster_gate::~cluster_gate() = default;
+
+caf::expected<std::unique_ptr<cluster_gate>>
+cluster_gate::start(caf::actor_system& sys, gate_config cfg,
+                    caf::strong_actor_ptr published,
+                    std::set<std::string> sigs) {
+  auto ptr = std::make_unique<impl>(sys);
+  ptr->cfg = std::move(cfg);
+  ptr->published = std::move(published);
+  ptr->sigs = std::move(sigs);
+  ptr->basp = basp_of(sys);
+  if (auto err = ptr->open())
+    return err;
+  auto raw = ptr.get();
+  ptr->thread = std::thread{[raw] { raw->run(); }};
+  return std::unique_ptr<cluster_gate>{new cluster_gate(std::move(ptr))};
+}
+
+uint16_t cluster_gate::port() const {
+  return impl_->port;
+}
+
+size_t cluster_gate::pending() const {
+  return impl_->npending;
+}
+
+uint64_t cluster_gate::admitted() const {
+  return impl_->admitted;
+}
+
+uint64_t cluster_gate::refused() const {
+  return impl_->refused;
+}
+
+uint64_t cluster_gate::dropped() const {
+  return impl_->dropped;
+}
+
+connector_actor spawn_connector(caf::actor_system& sys, gate_config cfg) {
+  auto basp = caf::actor_cast<basp_connector>(basp_of(sys));
+  return sys.spawn([cfg, basp](connector_actor::pointer self)
+                     -> connector_actor::behavior_type {
+    return {
+      [=](caf::connect_atom x, const std::string& host, uint16_t port)
+        -> caf::result<caf::node_id, caf::strong_actor_ptr,
+                       std::set<std::string>> {
+        // Connecting and the handshake block: each dial gets a thread.
+        auto helper = self->system().spawn<caf::detached>(dialer, cfg, basp);
+        return self->delegate(helper, x, host, port);
+      },
+    };
+  });
+}
+
+} // namespace am::app
