@@ -169,6 +169,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   sc.lim.max_header_bytes = cfg.max_header_bytes;
   sc.lim.max_body_bytes = cfg.max_body_bytes;
   sc.idle_timeout = duration_cast<milliseconds>(cfg.idle_timeout);
+  sc.header_timeout = duration_cast<milliseconds>(cfg.header_timeout);
   sc.max_connections = cfg.max_connections;
   sc.request_timeout = timeout;
   sc.info = s;

@@ -19,6 +19,7 @@ struct request_parser::impl {
   bool last_was_value = false;
   size_t header_bytes = 0;
   bool in_message = false;
+  bool in_head = false;
   bool expect_continue = false;
   status error = status::ok;
   std::vector<request>* out = nullptr;
@@ -80,6 +81,7 @@ struct request_parser::impl {
       s.last_was_value = false;
       s.header_bytes = 0;
       s.in_message = true;
+      s.in_head = true;
       return 0;
     };
     settings.on_url = [](http_parser* p, const char* at, size_t n) {
@@ -123,6 +125,7 @@ struct request_parser::impl {
     };
     settings.on_headers_complete = [](http_parser* p) {
       auto& s = self(p);
+      s.in_head = false;
       s.push_header();
       s.cur.method = http_method_str(static_cast<http_method>(p->method));
       s.split_url();
@@ -198,6 +201,10 @@ request_parser::status request_parser::feed(const char* data, size_t n,
 
 bool request_parser::mid_request() const {
   return impl_->in_message;
+}
+
+bool request_parser::mid_head() const {
+  return impl_->in_head;
 }
 
 bool request_parser::take_expect_continue() {

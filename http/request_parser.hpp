@@ -43,6 +43,10 @@ public:
   /// True if bytes of an incomplete request were consumed.
   bool mid_request() const;
 
+  /// True if bytes of a request were consumed whose head (request line
+  /// and headers) is not complete yet.
+  bool mid_head() const;
+
   /// True once per request whose headers asked for `Expect: 100-continue`
   /// and whose body has not arrived yet.
   bool take_expect_continue();

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <caf/all.hpp>
@@ -53,6 +54,10 @@ struct conn_state {
   bool linger_on_close = false;
   bool lingering = false;
   steady_clock::time_point last_activity = steady_clock::now();
+  /// While a request head is awaited: when it must be complete. The timer
+  /// message carries the generation it was set for.
+  std::optional<steady_clock::time_point> head_deadline;
+  uint64_t head_generation = 0;
   static inline const char* name = "http_connection";
 };
 
@@ -334,6 +339,34 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
       });
 }
 
+/// Starts the header clock (if not running) or stops it (head complete).
+void watch_head(conn_pointer self, bool awaiting, const shared_config_ptr& sc) {
+  auto& st = self->state;
+  if (!awaiting) {
+    st.head_deadline.reset();
+    return;
+  }
+  if (st.head_deadline)
+    return;
+  st.head_deadline = steady_clock::now() + sc->cfg.header_timeout;
+  self->delayed_send(self, sc->cfg.header_timeout, head_atom::value,
+                     ++st.head_generation);
+}
+
+/// The header clock ran out: 408 (in turn, after earlier replies), close.
+void head_timeout(conn_pointer self, caf::io::connection_handle hdl,
+                  const shared_config_ptr& sc) {
+  auto& st = self->state;
+  st.head_deadline.reset();
+  if (st.streaming || st.last_seq != UINT64_MAX)
+    return;
+  auto seq = st.next_seq++;
+  st.last_seq = seq;
+  count(sc, http_route::invalid, 408, steady_clock::now());
+  st.ready.emplace(seq, reply{error_bytes(408), true});
+  flush_ready(self, hdl, sc);
+}
+
 void on_data(conn_pointer self, caf::io::new_data_msg& msg,
              const shared_config_ptr& sc) {
   auto& st = self->state;
@@ -348,6 +381,9 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
       break;
     dispatch(self, msg.handle, sc, std::move(req));
   }
+  watch_head(self, status == request_parser::status::ok
+                     && st.parser->mid_head(),
+             sc);
   // The interim answer may only go out when no earlier reply is pending;
   // otherwise the client sends its body after its own short wait.
   if (st.parser->take_expect_continue() && status == request_parser::status::ok
@@ -388,7 +424,14 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
   self->ack_writes(hdl, true);
   auto idle = sc->cfg.idle_timeout;
   self->delayed_send(self, idle, tick_atom::value);
+  // The first request's head is awaited from the start.
+  watch_head(self, true, sc);
   return {
+    [=](head_atom, uint64_t generation) {
+      auto& st = self->state;
+      if (st.head_deadline && generation == st.head_generation)
+        head_timeout(self, hdl, sc);
+    },
     [=](caf::io::new_data_msg& msg) { on_data(self, msg, sc); },
     [=](caf::io::connection_closed_msg&) { self->quit(); },
     [=](const caf::io::data_transferred_msg& msg) {

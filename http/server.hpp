@@ -28,6 +28,10 @@ struct server_config {
   uint16_t port = 4000;
   limits lim;
   std::chrono::milliseconds idle_timeout{30000};
+  /// A request head (request line and headers) must be complete this long
+  /// after the connection opened or the head's first byte arrived: else
+  /// 408 and close (slow-header attacks).
+  std::chrono::milliseconds header_timeout{10000};
   size_t max_connections = 1024;
   /// Upper bound for one request's backend work (JSON-RPC calls).
   std::chrono::milliseconds request_timeout{5000};

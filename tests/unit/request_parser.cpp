@@ -160,6 +160,23 @@ CAF_TEST(values with spaces and split anywhere still parse) {
   }
 }
 
+CAF_TEST(the head is awaited until the headers are complete) {
+  CAF_CHECK(!parser.mid_head());
+  CAF_CHECK_EQUAL(feed("\r\n"), status::ok); // tolerated before a request
+  CAF_CHECK(!parser.mid_head());
+  CAF_CHECK_EQUAL(feed("POST /a2a HTTP/1.1\r\nHo"), status::ok);
+  CAF_CHECK(parser.mid_head());
+  CAF_CHECK_EQUAL(feed("st: x\r\nContent-Length: 7\r\n\r\n{\"a"), status::ok);
+  // Head complete, body still arriving: that is the idle timeout's business.
+  CAF_CHECK(!parser.mid_head());
+  CAF_CHECK(parser.mid_request());
+  CAF_CHECK_EQUAL(feed("\":1}"), status::ok);
+  CAF_CHECK_EQUAL(out.size(), 1u);
+  CAF_CHECK(!parser.mid_head());
+  CAF_CHECK_EQUAL(feed("G"), status::ok);
+  CAF_CHECK(parser.mid_head());
+}
+
 CAF_TEST(requests before an error are kept) {
   auto bytes = post + "garbage\r\n\r\n";
   CAF_CHECK(feed(bytes) == status::bad_request);
