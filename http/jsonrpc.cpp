@@ -260,22 +260,81 @@ void process_next(backend& b, const json& p, result_fn k) {
                          }));
 }
 
-void list_agents(backend& b, const json&, result_fn k) {
-  b.list_agents(shaped<std::vector<agent_location>>(
-    std::move(k), [](std::vector<agent_location> xs) {
-      std::sort(xs.begin(), xs.end(), [](auto& x, auto& y) {
-        return x.name < y.name;
-      });
-      auto names = json::array();
-      auto detail = json::array();
-      for (auto& x : xs) {
-        names.push_back(x.name);
-        detail.push_back(json{{"name", x.name}, {"node", x.node}});
-      }
-      return json{{"agents", std::move(names)},
-                  {"agents_detail", std::move(detail)},
-                  {"count", xs.size()}};
-    }));
+/// Appends `x` as a JSON string. Checked names need escaping for quotes and
+/// backslashes only; anything else (a name restored from a store older
+/// than the check) goes through nlohmann, which replaces bad UTF-8.
+void append_string(std::string& out, const std::string& x) {
+  if (!valid_agent_name(x)) {
+    out += dump(json(x));
+    return;
+  }
+  out += '"';
+  for (auto c : x) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+/// ListAgents' result as text: 200,000 agents take one string instead of
+/// a million JSON nodes (the same bytes nlohmann would write).
+std::string render_page(const agent_page& p, bool paged) {
+  std::string out;
+  out.reserve(96 + p.agents.size() * (3 * 24 + 40));
+  out += "{\"agents\":[";
+  for (size_t i = 0; i < p.agents.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    append_string(out, p.agents[i].name);
+  }
+  out += "],\"agents_detail\":[";
+  for (size_t i = 0; i < p.agents.size(); ++i) {
+    out += i > 0 ? ",{\"name\":" : "{\"name\":";
+    append_string(out, p.agents[i].name);
+    out += ",\"node\":";
+    append_string(out, p.agents[i].node);
+    out += '}';
+  }
+  out += "],\"count\":";
+  out += std::to_string(p.agents.size());
+  if (paged) {
+    out += ",\"next_cursor\":";
+    append_string(out, p.more ? p.agents.back().name : std::string{});
+    out += ",\"total\":";
+    out += std::to_string(p.total);
+  }
+  out += '}';
+  return out;
+}
+
+/// Without `limit` and `cursor`: every agent, as before. With either: a
+/// page (`limit` 1 to 10000, default 1000) after `cursor` (the
+/// `next_cursor` of the page before; "" or absent: from the start).
+void list_agents(backend& b, const json& p,
+                 std::function<void(outcome<std::string>)> k) {
+  list_query q;
+  bool paged = false;
+  if (auto i = p.find("limit"); i != p.end() && !i->is_null()) {
+    if (!i->is_number_integer() || *i < 1 || *i > max_page)
+      return k(failure::invalid_params("limit must be an integer from 1 to "
+                                       + std::to_string(max_page)));
+    q.limit = i->get<size_t>();
+    paged = true;
+  }
+  if (auto i = p.find("cursor"); i != p.end() && !i->is_null()) {
+    if (!i->is_string())
+      return k(failure::invalid_params("cursor must be a string"));
+    q.cursor = i->get<std::string>();
+    paged = true;
+  }
+  if (paged && q.limit == 0)
+    q.limit = default_page;
+  b.list_agents(q, [k, paged](outcome<agent_page> x) {
+    if (auto f = std::get_if<failure>(&x))
+      return k(*f);
+    k(render_page(std::get<agent_page>(x), paged));
+  });
 }
 
 void get_cluster_info(backend& b, const json&, result_fn k) {
@@ -322,7 +381,7 @@ const std::map<std::string, method_fn>& methods() {
   static const std::map<std::string, method_fn> table{
     {"StartAgent", start_agent},     {"StopAgent", stop_agent},
     {"SendMessage", send_message},   {"GetAgentState", get_agent_state},
-    {"ProcessNext", process_next},   {"ListAgents", list_agents},
+    {"ProcessNext", process_next},
     {"GetClusterInfo", get_cluster_info}, {"GetTask", get_task},
     {"CancelTask", cancel_task},
   };
@@ -337,7 +396,13 @@ bool valid_id(const json& id) {
 struct one_result {
   std::optional<json> res; // nothing for a notification
   bool stream = false;     // the backend started a stream
+  std::string text;        // the response, rendered already (if not empty)
 };
+
+/// The response's text.
+std::string text_of(const one_result& r) {
+  return r.text.empty() ? dump(*r.res) : r.text;
+}
 
 using one_fn = std::function<void(one_result)>;
 
@@ -394,6 +459,22 @@ void handle_one(backend& b, const json& req, const call_context& cx,
                                   k({std::nullopt, true});
                                 });
   }
+  if (name == "ListAgents") {
+    if (!params.is_object())
+      return reply(failure::invalid_params("params must be an object"));
+    return list_agents(b, params,
+                       [k, id, reply, notification](outcome<std::string> x) {
+                         if (auto f = std::get_if<failure>(&x))
+                           return reply(*f);
+                         if (notification)
+                           return k({});
+                         // The key order nlohmann writes.
+                         k({std::nullopt, false,
+                            "{\"id\":" + dump(id)
+                              + ",\"jsonrpc\":\"2.0\",\"result\":"
+                              + std::get<std::string>(x) + "}"});
+                       });
+  }
   auto m = methods().find(name);
   if (m == methods().end())
     return reply(failure::method_not_found(name));
@@ -438,8 +519,8 @@ void handle(backend& b, const std::string& body, const call_context& cx,
     return handle_one(b, req, cx, false, [done, text](one_result r) {
       if (r.stream)
         done(response_body{response_body::stream, {}});
-      else if (r.res)
-        done(text(*r.res));
+      else if (r.res || !r.text.empty())
+        done(response_body{response_body::json_text, text_of(r)});
       else
         done(response_body{response_body::empty, {}});
     });
@@ -451,7 +532,7 @@ void handle(backend& b, const std::string& body, const call_context& cx,
     return done(text(error_response(
       failure::invalid_request("batch too large"), nullptr)));
   struct batch {
-    std::vector<std::optional<json>> results;
+    std::vector<one_result> results;
     size_t pending;
     done_fn done;
   };
@@ -461,17 +542,20 @@ void handle(backend& b, const std::string& body, const call_context& cx,
   st->done = std::move(done);
   for (size_t i = 0; i < req.size(); ++i) {
     handle_one(b, req[i], cx, true, [st, i](one_result r) {
-      st->results[i] = std::move(r.res);
+      st->results[i] = std::move(r);
       if (--st->pending > 0)
         return;
-      auto out = json::array();
-      for (auto& x : st->results)
-        if (x)
-          out.push_back(std::move(*x));
+      std::string out;
+      for (auto& x : st->results) {
+        if (!x.res && x.text.empty())
+          continue;
+        out += out.empty() ? '[' : ',';
+        out += text_of(x);
+      }
       if (out.empty())
         st->done(response_body{response_body::empty, {}});
       else
-        st->done(response_body{response_body::json_text, dump(out)});
+        st->done(response_body{response_body::json_text, out + "]"});
     });
   }
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -65,6 +67,58 @@ struct send_params {
   bool return_immediately = false;
 };
 
+/// The largest ListAgents page, and the size of one asked by cursor only.
+constexpr size_t max_page = 10000;
+constexpr size_t default_page = 1000;
+
+/// ListAgents paging (SPEC 11): names after `cursor`, at most `limit` of
+/// them (0: every agent).
+struct list_query {
+  size_t limit = 0;
+  std::string cursor;
+};
+
+/// One page of ListAgents, sorted by name.
+struct agent_page {
+  std::vector<agent_location> agents;
+  size_t total = 0; // agents in the directory
+  bool more = false; // agents after the last one of this page
+};
+
+/// Selects the page of `q` from `for_each(visit)`, which calls
+/// `visit(name, node)` for every agent. A page of `limit` keeps only
+/// `limit` names while it scans (no copy of the whole directory).
+template <class ForEach>
+agent_page select_page(const list_query& q, ForEach for_each) {
+  agent_page result;
+  auto by_name = [](const agent_location& x, const agent_location& y) {
+    return x.name < y.name;
+  };
+  auto& xs = result.agents;
+  size_t after = 0;
+  for_each([&](const std::string& name, const std::string& node) {
+    ++result.total;
+    if (q.limit == 0) {
+      xs.push_back(agent_location{name, node});
+      return;
+    }
+    if (!q.cursor.empty() && !(q.cursor < name))
+      return;
+    ++after;
+    if (xs.size() < q.limit) {
+      xs.push_back(agent_location{name, node});
+      std::push_heap(xs.begin(), xs.end(), by_name);
+    } else if (name < xs.front().name) {
+      std::pop_heap(xs.begin(), xs.end(), by_name);
+      xs.back() = agent_location{name, node};
+      std::push_heap(xs.begin(), xs.end(), by_name);
+    }
+  });
+  std::sort(xs.begin(), xs.end(), by_name);
+  result.more = q.limit > 0 && after > xs.size();
+  return result;
+}
+
 /// The operations behind the methods. Implementations call the callback
 /// exactly once, synchronously or later.
 class backend {
@@ -90,7 +144,8 @@ public:
                             callback<process_result> cb)
     = 0;
 
-  virtual void list_agents(callback<std::vector<agent_location>> cb) = 0;
+  /// The directory's agents, sorted by name: all of them, or one page.
+  virtual void list_agents(const list_query& q, callback<agent_page> cb) = 0;
 
   virtual void get_cluster_info(callback<cluster_info> cb) = 0;
 

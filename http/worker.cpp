@@ -163,12 +163,14 @@ public:
                          pass<process_result>, process_atom::value);
   }
 
-  void list_agents(rpc::callback<std::vector<agent_location>> cb) override {
-    std::vector<agent_location> result;
-    ctx_->directory->for_each([&](const std::string& name, const dir_entry& e) {
-      result.push_back(agent_location{name, e.node});
-    });
-    cb(std::move(result));
+  void list_agents(const rpc::list_query& q,
+                   rpc::callback<rpc::agent_page> cb) override {
+    cb(rpc::select_page(q, [this](auto visit) {
+      ctx_->directory->for_each(
+        [&](const std::string& name, const dir_entry& e) {
+          visit(name, e.node);
+        });
+    }));
   }
 
   void get_cluster_info(rpc::callback<cluster_info> cb) override {

@@ -102,6 +102,68 @@ CAF_TEST(ListAgents sorts by name and GetClusterInfo counts nodes) {
     "connected":["n2@h","n3@h"],"total_nodes":3})"));
 }
 
+CAF_TEST(ListAgents pages by limit and cursor) {
+  // Started out of order; names with a quote and a backslash too.
+  for (auto name : {"d", "b", "e", "a", "c", "q\"uote", "back\\slash"})
+    rpc("StartAgent", json{{"name", name}}.dump());
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  for (;;) {
+    auto params = json{{"limit", 2}};
+    if (!cursor.empty())
+      params["cursor"] = cursor;
+    auto r = rpc("ListAgents", params.dump())["result"];
+    CAF_REQUIRE(r.is_object());
+    CAF_CHECK_EQUAL(r["total"], 7);
+    CAF_CHECK_EQUAL(r["count"], r["agents"].size());
+    CAF_CHECK(r["agents"].size() <= 2u);
+    for (auto& x : r["agents"])
+      seen.push_back(x.get<std::string>());
+    ++pages;
+    cursor = r["next_cursor"].get<std::string>();
+    if (cursor.empty() || pages > 10)
+      break;
+    CAF_CHECK_EQUAL(cursor, seen.back());
+  }
+  CAF_CHECK_EQUAL(pages, 4);
+  auto all = rpc("ListAgents", "{}")["result"];
+  CAF_CHECK(!all.contains("next_cursor"));
+  CAF_CHECK_EQUAL(json(seen), all["agents"]);
+  CAF_CHECK(std::is_sorted(seen.begin(), seen.end()));
+  CAF_CHECK_EQUAL(all["agents_detail"][0]["name"], "a");
+  CAF_CHECK_EQUAL(all["agents_detail"][0]["node"], "n1@h");
+  // An exact fit ends with an empty cursor, not an empty extra page.
+  auto r = rpc("ListAgents", R"({"limit":7})")["result"];
+  CAF_CHECK_EQUAL(r["count"], 7);
+  CAF_CHECK_EQUAL(r["next_cursor"], "");
+  // A cursor alone pages by 1000.
+  r = rpc("ListAgents", R"({"cursor":"c"})")["result"];
+  CAF_CHECK_EQUAL(r["agents"], json::parse(R"(["d","e","q\"uote"])"));
+  CAF_CHECK_EQUAL(r["next_cursor"], "");
+  // Bad limits and cursors.
+  for (auto bad : {R"({"limit":0})", R"({"limit":10001})", R"({"limit":-1})",
+                   R"({"limit":"5"})", R"({"limit":2.5})", R"({"cursor":5})"})
+  {
+    auto res = rpc("ListAgents", bad);
+    CAF_CHECK_EQUAL(code(res), -32602);
+  }
+  r = rpc("ListAgents", R"({"limit":10000})")["result"];
+  CAF_CHECK_EQUAL(r["count"], 7);
+}
+
+CAF_TEST(ListAgents in a batch and as a notification) {
+  rpc("StartAgent", R"({"name":"a"})");
+  auto r = call(R"([{"jsonrpc":"2.0","method":"ListAgents","id":1},)"
+                R"({"jsonrpc":"2.0","method":"ListAgents"},)"
+                R"({"jsonrpc":"2.0","method":"GetClusterInfo","id":2}])");
+  CAF_REQUIRE(r.is_array());
+  CAF_CHECK_EQUAL(r.size(), 2u);
+  CAF_CHECK_EQUAL(r[0]["id"], 1);
+  CAF_CHECK_EQUAL(r[0]["result"]["agents"], json::parse(R"(["a"])"));
+  CAF_CHECK_EQUAL(r[1]["result"]["total_nodes"], 3);
+}
+
 CAF_TEST(SendMessage validation) {
   rpc("StartAgent", R"({"name":"W"})");
   auto missing = json::parse(R"({"code":-32602,"message":"Invalid params",

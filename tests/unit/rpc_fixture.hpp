@@ -71,11 +71,12 @@ struct fake_backend : backend {
                       json_box{{{"ok", "Search results for: OTP"}}}});
   }
 
-  void list_agents(callback<std::vector<agent_location>> cb) override {
-    std::vector<agent_location> xs;
-    for (auto i = agents.rbegin(); i != agents.rend(); ++i)
-      xs.push_back({i->first, "n1@h"});
-    cb(xs);
+  void list_agents(const list_query& q, callback<agent_page> cb) override {
+    // Backwards, so that the sorting is tested.
+    cb(select_page(q, [this](auto visit) {
+      for (auto i = agents.rbegin(); i != agents.rend(); ++i)
+        visit(i->first, std::string{"n1@h"});
+    }));
   }
 
   void get_cluster_info(callback<cluster_info> cb) override {
