@@ -29,6 +29,7 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using head_atom = caf::atom_constant<caf::atom("head")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using conflict_atom = caf::atom_constant<caf::atom("conflict")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using replicate_atom = caf::atom_constant<caf::atom("replicate")>;

@@ -142,6 +142,9 @@ using supervisor_actor = caf::typed_actor<
   // Graceful shutdown: moves every local agent to a member; answers how
   // many moved.
   caf::replies_to<handoff_atom>::with<size_t>,
+  // Node shutdown: from now on nothing starts or restarts; answers every
+  // local agent, for the caller to stop (spread over the scheduler).
+  caf::replies_to<shutdown_atom>::with<std::vector<agent_actor>>,
   // Membership: `node` went down while this side holds the quorum; these
   // are the copies of its agents kept here: they start here (failover).
   caf::reacts_to<failover_atom, std::string, std::vector<agent_snapshot>>,

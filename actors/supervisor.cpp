@@ -487,8 +487,8 @@ struct env {
   /// what it left have arrived (in either order).
   void on_down(const caf::down_msg& dm) const {
     auto& st = self->state;
-    if (st.names.count(dm.source) == 0)
-      return; // retired on purpose
+    if (st.stopping || st.names.count(dm.source) == 0)
+      return; // retired on purpose, or the node is going
     auto r = st.remains.find(dm.source);
     if (r == st.remains.end()) {
       st.downs[dm.source] = dm.reason;
@@ -615,9 +615,11 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
   self->set_down_handler([e](caf::down_msg& dm) { e.on_down(dm); });
   // Agents are not linked to us: take them down when we are told to go.
   self->set_exit_handler([self](caf::exit_msg& em) {
-    for (auto& kvp : self->state.agents)
-      if (kvp.second.handle)
-        self->send_exit(kvp.second.handle, em.reason);
+    // After shutdown_atom the caller stops the agents itself.
+    if (!self->state.stopping)
+      for (auto& kvp : self->state.agents)
+        if (kvp.second.handle)
+          self->send_exit(kvp.second.handle, em.reason);
     self->quit(em.reason);
   });
   return {
@@ -768,8 +770,19 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       }
     },
     [e](crash_atom, agent_parcel& parcel) {
-      if (parcel.st)
+      if (parcel.st && !e.self->state.stopping)
         e.on_remains(parcel);
+    },
+    [e](shutdown_atom) {
+      auto& st = e.self->state;
+      st.stopping = true;
+      st.leaving_self = true;
+      std::vector<agent_actor> result;
+      result.reserve(st.agents.size());
+      for (auto& kvp : st.agents)
+        if (kvp.second.handle)
+          result.push_back(kvp.second.handle);
+      return result;
     },
     [e](adopt_atom,
         std::vector<agent_snapshot>& xs) -> caf::result<size_t> {

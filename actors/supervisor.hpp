@@ -57,6 +57,8 @@ struct supervisor_state {
   std::set<std::string> leaving;
   /// This node hands its agents off and takes none.
   bool leaving_self = false;
+  /// The node is shutting down: terminated agents stay down.
+  bool stopping = false;
   /// Where agents of this node moved (for callers that resolve late).
   std::unordered_map<std::string, agent_actor> moved_to;
   /// Callers waiting for the restart of an agent whose old handle failed.

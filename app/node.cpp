@@ -1,5 +1,6 @@
 #include "app/node.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -42,6 +43,37 @@ void warn_if_exposed(const config& cfg) {
                  "from tampering; anyone on the network path can read it. "
                  "Set openssl.* (scripts/certs makes the certificates) or "
                  "keep the port on a trusted network (docs/SECURITY.md)");
+}
+
+/// Stops every local agent, from this thread and a batch at a time. Sent
+/// by the supervisor, 200,000 exits would all queue on its scheduler
+/// thread; CAF 0.17's work stealing then walks that whole queue for every
+/// job it steals (`double_ended_queue::take_tail`), which took minutes.
+/// Short batches sent from outside keep every queue short.
+void stop_agents(caf::scoped_actor& self, const supervisor_actor& sup) {
+  std::vector<agent_actor> agents;
+  self->request(sup, std::chrono::seconds(5), shutdown_atom::value)
+    .receive([&](std::vector<agent_actor>& xs) { agents = std::move(xs); },
+             [](caf::error&) {});
+  constexpr size_t batch = 1000;
+  bool waiting = true;
+  for (size_t i = 0; i < agents.size(); i += batch) {
+    auto end = std::min(agents.size(), i + batch);
+    for (auto j = i; j < end; ++j) {
+      if (waiting)
+        self->monitor(agents[j]);
+      self->send_exit(agents[j], caf::exit_reason::user_shutdown);
+    }
+    for (auto j = i; j < end && waiting; ++j)
+      self->receive([](const caf::down_msg&) {},
+                    caf::after(std::chrono::seconds(5)) >> [&] {
+                      // Something holds an agent up: stop waiting, still
+                      // stop the rest.
+                      log::warning("[Supervisor] an agent did not stop "
+                                   "within 5 s of the shutdown");
+                      waiting = false;
+                    });
+  }
 }
 
 } // namespace
@@ -233,6 +265,11 @@ void stop_node(caf::actor_system& sys, node& n) {
     stop(w);
   stop(n.membership);
   stop(n.keeper);
+  // The directory goes before the agents: their ends are no news to the
+  // members (they purge this node, or fail its agents over).
+  stop(n.directory);
+  if (n.supervisor)
+    stop_agents(self, n.supervisor);
   stop(n.supervisor);
   if (n.ctx && n.ctx->store) {
     // Changes not yet committed were never acknowledged; the database
@@ -244,7 +281,6 @@ void stop_node(caf::actor_system& sys, node& n) {
     self->receive_while([&] { return !closed; })(
       [&](const caf::down_msg& dm) { closed = dm.source == store; });
   }
-  stop(n.directory);
   stop(n.logger);
   stop(n.bus);
 }
