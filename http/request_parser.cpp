@@ -108,6 +108,11 @@ struct request_parser::impl {
     };
     settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto& s = self(p);
+      if (n == 0) {
+        // An empty value ("X-Empty:"): http-parser points past its line.
+        s.last_was_value = true;
+        return 0;
+      }
       // A piece of a value follows the colon (and optional white space)
       // or an earlier piece; after a line feed and white space it is an
       // obsolete line folding (RFC 9112: rejected).

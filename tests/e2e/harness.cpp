@@ -1,5 +1,7 @@
 #include "tests/e2e/harness.hpp"
 
+#include <caf/test/unit_test.hpp>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -124,13 +126,26 @@ node_process::node_process(std::vector<std::string> args,
 
 node_process::~node_process() {
   if (pid > 0 && !exited_) {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
+    // A graceful end, so that a sanitizer build checks for leaks too.
+    if (stop(SIGTERM, 30s) == -1) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
   }
   if (out_fd_ >= 0)
     close(out_fd_);
+}
+
+std::string sanitizer_report(const std::string& text) {
+  for (auto marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                      "runtime error:", "UndefinedBehaviorSanitizer"}) {
+    auto i = text.find(marker);
+    if (i != std::string::npos)
+      return text.substr(i > 2000 ? i - 2000 : 0, 8000);
+  }
+  return {};
 }
 
 int node_process::wait_exit(clock_type::duration timeout) {
@@ -144,6 +159,9 @@ int node_process::wait_exit(clock_type::duration timeout) {
       if (r == pid) {
         exited_ = true;
         result = decode_status(status);
+        // Sanitizer builds: any report in the node's stderr fails the test.
+        auto report = sanitizer_report(stderr_text());
+        CAF_CHECK_EQUAL(report, "");
         return true;
       }
       return false;

@@ -73,6 +73,10 @@ private:
   bool exited_ = false;
 };
 
+/// The first sanitizer report (ASan, LSan, UBSan) in a process's stderr,
+/// with some context; "" if there is none.
+std::string sanitizer_report(const std::string& text);
+
 /// A parsed HTTP response.
 struct http_response {
   int status = 0;

@@ -37,6 +37,19 @@ atexit.register(_kill_all)
 signal.signal(signal.SIGTERM, lambda *_: (_kill_all(), os._exit(1)))
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:", "UndefinedBehaviorSanitizer")
+
+
+def check_sanitizers(name, text):
+    """Sanitizer builds: a report in a node's stderr fails the test."""
+    for marker in SANITIZER_MARKERS:
+        i = text.find(marker)
+        if i >= 0:
+            raise AssertionError("%s: sanitizer report:\n%s"
+                                 % (name, text[max(0, i - 2000):i + 6000]))
+
+
 def start_process(args, stdout=subprocess.PIPE, stderr=None, env=None):
     p = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=env,
                          preexec_fn=_child_setup)
@@ -78,6 +91,7 @@ class Node:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._log.close()
+        check_sanitizers(self.name, self.log_text())
 
     # -- HTTP ---------------------------------------------------------------
 

@@ -177,6 +177,21 @@ CAF_TEST(the head is awaited until the headers are complete) {
   CAF_CHECK(parser.mid_head());
 }
 
+CAF_TEST(empty header values are fine) {
+  for (auto req : {"GET / HTTP/1.1\r\nX-Empty:\r\nHost: x\r\n\r\n",
+                   "GET / HTTP/1.1\r\nX-Empty: \r\nHost: x\r\n\r\n",
+                   "GET / HTTP/1.1\r\nHost: x\r\nX-Empty:\r\n\r\n"}) {
+    request_parser p;
+    std::vector<request> xs;
+    std::string bytes = req;
+    CAF_CHECK_EQUAL(p.feed(bytes.data(), bytes.size(), xs), status::ok);
+    CAF_REQUIRE_EQUAL(xs.size(), 1u);
+    CAF_CHECK_EQUAL(xs[0].header("host"), "x");
+    CAF_CHECK_EQUAL(xs[0].headers.size(), 2u);
+    CAF_CHECK_EQUAL(xs[0].header("x-empty"), "");
+  }
+}
+
 CAF_TEST(requests before an error are kept) {
   auto bytes = post + "garbage\r\n\r\n";
   CAF_CHECK(feed(bytes) == status::bad_request);
