@@ -249,13 +249,20 @@ void stop_node(caf::actor_system& sys, node& n) {
   // No new peers from here on (established links stay until the end).
   n.gate.reset();
   if (n.http.acceptor) {
+    // Answer what was asked (at most 5 s), then stop what is left; either
+    // way the acceptor goes only after every connection is gone.
     self->monitor(n.http.acceptor);
     self->send(n.http.acceptor, drain_atom::value);
-    self->receive([](const caf::down_msg&) {},
-                  caf::after(std::chrono::seconds(5)) >> [&] {
-                    self->send_exit(n.http.acceptor,
-                                    caf::exit_reason::user_shutdown);
-                  });
+    bool down = false;
+    self->receive([&](const caf::down_msg&) { down = true; },
+                  caf::after(std::chrono::seconds(5)) >> [] {});
+    if (!down) {
+      self->send_exit(n.http.acceptor, caf::exit_reason::user_shutdown);
+      self->receive([](const caf::down_msg&) {},
+                    caf::after(std::chrono::seconds(5)) >> [] {
+                      log::warning("[HTTP] connections did not stop in 5 s");
+                    });
+    }
   }
   auto stop = [&](const auto& hdl) {
     if (hdl)

@@ -497,6 +497,7 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
 struct acceptor_state {
   std::set<caf::actor> connections;
   bool draining = false;
+  caf::error stop_reason;
   static inline const char* name = "http_acceptor";
 };
 
@@ -512,7 +513,21 @@ caf::behavior acceptor(caf::stateful_actor<acceptor_state, caf::io::broker>* sel
       }
     }
     if (self->state.draining && conns.empty())
-      self->quit();
+      self->quit(self->state.stop_reason);
+  });
+  // Told to stop (the drain took too long): stop every connection and go
+  // once they are gone. A broker still alive when CAF's middleman stops is
+  // never cleaned up (the middleman stops only its named brokers): its
+  // socket, mailbox and timers leaked at every shutdown under load.
+  self->set_exit_handler([=](caf::exit_msg& em) {
+    auto& st = self->state;
+    st.draining = true;
+    st.stop_reason = em.reason;
+    self->close_all();
+    for (auto& conn : st.connections)
+      self->send_exit(conn, caf::exit_reason::kill);
+    if (st.connections.empty())
+      self->quit(em.reason);
   });
   return {
     [=](const caf::io::new_connection_msg& msg) {
