@@ -91,7 +91,7 @@ void membership_state::connect(const std::string& address) {
   t.state = target::connecting;
   auto e = this;
   self
-    ->request(mm, cfg.connect_timeout, caf::connect_atom::value, host, port)
+    ->request(mm, cfg.dial_timeout, caf::connect_atom::value, host, port)
     .then(
       [e, address](const caf::node_id& nid, caf::strong_actor_ptr& ptr,
                    const std::set<std::string>&) {

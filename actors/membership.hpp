@@ -28,6 +28,8 @@ struct membership_config {
   std::string cookie;
   std::vector<std::string> seeds; // host:port
   std::chrono::milliseconds connect_timeout{2000};
+  /// Time for a dial (connect and the cluster port's handshake).
+  std::chrono::milliseconds dial_timeout{2000};
   /// Period of gossip rounds; 0 gossips only on joins (simulated networks).
   std::chrono::milliseconds gossip_interval{1000};
   std::chrono::milliseconds min_backoff{100};

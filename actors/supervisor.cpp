@@ -131,6 +131,11 @@ struct env {
                               supervisor_actor{self}, bus, std::move(backup));
     self->monitor(handle);
     self->state.names[handle.address()] = name;
+    // A start, restart or adoption that finished after the node began to
+    // shut down (a store commit or a backup was still on its way): the
+    // list of agents to stop is taken already, so this one stops now.
+    if (self->state.stopping)
+      self->send_exit(handle, caf::exit_reason::user_shutdown);
     return handle;
   }
 
@@ -613,13 +618,20 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                                            event_bus_actor bus) {
   env e{self, std::move(ctx), std::move(directory), std::move(bus)};
   self->set_down_handler([e](caf::down_msg& dm) { e.on_down(dm); });
+  // A request without an error handler of its own (the directory or a
+  // peer gone, as at shutdown) must not take the supervisor down with it:
+  // agents are not linked to it, and nobody would stop them.
+  self->set_error_handler([](caf::error& err) {
+    log::debug("[Supervisor] a request failed: " + to_string(err));
+  });
   // Agents are not linked to us: take them down when we are told to go.
   self->set_exit_handler([self](caf::exit_msg& em) {
-    // After shutdown_atom the caller stops the agents itself.
-    if (!self->state.stopping)
-      for (auto& kvp : self->state.agents)
-        if (kvp.second.handle)
-          self->send_exit(kvp.second.handle, em.reason);
+    // After shutdown_atom the caller has stopped them already (in batches,
+    // see app/node.cpp); a second exit to a dead actor costs nothing, and
+    // stops any agent the caller could not know of.
+    for (auto& kvp : self->state.agents)
+      if (kvp.second.handle)
+        self->send_exit(kvp.second.handle, em.reason);
     self->quit(em.reason);
   });
   return {
@@ -683,7 +695,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
             }
             e.publish("agent_started", name);
             rp.deliver(start_result{"started", name, e.ctx->node_name});
-          });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       });
       return rp;
     },

@@ -50,15 +50,25 @@ caf::io::scribe_ptr make_scribe(caf::actor_system& sys, int fd, bool tls,
   return sys.middleman().backend().new_scribe(fd);
 }
 
-std::string host_of(const sockaddr_storage& sa) {
+/// The remote address, and the group it counts against for the limits:
+/// the address itself for IPv4, its /64 network for IPv6 (one host
+/// commonly holds a whole /64).
+std::pair<std::string, std::string> host_of(const sockaddr_storage& sa) {
   char buf[INET6_ADDRSTRLEN] = {0};
-  if (sa.ss_family == AF_INET)
+  if (sa.ss_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(sa).sin_addr,
               buf, sizeof(buf));
-  else if (sa.ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr,
-              buf, sizeof(buf));
-  return buf;
+    return {buf, buf};
+  }
+  if (sa.ss_family == AF_INET6) {
+    auto addr = reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr;
+    inet_ntop(AF_INET6, &addr, buf, sizeof(buf));
+    std::string text = buf;
+    std::fill(addr.s6_addr + 8, addr.s6_addr + 16, 0);
+    inet_ntop(AF_INET6, &addr, buf, sizeof(buf));
+    return {text, std::string{buf} + "/64"};
+  }
+  return {"?", "?"};
 }
 
 int millis_until(clock_type::time_point deadline) {
@@ -208,6 +218,7 @@ connector_actor::behavior_type dialer(connector_actor::pointer self,
 struct pending_conn {
   int fd;
   std::string host;
+  std::string group; // what the per-address limit counts
   clock_type::time_point deadline;
   std::string nonce;
   std::string got; // the answer so far (at most answer_size bytes)
@@ -232,6 +243,8 @@ struct cluster_gate::impl {
   /// When each remote address was last warned about (a flood of wrong
   /// cookies must not flood the log).
   std::map<std::string, clock_type::time_point> warned;
+  /// And at most one such warning a second in all.
+  clock_type::time_point last_warning;
   std::atomic<size_t> npending{0};
   std::atomic<uint64_t> admitted{0};
   std::atomic<uint64_t> refused{0};
@@ -314,8 +327,10 @@ struct cluster_gate::impl {
     if (warned.size() > 1024)
       warned.clear();
     auto i = warned.find(c.host);
-    if (i == warned.end() || now - i->second > std::chrono::minutes(1)) {
+    if ((i == warned.end() || now - i->second > std::chrono::minutes(1))
+        && now - last_warning >= std::chrono::seconds(1)) {
       warned[c.host] = now;
+      last_warning = now;
       log::warning("[ClusterMonitor] refusing a connection from " + c.host
                    + ": cookie mismatch");
     }
@@ -328,7 +343,15 @@ struct cluster_gate::impl {
       return;
     }
     // From here on the socket belongs to the scribe (it closes it).
-    auto sc = make_scribe(sys, c.fd, cfg.tls, true);
+    caf::io::scribe_ptr sc;
+    try {
+      sc = make_scribe(sys, c.fd, cfg.tls, true);
+    } catch (const std::exception& ex) {
+      // CAF's TLS session reads the openssl.* files for every connection
+      // and throws when they became unreadable.
+      log::warning(std::string{"[ClusterMonitor] cannot set up TLS: "}
+                   + ex.what());
+    }
     if (!sc) {
       drop(c, "cannot set up TLS");
       return;
@@ -368,8 +391,23 @@ struct cluster_gate::impl {
     return false;
   }
 
-  void accept_all() {
-    for (;;) {
+  /// Closes the connection that waited longest among `pred`'s.
+  template <class Pred>
+  void evict_oldest(Pred pred) {
+    auto oldest = conns.end();
+    for (auto k = conns.begin(); k != conns.end(); ++k)
+      if (pred(*k) && (oldest == conns.end() || k->deadline < oldest->deadline))
+        oldest = k;
+    if (oldest == conns.end())
+      return;
+    drop(*oldest, "evicted: too many connections in the handshake");
+    conns.erase(oldest);
+  }
+
+  /// Takes what the listener has (at most 64 a round, so that the
+  /// handshakes in progress and the stop signal are served in between).
+  void accept_some() {
+    for (int round = 0; round < 64; ++round) {
       sockaddr_storage sa{};
       socklen_t len = sizeof(sa);
       auto fd = ::accept4(listener, reinterpret_cast<sockaddr*>(&sa), &len,
@@ -382,14 +420,24 @@ struct cluster_gate::impl {
           accept_paused_until = clock_type::now() + milliseconds(100);
         return;
       }
-      auto host = host_of(sa);
-      auto same = std::count_if(conns.begin(), conns.end(),
-                                [&](auto& c) { return c.host == host; });
-      pending_conn c{fd, host, clock_type::now() + cfg.handshake_timeout,
-                     auth::make_nonce(), {}};
-      if (conns.size() >= cfg.max_pending
-          || static_cast<size_t>(same) >= cfg.max_pending_per_host) {
-        drop(c, "too many connections in the handshake");
+      auto [host, group] = host_of(sa);
+      // When full, the connection that waited longest goes, not the new
+      // one: a real peer answers within a round trip, so idle sockets
+      // cannot keep peers out.
+      auto same = [&, g = group](const pending_conn& c) {
+        return c.group == g;
+      };
+      if (static_cast<size_t>(std::count_if(conns.begin(), conns.end(), same))
+          >= cfg.max_pending_per_host)
+        evict_oldest(same);
+      if (conns.size() >= cfg.max_pending)
+        evict_oldest([](const pending_conn&) { return true; });
+      pending_conn c{fd, host, group,
+                     clock_type::now() + cfg.handshake_timeout, {}, {}};
+      try {
+        c.nonce = auth::make_nonce();
+      } catch (const std::exception&) {
+        drop(c, "no random bytes");
         continue;
       }
       if (!send_frame(fd, auth::gate::hello(c.nonce))) {
@@ -434,7 +482,7 @@ struct cluster_gate::impl {
       }
       conns.swap(keep);
       if (n > 0 && (fds[1].revents & POLLIN) != 0)
-        accept_all();
+        accept_some();
       npending = conns.size();
     }
   }
@@ -482,20 +530,53 @@ uint64_t cluster_gate::dropped() const {
   return impl_->dropped;
 }
 
+namespace {
+
+struct connector_state {
+  /// Addresses with a dial in progress: a retry while one still waits on
+  /// its deadline gets an error instead of a second thread.
+  std::set<std::string> dialing;
+  static inline const char* name = "cluster_connector";
+};
+
+} // namespace
+
 connector_actor spawn_connector(caf::actor_system& sys, gate_config cfg) {
   auto basp = caf::actor_cast<basp_connector>(basp_of(sys));
-  return sys.spawn([cfg, basp](connector_actor::pointer self)
-                     -> connector_actor::behavior_type {
-    return {
-      [=](caf::connect_atom x, const std::string& host, uint16_t port)
-        -> caf::result<caf::node_id, caf::strong_actor_ptr,
-                       std::set<std::string>> {
-        // Connecting and the handshake block: each dial gets a thread.
-        auto helper = self->system().spawn<caf::detached>(dialer, cfg, basp);
-        return self->delegate(helper, x, host, port);
-      },
-    };
-  });
+  using result_t = caf::result<caf::node_id, caf::strong_actor_ptr,
+                               std::set<std::string>>;
+  return sys.spawn(
+    [cfg, basp](connector_actor::stateful_pointer<connector_state> self)
+      -> connector_actor::behavior_type {
+      return {
+        [=](caf::connect_atom x, const std::string& host,
+            uint16_t port) -> result_t {
+          auto key = host + ":" + std::to_string(port);
+          if (!self->state.dialing.insert(key).second)
+            return caf::make_error(caf::sec::cannot_connect_to_node,
+                                   "a dial to " + key + " is in progress");
+          auto rp = self->make_response_promise<
+            caf::node_id, caf::strong_actor_ptr, std::set<std::string>>();
+          // Connecting and the handshake block: each dial gets a thread.
+          auto helper = self->system().spawn<caf::detached>(dialer, cfg,
+                                                            basp);
+          // The handshake, then BASP's own (bounded by its heartbeat).
+          auto limit = cfg.handshake_timeout * 2 + std::chrono::seconds(5);
+          self->request(helper, limit, x, host, port)
+            .then(
+              [=](caf::node_id& nid, caf::strong_actor_ptr& ptr,
+                  std::set<std::string>& ifs) mutable {
+                self->state.dialing.erase(key);
+                rp.deliver(std::move(nid), std::move(ptr), std::move(ifs));
+              },
+              [=](caf::error& err) mutable {
+                self->state.dialing.erase(key);
+                rp.deliver(std::move(err));
+              });
+          return rp;
+        },
+      };
+    });
 }
 
 } // namespace am::app

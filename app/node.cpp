@@ -1,6 +1,7 @@
 #include "app/node.hpp"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -54,25 +55,35 @@ void stop_agents(caf::scoped_actor& self, const supervisor_actor& sup) {
   std::vector<agent_actor> agents;
   self->request(sup, std::chrono::seconds(5), shutdown_atom::value)
     .receive([&](std::vector<agent_actor>& xs) { agents = std::move(xs); },
-             [](caf::error&) {});
+             [](caf::error& err) {
+               // The supervisor's own exit handler stops them then.
+               log::warning("[Supervisor] no list of agents to stop: "
+                            + to_string(err));
+             });
   constexpr size_t batch = 1000;
-  bool waiting = true;
   for (size_t i = 0; i < agents.size(); i += batch) {
     auto end = std::min(agents.size(), i + batch);
+    std::set<caf::actor_addr> left;
     for (auto j = i; j < end; ++j) {
-      if (waiting)
-        self->monitor(agents[j]);
+      left.insert(agents[j].address());
+      self->monitor(agents[j]);
       self->send_exit(agents[j], caf::exit_reason::user_shutdown);
     }
-    for (auto j = i; j < end && waiting; ++j)
-      self->receive([](const caf::down_msg&) {},
-                    caf::after(std::chrono::seconds(5)) >> [&] {
-                      // Something holds an agent up: stop waiting, still
-                      // stop the rest.
-                      log::warning("[Supervisor] an agent did not stop "
-                                   "within 5 s of the shutdown");
-                      waiting = false;
-                    });
+    // This batch's ends (other down messages are not ours to count); an
+    // agent that takes longer delays only its own batch.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    bool late = false;
+    while (!left.empty() && !late) {
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      self->receive(
+        [&](const caf::down_msg& dm) { left.erase(dm.source); },
+        caf::after(std::max(wait, std::chrono::milliseconds(1))) >> [&] {
+          late = true;
+          log::warning("[Supervisor] " + std::to_string(left.size())
+                       + " agents did not stop within 5 s of the shutdown");
+        });
+    }
   }
 }
 
@@ -166,8 +177,12 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     gc.handshake_timeout = duration_cast<milliseconds>(
       cfg.cluster_handshake_timeout);
     gc.tls = cfg.tls();
-    n.membership = sys.spawn(membership, n.ctx, mc, spawn_connector(sys, gc),
-                             n.directory, n.bus, n.supervisor);
+    // A dial may take the whole handshake timeout before it succeeds.
+    mc.dial_timeout = gc.handshake_timeout + std::chrono::seconds(1);
+    auto connector = spawn_connector(sys, gc);
+    n.connector = caf::actor_cast<caf::actor>(connector);
+    n.membership = sys.spawn(membership, n.ctx, mc, connector, n.directory,
+                             n.bus, n.supervisor);
     auto published = caf::actor_cast<caf::strong_actor_ptr>(n.membership);
     auto port = cluster_gate::start(sys, gc, published,
                                     sys.message_types(n.membership));
@@ -271,6 +286,9 @@ void stop_node(caf::actor_system& sys, node& n) {
   for (auto& w : n.workers)
     stop(w);
   stop(n.membership);
+  // Its finished dials' request timeouts would keep it alive (and the
+  // actor system waiting) for up to 15 s.
+  stop(n.connector);
   stop(n.keeper);
   // The directory goes before the agents: their ends are no news to the
   // members (they purge this node, or fail its agents over).

@@ -25,6 +25,7 @@ struct node {
   membership_actor membership; // only with cluster.enabled
   replica_actor keeper;         // only with cluster.enabled and replicas
   std::shared_ptr<cluster_gate> gate; // owns the cluster port
+  caf::actor connector;               // dials peers through the gate
   uint16_t cluster_port = 0;
   bool handoff = false; // move agents away on shutdown
   std::vector<http::worker_actor> workers;

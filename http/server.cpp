@@ -63,6 +63,16 @@ struct conn_state {
 
 using conn_pointer = caf::stateful_actor<conn_state, caf::io::broker>*;
 
+/// A timer message to the connection itself, sent anonymously: a message
+/// with the broker as its sender that arrives after the broker is gone
+/// stays in its closed mailbox and keeps it alive (a reference cycle that
+/// LeakSanitizer reported for every connection whose timer outlived it).
+template <class... Ts>
+void later(conn_pointer self, caf::timespan delay, Ts&&... xs) {
+  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), delay,
+                         std::forward<Ts>(xs)...);
+}
+
 size_t outstanding(conn_pointer self) {
   return self->state.next_seq - self->state.next_write;
 }
@@ -136,7 +146,7 @@ void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
           st.reading = true;
           self->trigger(hdl);
         }
-        self->delayed_send(self, std::chrono::milliseconds(500),
+        later(self, std::chrono::milliseconds(500),
                            drain_atom::value);
         return;
       }
@@ -349,7 +359,7 @@ void watch_head(conn_pointer self, bool awaiting, const shared_config_ptr& sc) {
   if (st.head_deadline)
     return;
   st.head_deadline = steady_clock::now() + sc->cfg.header_timeout;
-  self->delayed_send(self, sc->cfg.header_timeout, head_atom::value,
+  later(self, sc->cfg.header_timeout, head_atom::value,
                      ++st.head_generation);
 }
 
@@ -358,8 +368,15 @@ void head_timeout(conn_pointer self, caf::io::connection_handle hdl,
                   const shared_config_ptr& sc) {
   auto& st = self->state;
   st.head_deadline.reset();
-  if (st.streaming || st.last_seq != UINT64_MAX)
+  // After an event stream or a final request nothing more is read.
+  if (st.last_seq != UINT64_MAX || (st.streaming && !st.task_streaming))
     return;
+  // We are the slow side (reading paused behind earlier replies, or a task
+  // stream in front): the head waits unread, so the clock starts over.
+  if (!st.reading || st.task_streaming) {
+    watch_head(self, true, sc);
+    return;
+  }
   auto seq = st.next_seq++;
   st.last_seq = seq;
   count(sc, http_route::invalid, 408, steady_clock::now());
@@ -423,7 +440,7 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
   self->configure_read(hdl, caf::io::receive_policy::at_most(16384));
   self->ack_writes(hdl, true);
   auto idle = sc->cfg.idle_timeout;
-  self->delayed_send(self, idle, tick_atom::value);
+  later(self, idle, tick_atom::value);
   // The first request's head is awaited from the start.
   watch_head(self, true, sc);
   return {
@@ -479,7 +496,7 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
         return;
       }
       auto wait = outstanding(self) > 0 ? idle : deadline - now;
-      self->delayed_send(self, duration_cast<milliseconds>(wait) + 1ms,
+      later(self, duration_cast<milliseconds>(wait) + 1ms,
                          tick_atom::value);
     },
     [=](drain_atom) {

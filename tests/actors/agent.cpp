@@ -91,7 +91,9 @@ CAF_TEST(standard tasks queue and run by themselves in arrival order) {
   // The agent started a (an asynchronous sleep) on its own; b waits.
   CAF_CHECK_EQUAL(status_of(a.task_id), "running");
   CAF_CHECK_EQUAL(status_of(b.task_id), "queued");
-  CAF_CHECK_EQUAL(ctx->tasks->find(a.task_id)->status, "running");
+  auto indexed = ctx->tasks->find(a.task_id);
+  CAF_REQUIRE(indexed);
+  CAF_CHECK_EQUAL(indexed->status, "running");
   // It keeps answering meanwhile.
   auto st = ask<agent_status>(worker, state_atom::value);
   CAF_CHECK_EQUAL(st.status, "busy");
@@ -218,8 +220,16 @@ CAF_TEST(enqueue answers a fresh id and publishes task_received) {
                              std::string{"search"},
                              json_box{{{"query", "OTP"}}}, std::string{});
   CAF_CHECK_EQUAL(id.size(), 16u);
-  CAF_CHECK_EQUAL(ctx->tasks->find(id)->agent, "W");
-  CAF_CHECK_EQUAL(ctx->tasks->find(id)->status, "queued");
+  {
+    auto held = ctx->tasks->find(id);
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->agent, "W");
+  }
+  {
+    auto held = ctx->tasks->find(id);
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->status, "queued");
+  }
   auto st = ask<agent_status>(worker, state_atom::value);
   CAF_CHECK_EQUAL(st.inbox_count, 1u);
   CAF_CHECK_EQUAL(st.processed_count, 0u);

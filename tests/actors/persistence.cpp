@@ -175,13 +175,19 @@ CAF_TEST(a task running when the node died is failed and not run again) {
   req.params.value = json{{"ms", 60000}};
   auto v = ask<task_view>(handle_of("A"), submit_atom::value, req);
   sched.run();
-  CAF_CHECK_EQUAL(kept("A")->tasks.at(0).status, "running");
+  auto a = kept("A");
+  CAF_REQUIRE(a);
+  CAF_CHECK_EQUAL(a->tasks.at(0).status, "running");
   restart_node();
   auto view = ask<task_view>(handle_of("A"), task_atom::value, v.task_id);
   CAF_CHECK_EQUAL(view.status, "failed");
   CAF_CHECK(view.result.value == json({{"error", "agent_crashed"}}));
   // And the store says so too.
-  CAF_CHECK_EQUAL(kept("A")->tasks.at(0).status, "failed");
+  {
+    auto held = kept("A");
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->tasks.at(0).status, "failed");
+  }
 }
 
 CAF_TEST(a crash keeps the store in step) {

@@ -138,7 +138,9 @@ CAF_TEST(a crash while WORKING fails the task and the queue goes on) {
              [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
   CAF_CHECK_EQUAL(failed.status, "failed");
   CAF_CHECK(failed.result.value == json({{"error", "agent_crashed"}}));
-  CAF_CHECK_EQUAL(ctx->tasks->find(failed.task_id)->status, "failed");
+  auto indexed = ctx->tasks->find(failed.task_id);
+  CAF_REQUIRE(indexed);
+  CAF_CHECK_EQUAL(indexed->status, "failed");
   // The restarted agent ran the next task by itself.
   auto fresh = handle_of("A");
   CAF_CHECK_NOT_EQUAL(fresh, old);
@@ -260,7 +262,11 @@ CAF_TEST(a handoff moves every agent with its state to a member) {
     CAF_CHECK_EQUAL(e->node, ctx2->node_name);
     CAF_CHECK_EQUAL(e->generation, 1u);
     // Our directory learned the move too.
-    CAF_CHECK_EQUAL(ctx->directory->find(name)->node, ctx2->node_name);
+    {
+      auto held = ctx->directory->find(name);
+      CAF_REQUIRE(held);
+      CAF_CHECK_EQUAL(held->node, ctx2->node_name);
+    }
     auto st = ask<agent_status>(e->handle, state_atom::value);
     CAF_CHECK_EQUAL(st.inbox_count, 1u);
     CAF_CHECK_EQUAL(st.processed_count, 1u);
@@ -284,7 +290,11 @@ CAF_TEST(a running task gets the drain time and then fails) {
   auto rh = self->request(sup, caf::infinite, handoff_atom::value);
   sched.run();
   // Still draining: nothing moved yet.
-  CAF_CHECK_EQUAL(ctx->directory->find("S")->node, ctx->node_name);
+  {
+    auto held = ctx->directory->find("S");
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->node, ctx->node_name);
+  }
   // Only the drain time passes (not the sleep, not the request timeout).
   sched.advance_time(600ms);
   sched.run();
@@ -304,7 +314,11 @@ CAF_TEST(without members an agent stays) {
   sched.run();
   start("Alone");
   CAF_CHECK_EQUAL(ask<size_t>(sup, handoff_atom::value), 0u);
-  CAF_CHECK_EQUAL(ctx->directory->find("Alone")->node, ctx->node_name);
+  {
+    auto held = ctx->directory->find("Alone");
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->node, ctx->node_name);
+  }
   CAF_CHECK(logs.contains_prefix("[warning] [Supervisor] no member to hand"));
 }
 
@@ -375,7 +389,11 @@ CAF_TEST(the backup has every acknowledged change and promotes it) {
   CAF_CHECK(view.result.value == json({{"error", "node_down"}}));
   // The first node's copy is older: it stops and its name goes to the
   // newer generation everywhere (a host that comes back drops its copy).
-  CAF_CHECK_EQUAL(ctx->directory->find("A")->node, ctx2->node_name);
+  {
+    auto held = ctx->directory->find("A");
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->node, ctx2->node_name);
+  }
   CAF_CHECK_EQUAL(reason_of("agent_stopped", "A"), "name_conflict");
 }
 

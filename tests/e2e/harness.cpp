@@ -126,8 +126,10 @@ node_process::node_process(std::vector<std::string> args,
 
 node_process::~node_process() {
   if (pid > 0 && !exited_) {
-    // A graceful end, so that a sanitizer build checks for leaks too.
-    if (stop(SIGTERM, 30s) == -1) {
+    // A graceful end, so that a sanitizer build checks for leaks too (a
+    // frozen node is thawed first).
+    kill(pid, SIGCONT);
+    if (stop(SIGTERM, 15s) == -1) {
       kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
       int status = 0;

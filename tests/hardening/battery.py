@@ -39,19 +39,27 @@ def raw(node, data, timeout=5.0):
     return read_all(s, timeout)
 
 
-def read_all(s, timeout):
+def read_all(s, timeout, closed=None):
+    """Everything until the peer closes; with `closed` (a list), appends
+    whether it did close within `timeout`."""
     s.settimeout(timeout)
     out = b""
     deadline = time.monotonic() + timeout
+    did_close = False
     try:
         while time.monotonic() < deadline:
             chunk = s.recv(65536)
             if not chunk:
+                did_close = True
                 break
             out += chunk
-    except (socket.timeout, ConnectionResetError):
+    except ConnectionResetError:
+        did_close = True
+    except socket.timeout:
         pass
     s.close()
+    if closed is not None:
+        closed.append(did_close)
     return out
 
 
@@ -106,13 +114,17 @@ def cluster_port_attack(n1, n2_args, workdir):
         socks.append(s)
     for s in socks:
         # Each got the 40-byte hello at most, then was closed.
-        assert len(read_all(s, 5.0)) <= 40
+        closed = []
+        assert len(read_all(s, 5.0, closed)) <= 40
+        assert closed == [True], "the gate kept a BASP header open"
     # Idle connections: at most 16 per address wait in the handshake, and
     # they are dropped after the handshake timeout (1 s here).
     idlers = [socket.create_connection((host, int(port))) for _ in range(40)]
     t0 = time.monotonic()
+    closed = []
     for s in idlers:
-        read_all(s, 5.0)
+        read_all(s, 5.0, closed)
+    assert all(closed), "idle connections were not dropped"
     assert time.monotonic() - t0 < 4.0, "idle connections were not dropped"
     after = rss_mb(n1)
     print("cluster port attack: RSS %.1f MB idle, %.1f MB after" %

@@ -92,8 +92,16 @@ CAF_TEST(sleep answers later from a timer and checks its parameter) {
   CAF_CHECK(!reg.is_async("search"));
   CAF_CHECK(reg.info("sleep")->cancelable);
   CAF_CHECK(!reg.info("search")->cancelable);
-  CAF_CHECK_EQUAL(reg.info("sleep")->text_param, "ms");
-  CAF_CHECK_EQUAL(reg.info("search")->text_param, "query");
+  {
+    auto held = reg.info("sleep");
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->text_param, "ms");
+  }
+  {
+    auto held = reg.info("search");
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->text_param, "query");
+  }
   fake_env env;
   std::vector<json> results;
   reg.start("sleep", {{"ms", 250}}, env,
@@ -135,6 +143,10 @@ CAF_TEST(users can add asynchronous actions) {
   CAF_REQUIRE(later);
   later(json{{"ok", "done"}});
   CAF_CHECK(result == json({{"ok", "done"}}));
-  CAF_CHECK_EQUAL(reg.info("wait")->description, "Waits for someone else.");
+  {
+    auto held = reg.info("wait");
+    CAF_REQUIRE(held);
+    CAF_CHECK_EQUAL(held->description, "Waits for someone else.");
+  }
   CAF_CHECK(reg.run("wait", json::object()).contains("error"));
 }

@@ -192,7 +192,9 @@ CAF_TEST(a full rewrite drops rows the agent no longer has) {
   old.status = "queued";
   stale.upserts.push_back(old);
   db.write({stale});
-  CAF_CHECK_EQUAL(db.load().front().tasks.size(), 2u);
+  auto loaded = db.load();
+  CAF_REQUIRE(!loaded.empty());
+  CAF_CHECK_EQUAL(loaded.front().tasks.size(), 2u);
   st.track_changes(true, true);
   db.write({st.take_changes()});
   auto kept = db.load();
