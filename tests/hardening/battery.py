@@ -129,7 +129,10 @@ def cluster_port_attack(n1, n2_args, workdir):
     after = rss_mb(n1)
     print("cluster port attack: RSS %.1f MB idle, %.1f MB after" %
           (idle, after))
-    assert after - idle < 8.0, (idle, after)
+    # Under AddressSanitizer RSS measures its quarantine, not the node: the
+    # bound is checked in the plain build.
+    if "ASAN_OPTIONS" not in os.environ:
+        assert after - idle < 8.0, (idle, after)
     # A node with another cookie is refused; the right one joins.
     evil = harness.Node(BIN, n2_args("evil", "not-the-cookie"), workdir,
                         "evil")
