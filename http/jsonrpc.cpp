@@ -516,7 +516,7 @@ void handle(backend& b, const std::string& body, const call_context& cx,
                                + std::to_string(max_nesting)),
       nullptr)));
   if (!req.is_array()) {
-    return handle_one(b, req, cx, false, [done, text](one_result r) {
+    return handle_one(b, req, cx, false, [done](one_result r) {
       if (r.stream)
         done(response_body{response_body::stream, {}});
       else if (r.res || !r.text.empty())

@@ -102,9 +102,11 @@ struct request_parser::impl {
         s.error = status::bad_request;
         return -1;
       }
+      // Count the separators too (once per field, however the name is
+      // split across reads), so many tiny headers add up.
+      auto separators = s.field.empty() ? 4 : 0;
       s.field.append(at, n);
-      // Count the separators too, so many tiny headers add up.
-      return s.count_header_bytes(n + 4);
+      return s.count_header_bytes(n + separators);
     };
     settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto& s = self(p);
