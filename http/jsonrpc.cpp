@@ -126,7 +126,9 @@ size_t nesting_depth(const std::string& text) {
 
 namespace {
 
-using result_fn = std::function<void(outcome<json>)>;
+/// Receives a method's result as JSON text (the envelope goes around it
+/// without parsing it again), or its failure.
+using result_fn = std::function<void(outcome<std::string>)>;
 
 /// Adapts a typed backend callback to a JSON result.
 template <class T, class F>
@@ -135,7 +137,7 @@ callback<T> shaped(result_fn k, F shape) {
     if (auto f = std::get_if<failure>(&x))
       k(*f);
     else
-      k(shape(std::get<T>(x)));
+      k(dump(shape(std::get<T>(x))));
   };
 }
 
@@ -311,8 +313,7 @@ std::string render_page(const agent_page& p, bool paged) {
 /// Without `limit` and `cursor`: every agent, as before. With either: a
 /// page (`limit` 1 to 10000, default 1000) after `cursor` (the
 /// `next_cursor` of the page before; "" or absent: from the start).
-void list_agents(backend& b, const json& p,
-                 std::function<void(outcome<std::string>)> k) {
+void list_agents(backend& b, const json& p, result_fn k) {
   list_query q;
   bool paged = false;
   if (auto i = p.find("limit"); i != p.end() && !i->is_null()) {
@@ -381,7 +382,7 @@ const std::map<std::string, method_fn>& methods() {
   static const std::map<std::string, method_fn> table{
     {"StartAgent", start_agent},     {"StopAgent", stop_agent},
     {"SendMessage", send_message},   {"GetAgentState", get_agent_state},
-    {"ProcessNext", process_next},
+    {"ProcessNext", process_next},   {"ListAgents", list_agents},
     {"GetClusterInfo", get_cluster_info}, {"GetTask", get_task},
     {"CancelTask", cancel_task},
   };
@@ -394,14 +395,13 @@ bool valid_id(const json& id) {
 
 /// What one request of a body produced.
 struct one_result {
-  std::optional<json> res; // nothing for a notification
-  bool stream = false;     // the backend started a stream
-  std::string text;        // the response, rendered already (if not empty)
+  std::optional<std::string> text; // the response; nothing for a notification
+  bool stream = false;             // the backend started a stream
 };
 
-/// The response's text.
-std::string text_of(const one_result& r) {
-  return r.text.empty() ? dump(*r.res) : r.text;
+/// An error response as text.
+one_result error_text(const failure& f, const json& id) {
+  return {dump(error_response(f, id))};
 }
 
 using one_fn = std::function<void(one_result)>;
@@ -410,28 +410,30 @@ using one_fn = std::function<void(one_result)>;
 void handle_one(backend& b, const json& req, const call_context& cx,
                 bool in_batch, one_fn k) {
   if (!req.is_object())
-    return k({error_response(failure::invalid_request(), nullptr)});
+    return k(error_text(failure::invalid_request(), nullptr));
   auto id_it = req.find("id");
   bool notification = id_it == req.end();
   json id = notification ? json{} : *id_it;
   if (!valid_id(id))
-    return k({error_response(
+    return k(error_text(
       failure::invalid_request("id must be a string, number or null"),
-      nullptr)});
+      nullptr));
   auto version = req.find("jsonrpc");
   if (version == req.end() || *version != "2.0")
-    return k({error_response(
-      failure::invalid_request("jsonrpc must be exactly \"2.0\""), id)});
+    return k(error_text(
+      failure::invalid_request("jsonrpc must be exactly \"2.0\""), id));
   auto method = req.find("method");
   if (method == req.end() || !method->is_string())
-    return k({error_response(
-      failure::invalid_request("method must be a string"), id)});
-  auto reply = [k, id, notification](outcome<json> x) {
+    return k(error_text(
+      failure::invalid_request("method must be a string"), id));
+  auto reply = [k, id, notification](outcome<std::string> x) {
     if (notification)
       return k({});
     if (auto f = std::get_if<failure>(&x))
-      return k({error_response(*f, id)});
-    k({json{{"jsonrpc", "2.0"}, {"result", std::get<json>(x)}, {"id", id}}});
+      return k(error_text(*f, id));
+    // The bytes nlohmann writes for the envelope (keys in its order).
+    k({"{\"id\":" + dump(id) + ",\"jsonrpc\":\"2.0\",\"result\":"
+       + std::get<std::string>(x) + "}"});
   };
   auto name = method->get<std::string>();
   auto params_it = req.find("params");
@@ -447,7 +449,12 @@ void handle_one(backend& b, const json& req, const call_context& cx,
     if (!params.is_object())
       return reply(failure::invalid_params("params must be an object"));
     if (!a2a::is_stream_method(name))
-      return a2a::dispatch(b, name, params, cx.agent, reply);
+      return a2a::dispatch(b, name, params, cx.agent,
+                           [reply](outcome<json> x) {
+                             if (auto f = std::get_if<failure>(&x))
+                               return reply(*f);
+                             reply(dump(std::get<json>(x)));
+                           });
     if (in_batch)
       return reply(failure::unsupported("streaming inside a batch"));
     if (notification)
@@ -458,22 +465,6 @@ void handle_one(backend& b, const json& req, const call_context& cx,
                                     return reply(*f);
                                   k({std::nullopt, true});
                                 });
-  }
-  if (name == "ListAgents") {
-    if (!params.is_object())
-      return reply(failure::invalid_params("params must be an object"));
-    return list_agents(b, params,
-                       [k, id, reply, notification](outcome<std::string> x) {
-                         if (auto f = std::get_if<failure>(&x))
-                           return reply(*f);
-                         if (notification)
-                           return k({});
-                         // The key order nlohmann writes.
-                         k({std::nullopt, false,
-                            "{\"id\":" + dump(id)
-                              + ",\"jsonrpc\":\"2.0\",\"result\":"
-                              + std::get<std::string>(x) + "}"});
-                       });
   }
   auto m = methods().find(name);
   if (m == methods().end())
@@ -519,8 +510,8 @@ void handle(backend& b, const std::string& body, const call_context& cx,
     return handle_one(b, req, cx, false, [done](one_result r) {
       if (r.stream)
         done(response_body{response_body::stream, {}});
-      else if (r.res || !r.text.empty())
-        done(response_body{response_body::json_text, text_of(r)});
+      else if (r.text)
+        done(response_body{response_body::json_text, std::move(*r.text)});
       else
         done(response_body{response_body::empty, {}});
     });
@@ -547,10 +538,10 @@ void handle(backend& b, const std::string& body, const call_context& cx,
         return;
       std::string out;
       for (auto& x : st->results) {
-        if (!x.res && x.text.empty())
+        if (!x.text)
           continue;
         out += out.empty() ? '[' : ',';
-        out += text_of(x);
+        out += *x.text;
       }
       if (out.empty())
         st->done(response_body{response_body::empty, {}});
