@@ -6,7 +6,6 @@
 
 #include <cstdio>
 #include <map>
-#include <optional>
 #include <set>
 
 #include <caf/all.hpp>
@@ -54,9 +53,9 @@ struct conn_state {
   bool linger_on_close = false;
   bool lingering = false;
   steady_clock::time_point last_activity = steady_clock::now();
-  /// While a request head is awaited: when it must be complete. The timer
-  /// message carries the generation it was set for.
-  std::optional<steady_clock::time_point> head_deadline;
+  /// A request head is awaited (its clock runs). The timer message carries
+  /// the generation it was set for; a later one makes it stale.
+  bool head_clock = false;
   uint64_t head_generation = 0;
   static inline const char* name = "http_connection";
 };
@@ -146,8 +145,7 @@ void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
           st.reading = true;
           self->trigger(hdl);
         }
-        later(self, std::chrono::milliseconds(500),
-                           drain_atom::value);
+        later(self, std::chrono::milliseconds(500), drain_atom::value);
         return;
       }
       close_connection(self, hdl);
@@ -352,22 +350,19 @@ void dispatch(conn_pointer self, caf::io::connection_handle hdl,
 /// Starts the header clock (if not running) or stops it (head complete).
 void watch_head(conn_pointer self, bool awaiting, const shared_config_ptr& sc) {
   auto& st = self->state;
-  if (!awaiting) {
-    st.head_deadline.reset();
+  if (!awaiting || st.head_clock) {
+    st.head_clock = awaiting;
     return;
   }
-  if (st.head_deadline)
-    return;
-  st.head_deadline = steady_clock::now() + sc->cfg.header_timeout;
-  later(self, sc->cfg.header_timeout, head_atom::value,
-                     ++st.head_generation);
+  st.head_clock = true;
+  later(self, sc->cfg.header_timeout, head_atom::value, ++st.head_generation);
 }
 
 /// The header clock ran out: 408 (in turn, after earlier replies), close.
 void head_timeout(conn_pointer self, caf::io::connection_handle hdl,
                   const shared_config_ptr& sc) {
   auto& st = self->state;
-  st.head_deadline.reset();
+  st.head_clock = false;
   // After an event stream or a final request nothing more is read.
   if (st.last_seq != UINT64_MAX || (st.streaming && !st.task_streaming))
     return;
@@ -446,7 +441,7 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
   return {
     [=](head_atom, uint64_t generation) {
       auto& st = self->state;
-      if (st.head_deadline && generation == st.head_generation)
+      if (st.head_clock && generation == st.head_generation)
         head_timeout(self, hdl, sc);
     },
     [=](caf::io::new_data_msg& msg) { on_data(self, msg, sc); },
@@ -496,8 +491,7 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
         return;
       }
       auto wait = outstanding(self) > 0 ? idle : deadline - now;
-      later(self, duration_cast<milliseconds>(wait) + 1ms,
-                         tick_atom::value);
+      later(self, duration_cast<milliseconds>(wait) + 1ms, tick_atom::value);
     },
     [=](drain_atom) {
       auto& st = self->state;
