@@ -18,6 +18,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <caf/io/basp_broker.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
 
 #include "actors/atoms.hpp"
 #include "app/tls_scribe.hpp"
@@ -268,44 +269,21 @@ struct cluster_gate::impl {
       ::close(wake);
   }
 
+  /// Opens the port as CAF's own publish would (same address rules, e.g.
+  /// "0.0.0.0" for every interface), but for our thread.
   caf::error open() {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    addrinfo* res = nullptr;
-    auto service = std::to_string(cfg.port);
+    namespace net = caf::io::network;
     auto host = cfg.host.empty() ? nullptr : cfg.host.c_str();
-    if (::getaddrinfo(host, service.c_str(), &hints, &res) != 0)
-      return caf::make_error(caf::sec::cannot_open_port,
-                             "cannot resolve cluster.host " + cfg.host);
-    std::string why = "no address";
-    for (auto ai = res; ai != nullptr && listener < 0; ai = ai->ai_next) {
-      listener = ::socket(ai->ai_family,
-                          ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                          ai->ai_protocol);
-      if (listener < 0)
-        continue;
-      int on = 1;
-      ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-      if (::bind(listener, ai->ai_addr, ai->ai_addrlen) != 0
-          || ::listen(listener, 128) != 0) {
-        why = strerror(errno);
-        ::close(listener);
-        listener = -1;
-      }
-    }
-    ::freeaddrinfo(res);
-    if (listener < 0)
-      return caf::make_error(caf::sec::cannot_open_port,
-                             "cluster port " + cfg.host + ":" + service + ": "
-                               + why);
-    sockaddr_storage sa{};
-    socklen_t len = sizeof(sa);
-    ::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &len);
-    port = ntohs(sa.ss_family == AF_INET6
-                   ? reinterpret_cast<sockaddr_in6&>(sa).sin6_port
-                   : reinterpret_cast<sockaddr_in&>(sa).sin_port);
+    auto fd = net::new_tcp_acceptor_impl(cfg.port, host, true);
+    if (!fd)
+      return std::move(fd.error());
+    listener = *fd;
+    net::nonblocking(listener, true);
+    net::child_process_inherit(listener, false);
+    auto bound = net::local_port_of_fd(listener);
+    if (!bound)
+      return std::move(bound.error());
+    port = *bound;
     wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake < 0)
       return caf::make_error(caf::sec::cannot_open_port, "eventfd failed");
@@ -374,10 +352,7 @@ struct cluster_gate::impl {
     }
     c.got.append(buf, static_cast<size_t>(n));
     // Anything but our frame (BASP, HTTP, a scan) is dropped at once.
-    auto magic = auth::gate::hello(c.nonce).substr(0, 8);
-    if (c.got.compare(0, std::min(c.got.size(), magic.size()), magic, 0,
-                      std::min(c.got.size(), magic.size()))
-        != 0) {
+    if (!auth::gate::may_be_answer(c.got)) {
       drop(c, "not the cluster handshake");
       return false;
     }

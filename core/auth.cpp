@@ -1,5 +1,6 @@
 #include "core/auth.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include <openssl/crypto.h>
@@ -119,6 +120,11 @@ std::string answer(const std::string& cookie, const std::string& server_nonce,
                    const std::string& client_nonce) {
   return magic + client_nonce
          + client_mac(cookie, server_nonce, client_nonce);
+}
+
+bool may_be_answer(const std::string& prefix) {
+  auto n = std::min(prefix.size(), magic_size);
+  return prefix.compare(0, n, magic, n) == 0;
 }
 
 std::string check_answer(const std::string& cookie,

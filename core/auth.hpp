@@ -60,6 +60,10 @@ std::string nonce_of_hello(const std::string& frame);
 std::string answer(const std::string& cookie, const std::string& server_nonce,
                    const std::string& client_nonce);
 
+/// False as soon as the first bytes of an answer cannot be one (a BASP
+/// header, an HTTP request, a scan).
+bool may_be_answer(const std::string& prefix);
+
 /// Checks an answer; on success returns the client nonce, else "".
 std::string check_answer(const std::string& cookie,
                          const std::string& server_nonce,

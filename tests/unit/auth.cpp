@@ -52,6 +52,15 @@ CAF_TEST(the gate refuses another cookie and malformed frames) {
                   "");
 }
 
+CAF_TEST(the gate tells a non-answer from its first bytes) {
+  auto a = gate::answer("cookie", make_nonce(), make_nonce());
+  CAF_CHECK(gate::may_be_answer(""));
+  CAF_CHECK(gate::may_be_answer(a.substr(0, 3)));
+  CAF_CHECK(gate::may_be_answer(a));
+  CAF_CHECK(!gate::may_be_answer(std::string(4, '\0')));
+  CAF_CHECK(!gate::may_be_answer("GET / HTTP/1.1"));
+}
+
 CAF_TEST(bearer tokens match exactly) {
   CAF_CHECK(bearer_matches("Bearer s3cret", "s3cret"));
   CAF_CHECK(bearer_matches("bearer s3cret", "s3cret"));
