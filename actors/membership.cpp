@@ -71,6 +71,21 @@ void membership_state::failed(const std::string& address, const std::string& why
   schedule_retry(address);
 }
 
+void membership_state::warn_once(const std::string& address,
+                                 const std::string& text) {
+  auto& t = targets[address];
+  if (!t.warned)
+    log::warning("[ClusterMonitor] " + text);
+  t.warned = true;
+}
+
+void membership_state::failed(const std::string& address,
+                              const caf::error& err, const char* refusal) {
+  if (code_of(err) == static_cast<uint8_t>(errc::unauthorized))
+    warn_once(address, address + refusal + ": cookie mismatch");
+  failed(address, self->system().render(err));
+}
+
 void membership_state::connect(const std::string& address) {
   auto& st = *this;
   if (st.address.empty() || address == st.address)
@@ -109,14 +124,7 @@ void membership_state::connect(const std::string& address) {
         e->handshake(address, caf::actor_cast<membership_actor>(ptr), nid);
       },
       [e, address](caf::error& err) {
-        auto& t = e->targets[address];
-        if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
-            && !t.warned) {
-          log::warning("[ClusterMonitor] " + address
-                       + " refused us at the cluster port: cookie mismatch");
-          t.warned = true;
-        }
-        e->failed(address, e->self->system().render(err));
+        e->failed(address, err, " refused us at the cluster port");
       });
 }
 
@@ -132,11 +140,8 @@ void membership_state::handshake(const std::string& address, membership_actor pe
         auto expected = auth::server_proof(e->cfg.cookie, nonce, c.nonce,
                                            c.node);
         if (!auth::equal(c.mac, expected)) {
-          auto& t = e->targets[address];
-          if (!t.warned)
-            log::warning("[ClusterMonitor] refusing " + c.node + " at "
-                         + address + ": cookie mismatch");
-          t.warned = true;
+          e->warn_once(address, "refusing " + c.node + " at " + address
+                                  + ": cookie mismatch");
           return e->failed(address, "cookie mismatch");
         }
         auto proof = auth::client_proof(e->cfg.cookie, nonce, c.nonce,
@@ -162,14 +167,7 @@ void membership_state::join(const std::string& address, membership_actor peer,
           e->connect(a);
       },
       [e, address](caf::error& err) {
-        auto& t = e->targets[address];
-        if (code_of(err) == static_cast<uint8_t>(errc::unauthorized)
-            && !t.warned) {
-          log::warning("[ClusterMonitor] " + address
-                       + " refused to let us join: cookie mismatch");
-          t.warned = true;
-        }
-        e->failed(address, e->self->system().render(err));
+        e->failed(address, err, " refused to let us join");
       });
 }
 

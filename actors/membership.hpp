@@ -122,6 +122,12 @@ struct membership_state {
   void schedule_retry(const std::string& address);
 
   void failed(const std::string& address, const std::string& why);
+  /// A failed request to `address`; a refused cookie (`errc::unauthorized`)
+  /// is warned about once per address: "<address><refusal>: cookie mismatch".
+  void failed(const std::string& address, const caf::error& err,
+              const char* refusal);
+  /// Logs `text` as a warning unless `address` was warned about already.
+  void warn_once(const std::string& address, const std::string& text);
 
   void connect(const std::string& address);
 
