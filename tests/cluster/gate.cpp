@@ -44,6 +44,23 @@ int raw_connect(uint16_t port) {
   return fd;
 }
 
+/// A listening socket of our own on a free loopback port (a fake peer).
+int listen_loopback(int backlog, uint16_t& port) {
+  auto fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0
+      || ::listen(fd, backlog) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(sa.sin_port);
+  return fd;
+}
+
 /// Reads until the peer closes (true) or `limit` passes (false); counts
 /// the bytes that arrived.
 bool closed_by_peer(int fd, std::chrono::milliseconds limit,
@@ -164,14 +181,9 @@ CAF_TEST(a peer with another cookie is refused and told so) {
 
 CAF_TEST(a server without the cookie cannot fake the verdict) {
   // A listener that answers the hello with garbage of the right size.
-  auto lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CAF_REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-  CAF_REQUIRE(::listen(lfd, 1) == 0);
-  socklen_t len = sizeof(sa);
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len);
+  uint16_t port = 0;
+  auto lfd = listen_loopback(1, port);
+  CAF_REQUIRE(lfd >= 0);
   std::thread fake{[lfd] {
     pollfd p{lfd, POLLIN, 0};
     if (::poll(&p, 1, 10000) != 1)
@@ -195,7 +207,7 @@ CAF_TEST(a server without the cookie cannot fake the verdict) {
   caf::scoped_actor self{client};
   uint8_t code = 0;
   self->request(connector, 10s, caf::connect_atom::value,
-                std::string{"127.0.0.1"}, ntohs(sa.sin_port))
+                std::string{"127.0.0.1"}, port)
     .receive([&](const caf::node_id&, caf::strong_actor_ptr&,
                  const std::set<std::string>&) {},
              [&](caf::error& err) { code = code_of(err); });
@@ -275,21 +287,16 @@ CAF_TEST(when the handshake is full the longest waiting connection goes) {
 CAF_TEST(a second dial to an address waits for the first) {
   // A listener that accepts and never says hello: the first dial waits
   // for its deadline; a retry meanwhile is refused, not a second thread.
-  auto lfd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CAF_REQUIRE(::bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
-  CAF_REQUIRE(::listen(lfd, 4) == 0);
-  socklen_t len = sizeof(sa);
-  ::getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len);
+  uint16_t port = 0;
+  auto lfd = listen_loopback(4, port);
+  CAF_REQUIRE(lfd >= 0);
   auto cfg = with_cookie("s3cret");
   cfg.handshake_timeout = 1s;
   auto connector = app::spawn_connector(client, cfg);
   caf::scoped_actor self{client};
   auto ask = [&] {
     return self->request(connector, 10s, caf::connect_atom::value,
-                         std::string{"127.0.0.1"}, ntohs(sa.sin_port));
+                         std::string{"127.0.0.1"}, port);
   };
   auto first = ask();
   auto second = ask();

@@ -13,6 +13,8 @@ import time
 import urllib.error
 import urllib.request
 
+import sanitizers
+
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 _running = []
@@ -37,17 +39,11 @@ atexit.register(_kill_all)
 signal.signal(signal.SIGTERM, lambda *_: (_kill_all(), os._exit(1)))
 
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                     "runtime error:", "UndefinedBehaviorSanitizer")
-
-
 def check_sanitizers(name, text):
     """Sanitizer builds: a report in a node's stderr fails the test."""
-    for marker in SANITIZER_MARKERS:
-        i = text.find(marker)
-        if i >= 0:
-            raise AssertionError("%s: sanitizer report:\n%s"
-                                 % (name, text[max(0, i - 2000):i + 6000]))
+    found = sanitizers.report(text)
+    if found:
+        raise AssertionError("%s: sanitizer report:\n%s" % (name, found))
 
 
 def start_process(args, stdout=subprocess.PIPE, stderr=None, env=None):
