@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <thread>
 #include <vector>
@@ -44,11 +46,20 @@ caf::actor basp_of(caf::actor_system& sys) {
 
 /// Wraps an authenticated socket for CAF: plain TCP or TLS (the TLS
 /// handshake then runs inside CAF's multiplexer, only for cookie holders).
+/// Null when TLS cannot be set up: CAF's session reads the openssl.* files
+/// for every connection and throws when they became unreadable. The socket
+/// belongs to the scribe only when one is returned.
 caf::io::scribe_ptr make_scribe(caf::actor_system& sys, int fd, bool tls,
                                 bool accepted) {
-  if (tls)
+  if (!tls)
+    return sys.middleman().backend().new_scribe(fd);
+  try {
     return make_tls_scribe(sys, fd, accepted);
-  return sys.middleman().backend().new_scribe(fd);
+  } catch (const std::exception& ex) {
+    log::warning(std::string{"[ClusterMonitor] cannot set up TLS: "}
+                 + ex.what());
+    return nullptr;
+  }
 }
 
 /// The remote address, and the group it counts against for the limits:
@@ -63,6 +74,11 @@ std::pair<std::string, std::string> host_of(const sockaddr_storage& sa) {
   }
   if (sa.ss_family == AF_INET6) {
     auto addr = reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&addr)) {
+      // An IPv4 peer on a dual-stack port: counts as its IPv4 address.
+      inet_ntop(AF_INET, addr.s6_addr + 12, buf, sizeof(buf));
+      return {buf, buf};
+    }
     inet_ntop(AF_INET6, &addr, buf, sizeof(buf));
     std::string text = buf;
     std::fill(addr.s6_addr + 8, addr.s6_addr + 16, 0);
@@ -75,7 +91,9 @@ std::pair<std::string, std::string> host_of(const sockaddr_storage& sa) {
 int millis_until(clock_type::time_point deadline) {
   auto left = std::chrono::duration_cast<milliseconds>(deadline
                                                        - clock_type::now());
-  return static_cast<int>(std::max<milliseconds::rep>(0, left.count() + 1));
+  // Clamped: a poll timeout is an int (and negative means forever).
+  return static_cast<int>(std::clamp<milliseconds::rep>(left.count() + 1, 0,
+                                                        INT32_MAX));
 }
 
 /// Sends all of `data` on a fresh connection (a frame this small fits in
@@ -142,7 +160,8 @@ caf::expected<int> connect_to(const std::string& host, uint16_t port,
         ok = r > 0
              && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
              && err == 0;
-        why = r == 0 ? "connect timed out" : std::string{strerror(err)};
+        why = r == 0 ? "connect timed out"
+                     : std::string{strerror(r < 0 ? errno : err)};
       } else {
         why = strerror(errno);
       }
@@ -159,42 +178,62 @@ caf::expected<int> connect_to(const std::string& host, uint16_t port,
   return fd;
 }
 
-/// The client side of the gate handshake; returns the connected socket.
+/// The client side of the gate handshake on a connected socket.
+caf::error handshake(int fd, const gate_config& cfg,
+                     clock_type::time_point deadline);
+
+/// Connects and runs the client side of the gate handshake; returns the
+/// socket, or closes it (whatever failed, even by an exception).
 caf::expected<int> dial(const std::string& host, uint16_t port,
                         const gate_config& cfg) {
   auto deadline = clock_type::now() + cfg.handshake_timeout;
   auto fd = connect_to(host, port, deadline);
   if (!fd)
     return fd;
-  auto fail = [&](caf::error err) -> caf::expected<int> {
+  caf::error err;
+  try {
+    err = handshake(*fd, cfg, deadline);
+  } catch (const std::exception& ex) {
+    err = caf::make_error(caf::sec::cannot_connect_to_node, ex.what());
+  }
+  if (err) {
     ::close(*fd);
     return err;
-  };
-  auto hello = read_exactly(*fd, auth::gate::hello_size, deadline);
-  if (!hello)
-    return fail(std::move(hello.error()));
-  auto sn = auth::gate::nonce_of_hello(*hello);
-  if (sn.empty())
-    return fail(caf::make_error(caf::sec::cannot_connect_to_node,
-                                "not an agentmesh cluster port"));
-  auto cn = auth::make_nonce();
-  if (!send_frame(*fd, auth::gate::answer(cfg.cookie, sn, cn)))
-    return fail(caf::make_error(caf::sec::cannot_connect_to_node,
-                                "connection closed in the cluster handshake"));
-  auto verdict = read_exactly(*fd, auth::gate::verdict_size, deadline);
-  if (!verdict)
-    return fail(std::move(verdict.error()));
-  if (*verdict == auth::gate::refuse())
-    return fail(make_error(errc::unauthorized, "cookie mismatch"));
-  if (!auth::equal(*verdict, auth::gate::accept(cfg.cookie, sn, cn)))
-    return fail(make_error(errc::unauthorized,
-                           "cookie mismatch (the peer could not prove it)"));
+  }
   return fd;
 }
 
-/// Dials one peer on a thread of its own, then leaves the answer to BASP.
-connector_actor::behavior_type dialer(connector_actor::pointer self,
-                                      gate_config cfg, basp_connector basp) {
+caf::error handshake(int fd, const gate_config& cfg,
+                     clock_type::time_point deadline) {
+  auto hello = read_exactly(fd, auth::gate::hello_size, deadline);
+  if (!hello)
+    return std::move(hello.error());
+  auto sn = auth::gate::nonce_of_hello(*hello);
+  if (sn.empty())
+    return caf::make_error(caf::sec::cannot_connect_to_node,
+                           "not an agentmesh cluster port");
+  auto cn = auth::make_nonce();
+  if (!send_frame(fd, auth::gate::answer(cfg.cookie, sn, cn)))
+    return caf::make_error(caf::sec::cannot_connect_to_node,
+                           "connection closed in the cluster handshake");
+  auto verdict = read_exactly(fd, auth::gate::verdict_size, deadline);
+  if (!verdict)
+    return std::move(verdict.error());
+  if (*verdict == auth::gate::refuse())
+    return make_error(errc::unauthorized, "cookie mismatch");
+  if (!auth::equal(*verdict, auth::gate::accept(cfg.cookie, sn, cn)))
+    return make_error(errc::unauthorized,
+                      "cookie mismatch (the peer could not prove it)");
+  return caf::none;
+}
+
+/// Dials one peer on a thread of its own, then leaves the answer to BASP
+/// unless the node began to stop meanwhile (`stopping`: a connection BASP
+/// takes in the same multiplexer round in which CAF's middleman stops is
+/// never freed, see tests/lsan.supp).
+connector_actor::behavior_type
+dialer(connector_actor::pointer self, gate_config cfg, basp_connector basp,
+       std::shared_ptr<const std::atomic<bool>> stopping) {
   return {
     [=](caf::connect_atom, const std::string& host, uint16_t port)
       -> caf::result<caf::node_id, caf::strong_actor_ptr,
@@ -203,6 +242,11 @@ connector_actor::behavior_type dialer(connector_actor::pointer self,
       auto fd = dial(host, port, cfg);
       if (!fd)
         return std::move(fd.error());
+      if (*stopping) {
+        ::close(*fd);
+        return caf::make_error(caf::sec::cannot_connect_to_node,
+                               "the node is stopping");
+      }
       auto sc = make_scribe(self->system(), *fd, cfg.tls, false);
       if (!sc) {
         ::close(*fd);
@@ -321,15 +365,7 @@ struct cluster_gate::impl {
       return;
     }
     // From here on the socket belongs to the scribe (it closes it).
-    caf::io::scribe_ptr sc;
-    try {
-      sc = make_scribe(sys, c.fd, cfg.tls, true);
-    } catch (const std::exception& ex) {
-      // CAF's TLS session reads the openssl.* files for every connection
-      // and throws when they became unreadable.
-      log::warning(std::string{"[ClusterMonitor] cannot set up TLS: "}
-                   + ex.what());
-    }
+    auto sc = make_scribe(sys, c.fd, cfg.tls, true);
     if (!sc) {
       drop(c, "cannot set up TLS");
       return;
@@ -438,8 +474,15 @@ struct cluster_gate::impl {
         timeout = timeout < 0 ? t : std::min(timeout, t);
       }
       auto n = ::poll(fds.data(), fds.size(), timeout);
-      if (n < 0 && errno != EINTR)
-        break;
+      if (n < 0 && errno != EINTR) {
+        // Only ENOMEM is possible here: wait a moment and go on (handshakes
+        // past their deadline are dropped below), never stop accepting.
+        log::warning(std::string{"[ClusterMonitor] poll failed: "}
+                     + strerror(errno));
+        pollfd w{wake, POLLIN, 0};
+        if (::poll(&w, 1, 100) > 0)
+          break;
+      }
       if (n > 0 && fds[0].revents != 0)
         break;
       now = clock_type::now();
@@ -520,9 +563,13 @@ connector_actor spawn_connector(caf::actor_system& sys, gate_config cfg) {
   auto basp = caf::actor_cast<basp_connector>(basp_of(sys));
   using result_t = caf::result<caf::node_id, caf::strong_actor_ptr,
                                std::set<std::string>>;
+  // Set when the connector goes (at shutdown): dials still running then
+  // do not hand their connection over.
+  auto stopping = std::make_shared<std::atomic<bool>>(false);
   return sys.spawn(
-    [cfg, basp](connector_actor::stateful_pointer<connector_state> self)
-      -> connector_actor::behavior_type {
+    [cfg, basp, stopping](connector_actor::stateful_pointer<connector_state>
+                            self) -> connector_actor::behavior_type {
+      self->attach_functor([stopping] { *stopping = true; });
       return {
         [=](caf::connect_atom x, const std::string& host,
             uint16_t port) -> result_t {
@@ -534,7 +581,7 @@ connector_actor spawn_connector(caf::actor_system& sys, gate_config cfg) {
             caf::node_id, caf::strong_actor_ptr, std::set<std::string>>();
           // Connecting and the handshake block: each dial gets a thread.
           auto helper = self->system().spawn<caf::detached>(dialer, cfg,
-                                                            basp);
+                                                            basp, stopping);
           // The handshake, then BASP's own (bounded by its heartbeat).
           auto limit = cfg.handshake_timeout * 2 + std::chrono::seconds(5);
           self->request(helper, limit, x, host, port)
