@@ -110,6 +110,16 @@ checker in_range(int64_t lo, int64_t hi = max_size) {
   };
 }
 
+/// A time limit: zero would time out everything at once.
+checker above_zero() {
+  return [](const caf::config_value& x) -> std::optional<std::string> {
+    auto d = caf::get_if<caf::timespan>(&x);
+    if (!d || d->count() <= 0)
+      return std::string{"expected a duration above zero"};
+    return std::nullopt;
+  };
+}
+
 checker seeds_check() {
   return [](const caf::config_value& x) -> std::optional<std::string> {
     for (auto& s : caf::get<caf::config_value::list>(x)) {
@@ -153,6 +163,10 @@ const std::map<std::string, checker>& constraints() {
     {"http.max-connections", in_range(1)},
     {"http.max-batch", in_range(1)},
     {"cluster.seeds", seeds_check()},
+    {"http.idle-timeout", above_zero()},
+    {"http.header-timeout", above_zero()},
+    {"http.request-timeout", above_zero()},
+    {"cluster.handshake-timeout", above_zero()},
     {"agents.max-restarts", in_range(0)},
     {"agents.max-inbox", in_range(1)},
     {"agents.task-history", in_range(1)},

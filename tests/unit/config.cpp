@@ -178,6 +178,11 @@ CAF_TEST(checks come from the option set) {
                   "node.name: expected a quoted string");
   CAF_CHECK_EQUAL(check("http.idle-timeout", caf::timespan{-1}),
                   "http.idle-timeout: expected a positive duration");
+  CAF_CHECK_EQUAL(check("http.header-timeout", caf::timespan{0}),
+                  "http.header-timeout: expected a duration above zero");
+  CAF_CHECK_EQUAL(check("cluster.handshake-timeout", caf::timespan{0}),
+                  "cluster.handshake-timeout: expected a duration above zero");
+  CAF_CHECK_EQUAL(check("agents.handoff-drain", caf::timespan{0}), "");
   // CAF's own sections: its keys are checked, others left alone.
   CAF_CHECK_EQUAL(check("scheduler.max-threads", std::string{"x"}),
                   "scheduler.max-threads: expected a non-negative integer");
