@@ -27,6 +27,13 @@ struct request_parser::impl {
   /// space or tab, to look behind a header value.
   const char* buf_begin = nullptr;
   char last_non_ws = 0;
+  /// Between a field name and its value: where the name ended in this
+  /// buffer (null: before it), and the line feeds seen there in earlier
+  /// buffers. http-parser skips a folded line of only white space after
+  /// an empty value; a line feed there is how it shows.
+  bool awaiting_value = false;
+  const char* field_end = nullptr;
+  size_t lf_after_field = 0;
 
   static impl& self(http_parser* p) {
     return *static_cast<impl*>(p->data);
@@ -82,6 +89,7 @@ struct request_parser::impl {
       s.header_bytes = 0;
       s.in_message = true;
       s.in_head = true;
+      s.awaiting_value = false;
       return 0;
     };
     settings.on_url = [](http_parser* p, const char* at, size_t n) {
@@ -106,10 +114,25 @@ struct request_parser::impl {
       // split across reads), so many tiny headers add up.
       auto separators = s.field.empty() ? 4 : 0;
       s.field.append(at, n);
+      s.awaiting_value = true;
+      s.field_end = at + n;
+      s.lf_after_field = 0;
       return s.count_header_bytes(n + separators);
     };
     settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto& s = self(p);
+      if (s.awaiting_value) {
+        // Only an empty value's own line end lies between the name and
+        // where its value starts; more is obsolete line folding.
+        s.awaiting_value = false;
+        auto from = s.field_end != nullptr ? s.field_end : s.buf_begin;
+        auto lfs = s.lf_after_field
+                   + static_cast<size_t>(std::count(from, at, '\n'));
+        if (lfs > (n == 0 ? 1u : 0u)) {
+          s.error = status::bad_request;
+          return -1;
+        }
+      }
       if (n == 0) {
         // An empty value ("X-Empty:"): http-parser points past its line.
         s.last_was_value = true;
@@ -187,6 +210,12 @@ request_parser::status request_parser::feed(const char* data, size_t n,
   s.buf_begin = data;
   auto consumed = http_parser_execute(&s.parser, &s.settings, data, n);
   s.out = nullptr;
+  if (s.awaiting_value) {
+    auto from = s.field_end != nullptr ? s.field_end : data;
+    s.lf_after_field += static_cast<size_t>(
+      std::count(from, data + consumed, '\n'));
+    s.field_end = nullptr;
+  }
   for (auto i = n; i > 0; --i)
     if (data[i - 1] != ' ' && data[i - 1] != '\t') {
       s.last_non_ws = data[i - 1];

@@ -393,6 +393,10 @@ void on_data(conn_pointer self, caf::io::new_data_msg& msg,
       break;
     dispatch(self, msg.handle, sc, std::move(req));
   }
+  // A head begun in the same read that completed an earlier request gets
+  // a clock of its own (not the rest of the earlier head's).
+  if (!reqs.empty())
+    st.head_clock = false;
   watch_head(self, status == request_parser::status::ok
                      && st.parser->mid_head(),
              sc);

@@ -136,6 +136,22 @@ CAF_TEST(obsolete line folding is rejected) {
   CAF_CHECK(out.empty());
 }
 
+CAF_TEST(folding after an empty value is rejected) {
+  for (std::string head : {"GET / HTTP/1.1\r\nX-A:\r\n \r\n\r\n",
+                           "GET / HTTP/1.1\r\nX-A:\r\n two\r\n\r\n",
+                           "GET / HTTP/1.1\r\nX-A:  \r\n\t\r\n\r\n"}) {
+    for (size_t cut = 1; cut < head.size(); ++cut) {
+      request_parser p{limits{}};
+      std::vector<request> xs;
+      auto x = p.feed(head.data(), cut, xs);
+      if (x == status::ok)
+        x = p.feed(head.data() + cut, head.size() - cut, xs);
+      CAF_CHECK_EQUAL(x, status::bad_request);
+      CAF_CHECK(xs.empty());
+    }
+  }
+}
+
 CAF_TEST(folding split across reads is rejected too) {
   CAF_CHECK(feed("GET / HTTP/1.1\r\nX-A: one\r\n") == status::ok);
   // Rejected as soon as the parser has seen the folding.
