@@ -230,8 +230,9 @@ CAF_TEST(a stranger speaking the node protocol is dropped at once) {
   // It got the hello and nothing else.
   CAF_CHECK_EQUAL(received, auth::gate::hello_size);
   ::close(fd);
-  CAF_CHECK(eventually([&] { return gate->dropped() == 1; }));
-  CAF_CHECK_EQUAL(gate->pending(), 0u);
+  // (The count goes up before the thread publishes what is pending.)
+  CAF_CHECK(eventually(
+    [&] { return gate->dropped() == 1 && gate->pending() == 0; }));
   CAF_CHECK_EQUAL(gate->admitted(), 0u);
 }
 
@@ -239,14 +240,15 @@ CAF_TEST(a peer that stays silent is dropped after the handshake timeout) {
   auto cfg = with_cookie("s3cret");
   cfg.handshake_timeout = 300ms;
   open(cfg);
+  // The deadline runs from the accept, which comes after this.
+  auto t0 = std::chrono::steady_clock::now();
   auto fd = raw_connect(gate->port());
   CAF_REQUIRE(fd >= 0);
   // Half an answer, then nothing.
   auto half = std::string{"AMGATE1 0123"};
   ::send(fd, half.data(), half.size(), MSG_NOSIGNAL);
-  auto t0 = std::chrono::steady_clock::now();
   CAF_CHECK(closed_by_peer(fd, 5s));
-  CAF_CHECK(std::chrono::steady_clock::now() - t0 >= 250ms);
+  CAF_CHECK(std::chrono::steady_clock::now() - t0 >= 300ms);
   ::close(fd);
   CAF_CHECK(eventually([&] { return gate->pending() == 0; }));
   // The port still admits a real peer afterwards.
