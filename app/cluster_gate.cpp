@@ -240,13 +240,9 @@ caf::error handshake(int fd, const gate_config& cfg,
   return caf::none;
 }
 
-/// Dials one peer on a thread of its own, then leaves the answer to BASP
-/// unless the node began to stop meanwhile (`stopping`: a connection BASP
-/// takes in the same multiplexer round in which CAF's middleman stops is
-/// never freed, see tests/lsan.supp).
-connector_actor::behavior_type
-dialer(connector_actor::pointer self, gate_config cfg, basp_connector basp,
-       std::shared_ptr<const std::atomic<bool>> stopping) {
+/// Dials one peer on a thread of its own, then leaves the answer to BASP.
+connector_actor::behavior_type dialer(connector_actor::pointer self,
+                                      gate_config cfg, basp_connector basp) {
   return {
     [=](caf::connect_atom, const std::string& host, uint16_t port)
       -> caf::result<caf::node_id, caf::strong_actor_ptr,
@@ -255,11 +251,6 @@ dialer(connector_actor::pointer self, gate_config cfg, basp_connector basp,
       auto fd = dial(host, port, cfg);
       if (!fd)
         return std::move(fd.error());
-      if (*stopping) {
-        ::close(*fd);
-        return caf::make_error(caf::sec::cannot_connect_to_node,
-                               "the node is stopping");
-      }
       auto sc = make_scribe(self->system(), *fd, cfg.tls, false);
       if (!sc) {
         ::close(*fd);
@@ -576,13 +567,9 @@ connector_actor spawn_connector(caf::actor_system& sys, gate_config cfg) {
   auto basp = caf::actor_cast<basp_connector>(basp_of(sys));
   using result_t = caf::result<caf::node_id, caf::strong_actor_ptr,
                                std::set<std::string>>;
-  // Set when the connector goes (at shutdown): dials still running then
-  // do not hand their connection over.
-  auto stopping = std::make_shared<std::atomic<bool>>(false);
   return sys.spawn(
-    [cfg, basp, stopping](connector_actor::stateful_pointer<connector_state>
-                            self) -> connector_actor::behavior_type {
-      self->attach_functor([stopping] { *stopping = true; });
+    [cfg, basp](connector_actor::stateful_pointer<connector_state> self)
+      -> connector_actor::behavior_type {
       return {
         [=](caf::connect_atom x, const std::string& host,
             uint16_t port) -> result_t {
@@ -594,7 +581,7 @@ connector_actor spawn_connector(caf::actor_system& sys, gate_config cfg) {
             caf::node_id, caf::strong_actor_ptr, std::set<std::string>>();
           // Connecting and the handshake block: each dial gets a thread.
           auto helper = self->system().spawn<caf::detached>(dialer, cfg,
-                                                            basp, stopping);
+                                                            basp);
           // The handshake, then BASP's own (bounded by its heartbeat).
           auto limit = cfg.handshake_timeout * 2 + std::chrono::seconds(5);
           self->request(helper, limit, x, host, port)

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -80,6 +81,10 @@ node_process::node_process(std::vector<std::string> args,
     close(out[0]);
     close(out[1]);
     unsetenv("PORT");
+    // Sanitizer builds: a leak report is judged by sanitizer_report (it
+    // knows CAF's own exit cycle), not by LeakSanitizer's exit code 23.
+    if (auto lsan = getenv("LSAN_OPTIONS"))
+      setenv("LSAN_OPTIONS", (std::string{lsan} + ":exitcode=0").c_str(), 1);
     for (auto& [k, v] : env)
       setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> argv;
@@ -140,10 +145,34 @@ node_process::~node_process() {
     close(out_fd_);
 }
 
+namespace {
+
+/// CAF 0.17.6 can leave its own BASP broker in a reference cycle when a
+/// node that has peers exits (its spawn servers and the actors it
+/// monitors for peers notify it while it is exiting): LeakSanitizer then
+/// reports only indirect leaks, CAF's BASP broker among them, and no frame
+/// of ours. That one report is a known CAF bug (docs/ARCHITECTURE.md), not
+/// a failure; any direct leak, or a cycle without the broker, still is.
+/// (tests/observe/sanitizers.py has the same rule.)
+bool caf_basp_exit_cycle(const std::string& text, size_t at) {
+  auto end = text.find("SUMMARY: AddressSanitizer", at);
+  auto block = text.substr(at, end == std::string::npos ? end : end - at);
+  return block.find("Direct leak") == std::string::npos
+         && block.find("spawn_impl<caf::io::basp_broker") != std::string::npos;
+}
+
+} // namespace
+
 std::string sanitizer_report(const std::string& text) {
   for (auto marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                       "runtime error:", "UndefinedBehaviorSanitizer"}) {
     auto i = text.find(marker);
+    while (i != std::string::npos
+           && std::string_view{marker} == "ERROR: LeakSanitizer"
+           && caf_basp_exit_cycle(text, i)) {
+      CAF_MESSAGE("ignored: CAF's BASP broker left in a cycle at exit");
+      i = text.find(marker, i + 1);
+    }
     if (i != std::string::npos)
       return text.substr(i > 2000 ? i - 2000 : 0, 8000);
   }

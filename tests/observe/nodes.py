@@ -47,7 +47,8 @@ def check_sanitizers(name, text):
 
 
 def start_process(args, stdout=subprocess.PIPE, stderr=None, env=None):
-    p = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=env,
+    p = subprocess.Popen(args, stdout=stdout, stderr=stderr,
+                         env=sanitizers.child_env(env),
                          preexec_fn=_child_setup)
     _running.append(p)
     return p
