@@ -180,30 +180,6 @@ caf::expected<int> connect_to(const std::string& host, uint16_t port,
 
 /// The client side of the gate handshake on a connected socket.
 caf::error handshake(int fd, const gate_config& cfg,
-                     clock_type::time_point deadline);
-
-/// Connects and runs the client side of the gate handshake; returns the
-/// socket, or closes it (whatever failed, even by an exception).
-caf::expected<int> dial(const std::string& host, uint16_t port,
-                        const gate_config& cfg) {
-  auto deadline = clock_type::now() + cfg.handshake_timeout;
-  auto fd = connect_to(host, port, deadline);
-  if (!fd)
-    return fd;
-  caf::error err;
-  try {
-    err = handshake(*fd, cfg, deadline);
-  } catch (const std::exception& ex) {
-    err = caf::make_error(caf::sec::cannot_connect_to_node, ex.what());
-  }
-  if (err) {
-    ::close(*fd);
-    return err;
-  }
-  return fd;
-}
-
-caf::error handshake(int fd, const gate_config& cfg,
                      clock_type::time_point deadline) {
   auto hello = read_exactly(fd, auth::gate::hello_size, deadline);
   if (!hello)
@@ -238,6 +214,27 @@ caf::error handshake(int fd, const gate_config& cfg,
       ; // a signal: again
   }
   return caf::none;
+}
+
+/// Connects and runs the client side of the gate handshake; returns the
+/// socket, or closes it (whatever failed, even by an exception).
+caf::expected<int> dial(const std::string& host, uint16_t port,
+                        const gate_config& cfg) {
+  auto deadline = clock_type::now() + cfg.handshake_timeout;
+  auto fd = connect_to(host, port, deadline);
+  if (!fd)
+    return fd;
+  caf::error err;
+  try {
+    err = handshake(*fd, cfg, deadline);
+  } catch (const std::exception& ex) {
+    err = caf::make_error(caf::sec::cannot_connect_to_node, ex.what());
+  }
+  if (err) {
+    ::close(*fd);
+    return err;
+  }
+  return fd;
 }
 
 /// Dials one peer on a thread of its own, then leaves the answer to BASP.
