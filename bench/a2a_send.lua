@@ -12,14 +12,10 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["A2A-Version"] = "1.0"
 
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "checked.lua")
 
 -- Per-thread globals (wrk's thread:get reads globals).
-prefix, sent, bad, checked = "", 0, 0, 0
+prefix, sent = "", 0
 function init(args)
   math.randomseed(os.time() * 1000 + tid)
   prefix = string.format("wrk-%d-%d-%06x", os.time(), tid, math.random(0, 0xffffff))
@@ -33,18 +29,6 @@ function request()
   return wrk.format(nil, path, nil, body)
 end
 
-function response(status, headers, body)
-  checked = checked + 1
-  if status ~= 200 or not body:find('"TASK_STATE_COMPLETED"', 1, true) then
-    bad = bad + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local total_bad, total = 0, 0
-  for _, thread in ipairs(threads) do
-    total_bad = total_bad + thread:get("bad")
-    total = total + thread:get("checked")
-  end
-  io.write(string.format("not completed: %d of %d\n", total_bad, total))
-end
+check_replies("not completed", function(status, body)
+  return status == 200 and body:find('"TASK_STATE_COMPLETED"', 1, true)
+end)

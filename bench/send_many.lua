@@ -9,12 +9,9 @@ wrk.method = "POST"
 wrk.path = "/a2a"
 wrk.headers["Content-Type"] = "application/json"
 
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "checked.lua")
 
-sent, bad, checked = 0, 0, 0
+sent = 0
 function request()
   sent = sent + 1
   local body = '{"jsonrpc":"2.0","method":"SendMessage","params":{"agent":"'
@@ -23,18 +20,6 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 
-function response(status, headers, body)
-  checked = checked + 1
-  if status ~= 200 or not body:find('"task_id"', 1, true) then
-    bad = bad + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local total_bad, total = 0, 0
-  for _, thread in ipairs(threads) do
-    total_bad = total_bad + thread:get("bad")
-    total = total + thread:get("checked")
-  end
-  io.write(string.format("not queued: %d of %d\n", total_bad, total))
-end
+check_replies("not queued", function(status, body)
+  return status == 200 and body:find('"task_id"', 1, true)
+end)

@@ -266,7 +266,6 @@ def main():
         # Idle sockets fill http.max-connections (40): /health answers 503
         # until the header timeout closes them, then 200 again (not after
         # the 30 s idle timeout).
-        host, port = n1.url[len("http://"):].split(":")
         hogs = [socket.create_connection((host, int(port)))
                 for _ in range(45)]
         t0 = time.monotonic()
