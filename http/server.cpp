@@ -512,13 +512,37 @@ caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
 struct acceptor_state {
   std::set<caf::actor> connections;
   bool draining = false;
+  // True once the multiplexer has applied the doorman's registration (see
+  // stop_when_done).
+  bool registered = false;
   caf::error stop_reason;
   static inline const char* name = "http_acceptor";
 };
 
-caf::behavior acceptor(caf::stateful_actor<acceptor_state, caf::io::broker>* self,
-                       caf::io::doorman_ptr doorman, shared_config_ptr sc) {
+using acceptor_actor = caf::stateful_actor<acceptor_state, caf::io::broker>;
+
+/// Stops listening and quits once no connection is left. CAF 0.17.6's
+/// multiplexer squashes an "add read" and a "del read" queued in the same
+/// round into nothing, so a doorman closed in the round that registered it
+/// is never told it left the loop and leaks (a SIGTERM right after start-up).
+/// Until the registration is applied, closing and quitting wait for it.
+void stop_when_done(acceptor_actor* self) {
+  auto& st = self->state;
+  if (!st.draining || !st.registered)
+    return;
+  self->close_all();
+  if (st.connections.empty())
+    self->quit(st.stop_reason);
+}
+
+caf::behavior acceptor(acceptor_actor* self, caf::io::doorman_ptr doorman,
+                       shared_config_ptr sc) {
   self->add_doorman(std::move(doorman));
+  // The registration queued above is applied at the end of this multiplexer
+  // round; a function posted now runs in the next one.
+  self->backend().post([hdl = caf::actor{self}] {
+    caf::anon_send(hdl, caf::ok_atom::value);
+  });
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& conns = self->state.connections;
     for (auto i = conns.begin(); i != conns.end(); ++i) {
@@ -527,8 +551,7 @@ caf::behavior acceptor(caf::stateful_actor<acceptor_state, caf::io::broker>* sel
         break;
       }
     }
-    if (self->state.draining && conns.empty())
-      self->quit(self->state.stop_reason);
+    stop_when_done(self);
   });
   // Told to stop (the drain took too long): stop every connection and go
   // once they are gone. A broker still alive when CAF's middleman stops is
@@ -538,11 +561,9 @@ caf::behavior acceptor(caf::stateful_actor<acceptor_state, caf::io::broker>* sel
     auto& st = self->state;
     st.draining = true;
     st.stop_reason = em.reason;
-    self->close_all();
     for (auto& conn : st.connections)
       self->send_exit(conn, caf::exit_reason::kill);
-    if (st.connections.empty())
-      self->quit(em.reason);
+    stop_when_done(self);
   });
   return {
     [=](const caf::io::new_connection_msg& msg) {
@@ -556,13 +577,15 @@ caf::behavior acceptor(caf::stateful_actor<acceptor_state, caf::io::broker>* sel
     [=](const caf::io::acceptor_closed_msg&) {
       // nop
     },
+    [=](caf::ok_atom) {
+      self->state.registered = true;
+      stop_when_done(self);
+    },
     [=](drain_atom) {
       self->state.draining = true;
-      self->close_all();
       for (auto& conn : self->state.connections)
         self->send(conn, drain_atom::value);
-      if (self->state.connections.empty())
-        self->quit();
+      stop_when_done(self);
     },
   };
 }
