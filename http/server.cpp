@@ -1,16 +1,40 @@
-// The HTTP front end: an acceptor broker and one broker per connection. The
-// brokers run on the multiplexer thread and only frame bytes; workers on
-// the scheduler produce the reply bytes.
+// The HTTP front end. One thread of its own runs an epoll loop over the
+// listening socket and every connection: framing, the static routes, the
+// order of pipelined replies, streams and timers. A connection that makes a
+// call gets a small proxy actor on the scheduler: it asks a request worker
+// and feeds the answer (and a stream's events) back to the loop.
+//
+// This replaced one CAF broker per connection: CAF 0.17.6's multiplexer
+// costs two epoll_ctl calls, an extra recv and a 16 KB buffer reset per
+// request, and ran GET /health at 0.6x nginx on this hardware (see
+// docs/ARCHITECTURE.md, "The HTTP loop").
 
 #include "http/server.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
-#include <set>
+#include <mutex>
+#include <queue>
+#include <thread>
+#include <unordered_map>
 
 #include <caf/all.hpp>
-#include <caf/io/all.hpp>
+#include <caf/io/network/native_socket.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
 
+#include "core/log.hpp"
 #include "core/trace.hpp"
 
 namespace am::http {
@@ -18,22 +42,64 @@ namespace am::http {
 namespace {
 
 using namespace std::chrono;
+using clock_type = steady_clock;
 
-/// Everything a connection needs, shared by all connections of a server.
-struct shared_config {
-  server_config cfg;
-  std::vector<worker_actor> workers;
-  event_bus_actor bus;
-  size_t next_worker = 0; // only touched on the multiplexer thread
+/// A client that does not read its replies may not make us buffer more.
+constexpr uint64_t max_unsent = 4 * 1024 * 1024;
+
+/// Bytes taken from a socket per read.
+constexpr size_t read_chunk = 16384;
+
+/// After an error reply to a request whose body may still be arriving, how
+/// long the connection keeps reading (and discarding) before it closes, so
+/// that the client is not reset before it reads the reply.
+constexpr milliseconds linger_time{500};
+
+/// A message from an actor to the loop thread.
+struct inbound {
+  enum kind_t : uint8_t {
+    result,     // a worker's answer to request `seq`
+    failed,     // the worker did not answer request `seq`
+    task_event, // an event of the task stream of request `seq`
+    sse_ready,  // the event stream is subscribed
+    sse_event,  // an event for the event stream
+    drain,      // stop accepting, answer what was asked, then close
+    stop,       // close everything now
+  };
+  kind_t kind;
+  uint64_t conn = 0;
+  uint64_t seq = 0;
+  call_result res = {};
+  std::string data = {};
+  bool last = false;
 };
 
-using shared_config_ptr = std::shared_ptr<shared_config>;
+class loop;
+using loop_ptr = std::shared_ptr<loop>;
 
-struct conn_state {
-  std::unique_ptr<request_parser> parser;
+/// What a pending call needs to turn its result into a reply.
+struct call_meta {
+  clock_type::time_point t0;
+  http_route label;
+  bool card;
+  bool head;
+  bool keep_alive;
+  std::string if_none_match;
+};
+
+struct connection {
+  connection(uint64_t id, int fd, const limits& lim)
+    : id(id), fd(fd), parser(lim) {
+    // nop
+  }
+
+  uint64_t id;
+  int fd;
+  request_parser parser;
   uint64_t next_seq = 0;   // sequence number of the next request
   uint64_t next_write = 0; // sequence number of the next reply to write
   std::map<uint64_t, reply> ready;
+  std::unordered_map<uint64_t, call_meta> calls;
   /// Write nothing after this sequence number, then close.
   uint64_t last_seq = UINT64_MAX;
   bool streaming = false;
@@ -42,202 +108,59 @@ struct conn_state {
   bool task_streaming = false;
   uint64_t stream_seq = UINT64_MAX;
   bool close_after_stream = false;
+  /// An event stream's head, written once the proxy is subscribed.
+  std::string sse_head;
   /// Task stream events that arrived before their reply's turn.
   std::map<uint64_t, std::vector<stream_event>> early;
   bool reading = true;
-  /// Bytes written by us but not yet taken by the kernel (write acks).
-  uint64_t unsent = 0;
-  /// After an error reply to a request whose body may still be arriving:
-  /// keep reading (and discarding) briefly before closing, so that the
-  /// client is not reset before it reads the reply.
+  /// Bytes not yet taken by the kernel start at `out_off`.
+  std::string out;
+  size_t out_off = 0;
+  /// The events the socket is registered for.
+  uint32_t interest = 0;
+  /// After an error reply: keep reading (and discarding) briefly before
+  /// closing.
   bool linger_on_close = false;
   bool lingering = false;
-  steady_clock::time_point last_activity = steady_clock::now();
-  /// A request head is awaited (its clock runs). The timer message carries
-  /// the generation it was set for; a later one makes it stale.
+  /// Closing: nothing is read any more, what is buffered is still written.
+  bool closing = false;
+  /// Gone: removed at the end of the current step.
+  bool dead = false;
+  clock_type::time_point last_activity = clock_type::now();
+  /// A request head is awaited (its clock runs). A timer carries the
+  /// generation it was set for; a later one makes it stale.
   bool head_clock = false;
   uint64_t head_generation = 0;
-  static inline const char* name = "http_connection";
+  /// Talks to workers and the bus for this connection (spawned on first
+  /// use).
+  caf::actor proxy;
+
+  uint64_t unsent() const {
+    return out.size() - out_off;
+  }
+
+  size_t outstanding() const {
+    return next_seq - next_write;
+  }
 };
 
-using conn_pointer = caf::stateful_actor<conn_state, caf::io::broker>*;
+/// A timer of one connection.
+struct timer {
+  enum kind_t : uint8_t { idle, head, linger, closing };
+  clock_type::time_point at;
+  uint64_t conn;
+  kind_t kind;
+  uint64_t generation;
 
-/// A timer message to the connection itself, sent anonymously: a message
-/// with the broker as its sender that arrives after the broker is gone
-/// stays in its closed mailbox and keeps it alive (a reference cycle that
-/// LeakSanitizer reported for every connection whose timer outlived it).
-template <class... Ts>
-void later(conn_pointer self, caf::timespan delay, Ts&&... xs) {
-  caf::delayed_anon_send(caf::actor_cast<caf::actor>(self), delay,
-                         std::forward<Ts>(xs)...);
-}
-
-size_t outstanding(conn_pointer self) {
-  return self->state.next_seq - self->state.next_write;
-}
-
-void close_connection(conn_pointer self, caf::io::connection_handle hdl) {
-  self->flush(hdl);
-  self->close(hdl);
-  self->quit();
-}
+  friend bool operator>(const timer& x, const timer& y) {
+    return x.at > y.at;
+  }
+};
 
 /// A JSON error reply whose detail is the reason phrase; always closes.
 std::string error_bytes(int status) {
   return serialize(error_response(status, reason_phrase(status)), false,
                    false);
-}
-
-void start_stream(conn_pointer self, caf::io::connection_handle hdl,
-                  const shared_config_ptr& sc, reply r);
-
-void start_task_stream(conn_pointer self, caf::io::connection_handle hdl,
-                       const shared_config_ptr& sc, uint64_t seq, reply r);
-
-/// A client that does not read its replies may not make us buffer more.
-constexpr uint64_t max_unsent = 4 * 1024 * 1024;
-
-bool must_pause(conn_pointer self, const shared_config_ptr& sc) {
-  return outstanding(self) >= sc->cfg.max_pipeline
-         || self->state.unsent > max_unsent;
-}
-
-void resume_reading(conn_pointer self, caf::io::connection_handle hdl,
-                    const shared_config_ptr& sc) {
-  auto& st = self->state;
-  if (!st.reading && !st.streaming && !must_pause(self, sc)) {
-    st.reading = true;
-    self->trigger(hdl);
-  }
-}
-
-/// Writes every reply that is next in order; closes when done.
-void flush_ready(conn_pointer self, caf::io::connection_handle hdl,
-                 const shared_config_ptr& sc) {
-  auto& st = self->state;
-  if (st.task_streaming)
-    return; // written once the stream ended
-  while (!st.ready.empty() && st.ready.begin()->first == st.next_write) {
-    auto r = std::move(st.ready.begin()->second);
-    st.ready.erase(st.ready.begin());
-    auto seq = st.next_write++;
-    st.last_activity = steady_clock::now();
-    if (r.task_stream) {
-      start_task_stream(self, hdl, sc, seq, std::move(r));
-      return;
-    }
-    if (r.stream) {
-      // An event stream never ends: nothing after it gets an answer.
-      st.last_seq = seq;
-      start_stream(self, hdl, sc, std::move(r));
-      return;
-    }
-    st.early.erase(seq);
-    auto& buf = self->wr_buf(hdl);
-    buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
-    st.unsent += r.bytes.size();
-    if (r.close || seq >= st.last_seq) {
-      st.last_seq = seq;
-      if (st.linger_on_close) {
-        self->flush(hdl);
-        st.lingering = true;
-        if (!st.reading) {
-          st.reading = true;
-          self->trigger(hdl);
-        }
-        later(self, std::chrono::milliseconds(500), drain_atom::value);
-        return;
-      }
-      close_connection(self, hdl);
-      return;
-    }
-  }
-  self->flush(hdl);
-  resume_reading(self, hdl, sc);
-}
-
-void start_stream(conn_pointer self, caf::io::connection_handle hdl,
-                  const shared_config_ptr& sc, reply r) {
-  auto& st = self->state;
-  st.streaming = true;
-  auto topics = r.topics;
-  if (topics.empty())
-    topics = {agent_events_topic, cluster_events_topic};
-  // Answer only once subscribed: a client that saw the headers gets every
-  // later event.
-  self->request(sc->bus, caf::infinite, subscribe_atom::value,
-                std::move(topics), caf::actor{self})
-    .then([=](bool) {
-      auto& buf = self->wr_buf(hdl);
-      buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
-      static constexpr char hello[] = ": subscribed\n\n";
-      buf.insert(buf.end(), hello, hello + sizeof(hello) - 1);
-      self->flush(hdl);
-    });
-}
-
-/// A task stream has ended: the connection goes on with the replies
-/// pipelined behind it (or closes, if the request asked for that).
-void end_task_stream(conn_pointer self, caf::io::connection_handle hdl,
-                     const shared_config_ptr& sc) {
-  auto& st = self->state;
-  auto seq = st.stream_seq;
-  st.streaming = false;
-  st.task_streaming = false;
-  st.stream_seq = UINT64_MAX;
-  st.last_activity = steady_clock::now();
-  if (st.close_after_stream || seq >= st.last_seq) {
-    close_connection(self, hdl);
-    return;
-  }
-  self->send(self, tick_atom::value); // the idle timer rests during streams
-  flush_ready(self, hdl, sc);
-}
-
-/// Writes one event of a task stream as a chunk; the last one ends the
-/// response. A reader that stopped reading is dropped.
-void write_task_event(conn_pointer self, caf::io::connection_handle hdl,
-                      const shared_config_ptr& sc, const stream_event& ev) {
-  if (self->state.unsent > max_unsent) {
-    close_connection(self, hdl);
-    return;
-  }
-  char size[20];
-  std::snprintf(size, sizeof(size), "%zx\r\n", ev.data.size() + 8);
-  std::string chunk = size;
-  chunk += "data: ";
-  chunk += ev.data;
-  chunk += "\n\n\r\n";
-  if (ev.last)
-    chunk += "0\r\n\r\n";
-  self->write(hdl, chunk.size(), chunk.data());
-  self->state.unsent += chunk.size();
-  if (ev.last)
-    end_task_stream(self, hdl, sc);
-  else
-    self->flush(hdl);
-}
-
-void start_task_stream(conn_pointer self, caf::io::connection_handle hdl,
-                       const shared_config_ptr& sc, uint64_t seq, reply r) {
-  auto& st = self->state;
-  st.streaming = true;
-  st.task_streaming = true;
-  st.stream_seq = seq;
-  st.close_after_stream = r.close;
-  auto& buf = self->wr_buf(hdl);
-  buf.insert(buf.end(), r.bytes.begin(), r.bytes.end());
-  std::vector<stream_event> early;
-  if (auto i = st.early.find(seq); i != st.early.end()) {
-    early = std::move(i->second);
-    st.early.erase(i);
-  }
-  for (auto& ev : early) {
-    write_task_event(self, hdl, sc, ev);
-    if (!st.task_streaming)
-      return; // ended (or dropped)
-  }
-  self->flush(hdl);
 }
 
 /// A task stream is a chunked response that ends with the task.
@@ -258,335 +181,829 @@ const char* sse_head = "HTTP/1.1 200 OK\r\n"
                        "Connection: keep-alive\r\n"
                        "\r\n";
 
-/// Counts one answered request.
-void count(const shared_config_ptr& sc, http_route route, int status,
-           steady_clock::time_point since) {
-  if (!sc->cfg.metrics->enabled)
-    return;
-  sc->cfg.metrics->http.observe(route, status,
-                                seconds_between(since, steady_clock::now()));
-}
+caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn,
+                    milliseconds timeout);
 
-/// Answers static routes right here (no JSON parsing, a few hundred bytes
-/// of output) and hands POST /a2a to a worker on the scheduler.
-void dispatch(conn_pointer self, caf::io::connection_handle hdl,
-              const shared_config_ptr& sc, request req) {
-  auto t0 = steady_clock::now();
-  auto seq = self->state.next_seq++;
-  if (!req.keep_alive)
-    self->state.last_seq = seq;
-  auto r = route_request(req, sc->cfg.info);
-  if (r.kind == route::metrics) {
-    // Atomics and /proc only: cheap enough for the multiplexer thread.
-    r.kind = route::respond;
-    r.res = sc->cfg.metrics->enabled
-              ? response{200, exposition_content_type,
-                         sc->cfg.metrics->exposition()}
-              : error_response(404, "Not Found");
+class loop : public std::enable_shared_from_this<loop> {
+public:
+  loop(caf::actor_system& sys, server_config cfg,
+       std::vector<worker_actor> workers, event_bus_actor bus)
+    : sys_(sys),
+      cfg_(std::move(cfg)),
+      workers_(std::move(workers)),
+      bus_(std::move(bus)) {
+    // nop
   }
-  if (r.kind == route::respond) {
-    auto head = req.method == "HEAD";
-    count(sc, r.label, r.res.status, t0);
-    self->state.ready.emplace(seq, reply{serialize(r.res, head, req.keep_alive),
-                                         !req.keep_alive});
-    flush_ready(self, hdl, sc);
-    return;
-  }
-  if (r.kind == route::events) {
-    // Nothing after an event stream on this connection gets an answer, so
-    // nothing after it runs either.
-    self->state.last_seq = seq;
-    count(sc, r.label, 200, t0);
-    self->state.ready.emplace(seq, reply{sse_head, false, true, r.topics});
-    flush_ready(self, hdl, sc);
-    return;
-  }
-  call c;
-  c.kind = r.kind == route::agent_card ? call::agent_card : call::rpc;
-  c.agent = std::move(r.agent);
-  c.body = std::move(req.body);
-  c.version = a2a_version(req);
-  c.host = authority_of(req, sc->cfg.info);
-  auto trace = trace_id_of(req.header("traceparent"));
-  c.trace_id = trace ? std::move(*trace) : new_trace_id();
-  c.sink = caf::actor{self};
-  c.seq = seq;
-  auto card = r.kind == route::agent_card;
-  auto head = req.method == "HEAD";
-  auto keep_alive = req.keep_alive;
-  auto if_none_match = card ? req.header("if-none-match") : std::string{};
-  auto label = r.label;
-  auto& w = sc->workers[sc->next_worker++ % sc->workers.size()];
-  // A call may take a lookup across the cluster plus the call itself, and
-  // the same again after a stale handle: allow all of it.
-  self->request(w, sc->cfg.request_timeout * 5, rpc_atom::value, std::move(c))
-    .then(
-      [=](call_result& res) {
-        reply out;
-        int status = 200;
-        if (res.stream) {
-          out = reply{task_sse_head(keep_alive), !keep_alive, true, {}, true};
-        } else {
-          response resp{res.status, "application/json", std::move(res.body)};
-          if (res.status == 204)
-            resp.content_type.clear();
-          if (card && res.status == 200)
-            resp = card_response(std::move(resp.body), if_none_match);
-          out = reply{serialize(resp, head, keep_alive), !keep_alive};
-          status = resp.status;
-        }
-        count(sc, label, status, t0);
-        self->state.ready.emplace(seq, std::move(out));
-        flush_ready(self, hdl, sc);
-      },
-      [=](caf::error&) {
-        count(sc, label, 500, t0);
-        self->state.ready.emplace(
-          seq, reply{error_bytes(500), true});
-        flush_ready(self, hdl, sc);
-      });
-}
 
-/// Starts the header clock (if not running) or stops it (head complete).
-void watch_head(conn_pointer self, bool awaiting, const shared_config_ptr& sc) {
-  auto& st = self->state;
-  if (!awaiting || st.head_clock) {
-    st.head_clock = awaiting;
-    return;
+  ~loop() {
+    for (auto& kvp : conns_)
+      ::close(kvp.second->fd);
+    for (auto fd : {listener_, ep_, wake_})
+      if (fd >= 0)
+        ::close(fd);
   }
-  st.head_clock = true;
-  later(self, sc->cfg.header_timeout, head_atom::value, ++st.head_generation);
-}
 
-/// The header clock ran out: 408 (in turn, after earlier replies), close.
-void head_timeout(conn_pointer self, caf::io::connection_handle hdl,
-                  const shared_config_ptr& sc) {
-  auto& st = self->state;
-  st.head_clock = false;
-  // After an event stream or a final request nothing more is read.
-  if (st.last_seq != UINT64_MAX || (st.streaming && !st.task_streaming))
-    return;
-  // We are the slow side (reading paused behind earlier replies, or a task
-  // stream in front): the head waits unread, so the clock starts over.
-  if (!st.reading || st.task_streaming) {
-    watch_head(self, true, sc);
-    return;
+  /// Binds the port, as CAF's own acceptor would (same address rules).
+  caf::expected<uint16_t> open() {
+    namespace net = caf::io::network;
+    auto fd = net::new_tcp_acceptor_impl(cfg_.port, cfg_.host.c_str(), true);
+    if (!fd)
+      return std::move(fd.error());
+    listener_ = *fd;
+    net::nonblocking(listener_, true);
+    net::child_process_inherit(listener_, false);
+    auto port = net::local_port_of_fd(listener_);
+    if (!port)
+      return std::move(port.error());
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ep_ < 0 || wake_ < 0)
+      return caf::make_error(caf::sec::cannot_open_port,
+                             "epoll or eventfd failed");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = listener_id;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, listener_, &ev);
+    ev.data.u64 = wake_id;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_, &ev);
+    return *port;
   }
-  auto seq = st.next_seq++;
-  st.last_seq = seq;
-  count(sc, http_route::invalid, 408, steady_clock::now());
-  st.ready.emplace(seq, reply{error_bytes(408), true});
-  flush_ready(self, hdl, sc);
-}
 
-void on_data(conn_pointer self, caf::io::new_data_msg& msg,
-             const shared_config_ptr& sc) {
-  auto& st = self->state;
-  // No requests after an event stream or a final request; requests
-  // pipelined behind a task stream are answered once it ended.
-  if ((st.streaming && !st.task_streaming) || st.last_seq != UINT64_MAX)
-    return;
-  std::vector<request> reqs;
-  auto status = st.parser->feed(msg.buf.data(), msg.buf.size(), reqs);
-  for (auto& req : reqs) {
-    if (st.last_seq != UINT64_MAX)
-      break;
-    dispatch(self, msg.handle, sc, std::move(req));
+  void start(caf::actor front) {
+    front_ = std::move(front);
+    // The front actor keeps the loop alive until it joined this thread.
+    thread_ = std::thread{[this] { run(); }};
   }
-  // A head begun in the same read that completed an earlier request gets
-  // a clock of its own (not the rest of the earlier head's).
-  if (!reqs.empty())
-    st.head_clock = false;
-  watch_head(self, status == request_parser::status::ok
-                     && st.parser->mid_head(),
-             sc);
-  // The interim answer may only go out when no earlier reply is pending;
-  // otherwise the client sends its body after its own short wait.
-  if (st.parser->take_expect_continue() && status == request_parser::status::ok
-      && outstanding(self) == 0 && st.last_seq == UINT64_MAX) {
-    static constexpr char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    self->write(msg.handle, sizeof(cont) - 1, cont);
-    self->flush(msg.handle);
-  }
-  if (status != request_parser::status::ok && st.last_seq == UINT64_MAX) {
-    auto seq = st.next_seq++;
-    st.last_seq = seq;
-    st.linger_on_close = true;
-    auto code = status == request_parser::status::body_too_large     ? 413
-                : status == request_parser::status::header_too_large ? 431
-                                                                     : 400;
-    count(sc, http_route::invalid, code, steady_clock::now());
-    st.ready.emplace(seq, reply{error_bytes(code), true});
-    flush_ready(self, msg.handle, sc);
-    return;
-  }
-  if (st.reading && must_pause(self, sc)) {
-    st.reading = false;
-    self->halt(msg.handle);
-  }
-}
 
-caf::behavior connection(conn_pointer self, caf::io::connection_handle hdl,
-                         shared_config_ptr sc, bool reject) {
-  if (reject) {
-    count(sc, http_route::invalid, 503, steady_clock::now());
-    auto bytes = error_bytes(503);
-    self->write(hdl, bytes.size(), bytes.data());
-    close_connection(self, hdl);
-    return {};
+  /// Thread-safe: hands a message to the loop.
+  void post(inbound msg) {
+    bool wake = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      queue_.push_back(std::move(msg));
+      wake = !wake_pending_;
+      wake_pending_ = true;
+    }
+    if (wake) {
+      uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(wake_, &one, sizeof(one));
+    }
   }
-  self->state.parser = std::make_unique<request_parser>(sc->cfg.lim);
-  self->configure_read(hdl, caf::io::receive_policy::at_most(16384));
-  self->ack_writes(hdl, true);
-  auto idle = sc->cfg.idle_timeout;
-  later(self, idle, tick_atom::value);
-  // The first request's head is awaited from the start.
-  watch_head(self, true, sc);
-  return {
-    [=](head_atom, uint64_t generation) {
-      auto& st = self->state;
-      if (st.head_clock && generation == st.head_generation)
-        head_timeout(self, hdl, sc);
-    },
-    [=](caf::io::new_data_msg& msg) { on_data(self, msg, sc); },
-    [=](caf::io::connection_closed_msg&) { self->quit(); },
-    [=](const caf::io::data_transferred_msg& msg) {
-      self->state.unsent = msg.remaining;
-      resume_reading(self, hdl, sc);
-    },
-    [=](const event& ev) {
-      if (!self->state.streaming)
-        return;
-      if (self->state.unsent > max_unsent) {
-        // An event stream reader that stopped reading: drop it rather than
-        // buffer every event for it.
-        close_connection(self, hdl);
+
+  /// Stops the loop (if running) and waits for its thread.
+  void stop_and_join() {
+    if (!thread_.joinable())
+      return;
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();
+      return;
+    }
+    post(inbound{inbound::stop});
+    thread_.join();
+  }
+
+private:
+  static constexpr uint64_t listener_id = 0;
+  static constexpr uint64_t wake_id = 1;
+
+  // -- the loop -------------------------------------------------------------
+
+  void run() {
+    pthread_setname_np(pthread_self(), "http-loop");
+    std::vector<epoll_event> events(256);
+    while (!done_) {
+      int wait = -1;
+      if (!timers_.empty()) {
+        auto dt = duration_cast<milliseconds>(timers_.top().at
+                                              - clock_type::now());
+        wait = static_cast<int>(std::clamp<int64_t>(dt.count() + 1, 0,
+                                                    60000));
+      }
+      auto n = ::epoll_wait(ep_, events.data(),
+                            static_cast<int>(events.size()), wait);
+      if (n < 0 && errno != EINTR) {
+        log::error(std::string{"[HTTP] epoll_wait failed: "}
+                   + std::strerror(errno));
+        n = 0;
+      }
+      for (int i = 0; i < n; ++i) {
+        auto id = events[i].data.u64;
+        if (id == listener_id)
+          accept_all();
+        else if (id == wake_id)
+          take_inbound();
+        else if (auto c = find(id))
+          on_socket(*c, events[i].events);
+        reap();
+      }
+      fire_timers();
+      reap();
+      finish_if_drained();
+    }
+    // Tell the front actor (it quits and joins this thread).
+    caf::anon_send(front_, caf::ok_atom::value);
+  }
+
+  connection* find(uint64_t id) {
+    auto i = conns_.find(id);
+    return i == conns_.end() || i->second->dead ? nullptr : i->second.get();
+  }
+
+  /// Removes dead connections.
+  void reap() {
+    for (auto id : dead_) {
+      auto i = conns_.find(id);
+      if (i == conns_.end())
+        continue;
+      auto& c = *i->second;
+      ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+      ::close(c.fd);
+      if (c.proxy)
+        caf::anon_send_exit(c.proxy, caf::exit_reason::kill);
+      conns_.erase(i);
+    }
+    dead_.clear();
+  }
+
+  void finish_if_drained() {
+    if (stopping_ || (draining_ && conns_.empty()))
+      done_ = true;
+  }
+
+  void accept_all() {
+    for (int i = 0; i < 64 && listener_ >= 0; ++i) {
+      auto fd = ::accept4(listener_, nullptr, nullptr,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE)
+          log::warning("[HTTP] out of file descriptors");
         return;
       }
-      std::string chunk = "data: ";
-      chunk += ev.json;
-      chunk += "\n\n";
-      self->write(hdl, chunk.size(), chunk.data());
-      self->state.unsent += chunk.size();
-      self->flush(hdl);
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      if (draining_ || conns_.size() >= cfg_.max_connections) {
+        count(http_route::invalid, 503, clock_type::now());
+        auto bytes = error_bytes(503);
+        [[maybe_unused]] auto n = ::send(fd, bytes.data(), bytes.size(),
+                                         MSG_NOSIGNAL);
+        ::close(fd);
+        continue;
+      }
+      auto id = next_id_++;
+      auto ptr = std::make_unique<connection>(id, fd, cfg_.lim);
+      auto& c = *ptr;
+      conns_.emplace(id, std::move(ptr));
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = id;
+      ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+      c.interest = EPOLLIN;
+      schedule(c, clock_type::now() + cfg_.idle_timeout, timer::idle);
+      // The first request's head is awaited from the start.
+      watch_head(c, true);
+    }
+  }
+
+  void on_socket(connection& c, uint32_t events) {
+    if ((events & EPOLLOUT) != 0) {
+      flush(c);
+      if (c.dead)
+        return;
+      resume_reading(c);
+    }
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+      if (!c.reading || c.closing) {
+        if ((events & (EPOLLHUP | EPOLLERR)) != 0)
+          drop(c);
+        return;
+      }
+      char buf[read_chunk];
+      for (int i = 0; i < 4 && c.reading && !c.closing && !c.dead; ++i) {
+        auto n = ::recv(c.fd, buf, sizeof(buf), 0);
+        if (n > 0) {
+          on_data(c, buf, static_cast<size_t>(n));
+          if (static_cast<size_t>(n) < sizeof(buf))
+            break;
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+          break;
+        drop(c); // closed by the client, or reset
+        return;
+      }
+    }
+  }
+
+  void take_inbound() {
+    uint64_t value = 0;
+    [[maybe_unused]] auto n = ::read(wake_, &value, sizeof(value));
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      taken_.swap(queue_);
+      wake_pending_ = false;
+    }
+    for (auto& msg : taken_) {
+      handle(msg);
+      reap();
+    }
+    taken_.clear();
+  }
+
+  void handle(inbound& msg) {
+    switch (msg.kind) {
+      case inbound::drain:
+        drain_all();
+        return;
+      case inbound::stop:
+        stopping_ = true;
+        close_listener();
+        for (auto& kvp : conns_)
+          drop(*kvp.second);
+        return;
+      default:
+        break;
+    }
+    auto c = find(msg.conn);
+    if (!c)
+      return;
+    switch (msg.kind) {
+      case inbound::result:
+        on_result(*c, msg.seq, std::move(msg.res));
+        break;
+      case inbound::failed:
+        on_failed(*c, msg.seq);
+        break;
+      case inbound::task_event:
+        on_task_event(*c, stream_event{msg.seq, std::move(msg.data),
+                                       msg.last});
+        break;
+      case inbound::sse_ready:
+        if (c->streaming && !c->task_streaming) {
+          c->out += c->sse_head;
+          c->out += ": subscribed\n\n";
+          flush(*c);
+        }
+        break;
+      case inbound::sse_event:
+        on_sse_event(*c, msg.data);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // -- timers ---------------------------------------------------------------
+
+  void schedule(connection& c, clock_type::time_point at, timer::kind_t kind,
+                uint64_t generation = 0) {
+    timers_.push(timer{at, c.id, kind, generation});
+  }
+
+  void fire_timers() {
+    auto now = clock_type::now();
+    while (!timers_.empty() && timers_.top().at <= now) {
+      auto t = timers_.top();
+      timers_.pop();
+      auto c = find(t.conn);
+      if (!c)
+        continue;
+      switch (t.kind) {
+        case timer::idle:
+          on_idle_tick(*c, now);
+          break;
+        case timer::head:
+          if (c->head_clock && t.generation == c->head_generation)
+            head_timeout(*c);
+          break;
+        case timer::linger:
+          drain_one(*c);
+          break;
+        case timer::closing:
+          if (c->closing)
+            drop(*c); // it would not take what was left
+          break;
+      }
+      reap();
+    }
+  }
+
+  void on_idle_tick(connection& c, clock_type::time_point now) {
+    if (c.streaming)
+      return; // the idle timer rests during streams
+    auto deadline = c.last_activity + cfg_.idle_timeout;
+    if (c.outstanding() == 0 && now >= deadline) {
+      close(c);
+      return;
+    }
+    auto wait = c.outstanding() > 0 ? clock_type::duration{cfg_.idle_timeout}
+                                    : deadline - now;
+    schedule(c, now + wait + 1ms, timer::idle);
+  }
+
+  /// Starts the header clock (if not running) or stops it (head complete).
+  void watch_head(connection& c, bool awaiting) {
+    if (!awaiting || c.head_clock) {
+      c.head_clock = awaiting;
+      return;
+    }
+    c.head_clock = true;
+    schedule(c, clock_type::now() + cfg_.header_timeout, timer::head,
+             ++c.head_generation);
+  }
+
+  /// The header clock ran out: 408 (in turn, after earlier replies), close.
+  void head_timeout(connection& c) {
+    c.head_clock = false;
+    // After an event stream or a final request nothing more is read.
+    if (c.last_seq != UINT64_MAX || (c.streaming && !c.task_streaming))
+      return;
+    // We are the slow side (reading paused behind earlier replies, or a
+    // task stream in front): the head waits unread, so the clock starts
+    // over.
+    if (!c.reading || c.task_streaming) {
+      watch_head(c, true);
+      return;
+    }
+    auto seq = c.next_seq++;
+    c.last_seq = seq;
+    count(http_route::invalid, 408, clock_type::now());
+    c.ready.emplace(seq, reply{error_bytes(408), true});
+    flush_ready(c);
+  }
+
+  // -- shutdown -------------------------------------------------------------
+
+  void close_listener() {
+    if (listener_ < 0)
+      return;
+    ::epoll_ctl(ep_, EPOLL_CTL_DEL, listener_, nullptr);
+    ::close(listener_);
+    listener_ = -1;
+  }
+
+  void drain_all() {
+    draining_ = true;
+    close_listener();
+    for (auto& kvp : conns_)
+      if (!kvp.second->dead)
+        drain_one(*kvp.second);
+  }
+
+  /// Closes the connection when nothing is left to answer; else closes it
+  /// after the last reply to what was asked.
+  void drain_one(connection& c) {
+    if (c.lingering || c.streaming || c.outstanding() == 0) {
+      close(c);
+      return;
+    }
+    c.last_seq = c.next_seq - 1;
+  }
+
+  // -- writing and closing --------------------------------------------------
+
+  /// Registers the socket for what it waits for now.
+  void update_interest(connection& c) {
+    uint32_t want = 0;
+    if (c.reading && !c.closing)
+      want |= EPOLLIN;
+    if (c.unsent() > 0)
+      want |= EPOLLOUT;
+    if (want == c.interest)
+      return;
+    epoll_event ev{};
+    ev.events = want;
+    ev.data.u64 = c.id;
+    ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+    c.interest = want;
+  }
+
+  /// Writes what the kernel takes now; the rest when the socket is writable.
+  void flush(connection& c) {
+    if (c.dead)
+      return;
+    while (c.unsent() > 0) {
+      auto n = ::send(c.fd, c.out.data() + c.out_off, c.unsent(),
+                      MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_off += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        break;
+      if (n < 0 && errno == EINTR)
+        continue;
+      drop(c);
+      return;
+    }
+    if (c.unsent() == 0) {
+      c.out.clear();
+      c.out_off = 0;
+      if (c.closing) {
+        drop(c);
+        return;
+      }
+    } else if (c.out_off > 65536 && c.out_off * 2 > c.out.size()) {
+      c.out.erase(0, c.out_off);
+      c.out_off = 0;
+    }
+    update_interest(c);
+  }
+
+  /// Closes after what is buffered is written (a client that does not take
+  /// it within the idle timeout is dropped).
+  void close(connection& c) {
+    if (c.dead || c.closing)
+      return;
+    c.closing = true;
+    c.reading = false;
+    if (c.unsent() == 0) {
+      drop(c);
+      return;
+    }
+    schedule(c, clock_type::now() + cfg_.idle_timeout, timer::closing);
+    flush(c);
+  }
+
+  /// Closes now.
+  void drop(connection& c) {
+    if (c.dead)
+      return;
+    c.dead = true;
+    dead_.push_back(c.id);
+  }
+
+  bool must_pause(const connection& c) const {
+    return c.outstanding() >= cfg_.max_pipeline || c.unsent() > max_unsent;
+  }
+
+  void resume_reading(connection& c) {
+    if (!c.reading && !c.streaming && !c.closing && !must_pause(c)) {
+      c.reading = true;
+      update_interest(c);
+    }
+  }
+
+  // -- requests and replies -------------------------------------------------
+
+  void on_data(connection& c, const char* data, size_t size) {
+    // No requests after an event stream or a final request; requests
+    // pipelined behind a task stream are answered once it ended.
+    if ((c.streaming && !c.task_streaming) || c.last_seq != UINT64_MAX)
+      return;
+    reqs_.clear();
+    auto status = c.parser.feed(data, size, reqs_);
+    for (auto& req : reqs_) {
+      if (c.last_seq != UINT64_MAX || c.dead)
+        break;
+      dispatch(c, std::move(req));
+    }
+    if (c.dead)
+      return;
+    // A head begun in the same read that completed an earlier request gets
+    // a clock of its own (not the rest of the earlier head's).
+    if (!reqs_.empty())
+      c.head_clock = false;
+    watch_head(c, status == request_parser::status::ok && c.parser.mid_head());
+    // The interim answer may only go out when no earlier reply is pending;
+    // otherwise the client sends its body after its own short wait.
+    if (c.parser.take_expect_continue() && status == request_parser::status::ok
+        && c.outstanding() == 0 && c.last_seq == UINT64_MAX) {
+      c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+      flush(c);
+    }
+    if (status != request_parser::status::ok && c.last_seq == UINT64_MAX) {
+      auto seq = c.next_seq++;
+      c.last_seq = seq;
+      c.linger_on_close = true;
+      auto code = status == request_parser::status::body_too_large     ? 413
+                  : status == request_parser::status::header_too_large ? 431
+                                                                       : 400;
+      count(http_route::invalid, code, clock_type::now());
+      c.ready.emplace(seq, reply{error_bytes(code), true});
+      flush_ready(c);
+      return;
+    }
+    if (c.reading && must_pause(c)) {
+      c.reading = false;
+      update_interest(c);
+    }
+  }
+
+  /// Answers static routes right here (no JSON parsing, a few hundred bytes
+  /// of output) and hands calls to a worker through the connection's proxy.
+  void dispatch(connection& c, request req) {
+    auto t0 = clock_type::now();
+    auto seq = c.next_seq++;
+    if (!req.keep_alive)
+      c.last_seq = seq;
+    auto r = route_request(req, cfg_.info);
+    if (r.kind == route::metrics) {
+      // Atomics and /proc only: cheap enough for this thread.
+      r.kind = route::respond;
+      r.res = cfg_.metrics->enabled
+                ? response{200, exposition_content_type,
+                           cfg_.metrics->exposition()}
+                : error_response(404, "Not Found");
+    }
+    if (r.kind == route::respond) {
+      auto head = req.method == "HEAD";
+      count(r.label, r.res.status, t0);
+      c.ready.emplace(seq,
+                      reply{serialize(r.res, head, req.keep_alive),
+                            !req.keep_alive});
+      flush_ready(c);
+      return;
+    }
+    if (r.kind == route::events) {
+      // Nothing after an event stream on this connection gets an answer, so
+      // nothing after it runs either.
+      c.last_seq = seq;
+      count(r.label, 200, t0);
+      c.ready.emplace(seq, reply{sse_head, false, true, r.topics});
+      flush_ready(c);
+      return;
+    }
+    call x;
+    auto card = r.kind == route::agent_card;
+    x.kind = card ? call::agent_card : call::rpc;
+    x.agent = std::move(r.agent);
+    x.body = std::move(req.body);
+    x.version = a2a_version(req);
+    x.host = authority_of(req, cfg_.info);
+    auto trace = trace_id_of(req.header("traceparent"));
+    x.trace_id = trace ? std::move(*trace) : new_trace_id();
+    x.seq = seq;
+    c.calls.emplace(seq, call_meta{t0, r.label, card, req.method == "HEAD",
+                                   req.keep_alive,
+                                   card ? req.header("if-none-match")
+                                        : std::string{}});
+    auto& w = workers_[next_worker_++ % workers_.size()];
+    caf::anon_send(proxy_of(c), rpc_atom::value, w, std::move(x));
+  }
+
+  caf::actor& proxy_of(connection& c) {
+    if (!c.proxy) {
+      // A call may take a lookup across the cluster plus the call itself,
+      // and the same again after a stale handle: allow all of it.
+      c.proxy = sys_.spawn(proxy, shared_from_this(), c.id,
+                           cfg_.request_timeout * 5);
+    }
+    return c.proxy;
+  }
+
+  void on_result(connection& c, uint64_t seq, call_result res) {
+    auto i = c.calls.find(seq);
+    if (i == c.calls.end())
+      return;
+    auto meta = std::move(i->second);
+    c.calls.erase(i);
+    reply out;
+    int status = 200;
+    if (res.stream) {
+      out = reply{task_sse_head(meta.keep_alive), !meta.keep_alive, true, {},
+                  true};
+    } else {
+      response resp{res.status, "application/json", std::move(res.body)};
+      if (res.status == 204)
+        resp.content_type.clear();
+      if (meta.card && res.status == 200)
+        resp = card_response(std::move(resp.body), meta.if_none_match);
+      out = reply{serialize(resp, meta.head, meta.keep_alive),
+                  !meta.keep_alive};
+      status = resp.status;
+    }
+    count(meta.label, status, meta.t0);
+    c.ready.emplace(seq, std::move(out));
+    flush_ready(c);
+  }
+
+  void on_failed(connection& c, uint64_t seq) {
+    auto i = c.calls.find(seq);
+    if (i == c.calls.end())
+      return;
+    count(i->second.label, 500, i->second.t0);
+    c.calls.erase(i);
+    c.ready.emplace(seq, reply{error_bytes(500), true});
+    flush_ready(c);
+  }
+
+  /// Writes every reply that is next in order; closes when done.
+  void flush_ready(connection& c) {
+    if (c.task_streaming || c.dead || c.closing)
+      return; // written once the stream ended
+    while (!c.ready.empty() && c.ready.begin()->first == c.next_write) {
+      auto r = std::move(c.ready.begin()->second);
+      c.ready.erase(c.ready.begin());
+      auto seq = c.next_write++;
+      c.last_activity = clock_type::now();
+      if (r.task_stream) {
+        start_task_stream(c, seq, std::move(r));
+        return;
+      }
+      if (r.stream) {
+        // An event stream never ends: nothing after it gets an answer.
+        c.last_seq = seq;
+        start_stream(c, std::move(r));
+        return;
+      }
+      c.early.erase(seq);
+      c.out += r.bytes;
+      if (r.close || seq >= c.last_seq) {
+        c.last_seq = seq;
+        if (c.linger_on_close) {
+          flush(c);
+          c.lingering = true;
+          if (!c.reading) {
+            c.reading = true;
+            update_interest(c);
+          }
+          schedule(c, clock_type::now() + linger_time, timer::linger);
+          return;
+        }
+        close(c);
+        return;
+      }
+    }
+    flush(c);
+    if (!c.dead)
+      resume_reading(c);
+  }
+
+  void start_stream(connection& c, reply r) {
+    c.streaming = true;
+    auto topics = std::move(r.topics);
+    if (topics.empty())
+      topics = {agent_events_topic, cluster_events_topic};
+    // Answer only once subscribed: a client that saw the headers gets every
+    // later event.
+    c.sse_head = std::move(r.bytes);
+    caf::anon_send(proxy_of(c), subscribe_atom::value, std::move(topics),
+                   bus_);
+    flush(c);
+  }
+
+  void on_sse_event(connection& c, const std::string& json) {
+    if (!c.streaming || c.task_streaming)
+      return;
+    if (c.unsent() > max_unsent) {
+      // An event stream reader that stopped reading: drop it rather than
+      // buffer every event for it.
+      close(c);
+      return;
+    }
+    c.out += "data: ";
+    c.out += json;
+    c.out += "\n\n";
+    flush(c);
+  }
+
+  void start_task_stream(connection& c, uint64_t seq, reply r) {
+    c.streaming = true;
+    c.task_streaming = true;
+    c.stream_seq = seq;
+    c.close_after_stream = r.close;
+    c.out += r.bytes;
+    std::vector<stream_event> early;
+    if (auto i = c.early.find(seq); i != c.early.end()) {
+      early = std::move(i->second);
+      c.early.erase(i);
+    }
+    for (auto& ev : early) {
+      write_task_event(c, ev);
+      if (!c.task_streaming || c.dead)
+        return; // ended (or dropped)
+    }
+    flush(c);
+  }
+
+  void on_task_event(connection& c, stream_event ev) {
+    if (c.task_streaming && ev.seq == c.stream_seq) {
+      write_task_event(c, ev);
+      return;
+    }
+    // The reply that starts this stream is not written yet: keep its events
+    // (bounded) until it is.
+    if (ev.seq >= c.next_write && ev.seq < c.next_seq) {
+      auto& xs = c.early[ev.seq];
+      if (xs.size() < 4096)
+        xs.push_back(std::move(ev));
+    }
+  }
+
+  /// Writes one event of a task stream as a chunk; the last one ends the
+  /// response. A reader that stopped reading is dropped.
+  void write_task_event(connection& c, const stream_event& ev) {
+    if (c.unsent() > max_unsent) {
+      close(c);
+      return;
+    }
+    char size[20];
+    std::snprintf(size, sizeof(size), "%zx\r\n", ev.data.size() + 8);
+    c.out += size;
+    c.out += "data: ";
+    c.out += ev.data;
+    c.out += "\n\n\r\n";
+    if (ev.last) {
+      c.out += "0\r\n\r\n";
+      end_task_stream(c);
+    } else {
+      flush(c);
+    }
+  }
+
+  /// A task stream has ended: the connection goes on with the replies
+  /// pipelined behind it (or closes, if the request asked for that).
+  void end_task_stream(connection& c) {
+    auto seq = c.stream_seq;
+    c.streaming = false;
+    c.task_streaming = false;
+    c.stream_seq = UINT64_MAX;
+    c.last_activity = clock_type::now();
+    if (c.close_after_stream || seq >= c.last_seq) {
+      close(c);
+      return;
+    }
+    // The idle timer rested during the stream.
+    schedule(c, clock_type::now(), timer::idle);
+    flush_ready(c);
+  }
+
+  /// Counts one answered request.
+  void count(http_route route, int status, clock_type::time_point since) {
+    if (!cfg_.metrics->enabled)
+      return;
+    cfg_.metrics->http.observe(route, status,
+                               seconds_between(since, clock_type::now()));
+  }
+
+  caf::actor_system& sys_;
+  server_config cfg_;
+  std::vector<worker_actor> workers_;
+  event_bus_actor bus_;
+  size_t next_worker_ = 0;
+  caf::actor front_;
+  std::thread thread_;
+  int listener_ = -1;
+  int ep_ = -1;
+  int wake_ = -1;
+  std::mutex mtx_;
+  std::vector<inbound> queue_;
+  bool wake_pending_ = false;
+  std::vector<inbound> taken_;
+  std::unordered_map<uint64_t, std::unique_ptr<connection>> conns_;
+  std::vector<uint64_t> dead_;
+  std::priority_queue<timer, std::vector<timer>, std::greater<timer>> timers_;
+  std::vector<request> reqs_;
+  uint64_t next_id_ = 2;
+  bool draining_ = false;
+  bool stopping_ = false;
+  bool done_ = false;
+};
+
+/// Asks workers and the bus for one connection and hands what comes back to
+/// the loop. Agents send a task stream's events here and monitor it: when
+/// the connection goes, so does its proxy, and they stop sending.
+caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn,
+                    milliseconds timeout) {
+  return {
+    [=](rpc_atom, const worker_actor& w, call& x) {
+      auto seq = x.seq;
+      x.sink = caf::actor{self};
+      self->request(w, timeout, rpc_atom::value, std::move(x))
+        .then(
+          [=](call_result& res) {
+            lp->post(inbound{inbound::result, conn, seq, std::move(res)});
+          },
+          [=](caf::error&) { lp->post(inbound{inbound::failed, conn, seq}); });
     },
     [=](stream_event& ev) {
-      auto& st = self->state;
-      if (st.task_streaming && ev.seq == st.stream_seq) {
-        write_task_event(self, hdl, sc, ev);
-        return;
-      }
-      // The reply that starts this stream is not written yet: keep its
-      // events (bounded) until it is.
-      if (ev.seq >= st.next_write && ev.seq < st.next_seq) {
-        auto& xs = st.early[ev.seq];
-        if (xs.size() < 4096)
-          xs.push_back(std::move(ev));
-      }
+      lp->post(inbound{inbound::task_event, conn, ev.seq, {},
+                       std::move(ev.data), ev.last});
     },
-    [=](tick_atom) {
-      auto& st = self->state;
-      if (st.streaming)
-        return;
-      auto now = steady_clock::now();
-      auto deadline = st.last_activity + idle;
-      if (outstanding(self) == 0 && now >= deadline) {
-        close_connection(self, hdl);
-        return;
-      }
-      auto wait = outstanding(self) > 0 ? idle : deadline - now;
-      later(self, duration_cast<milliseconds>(wait) + 1ms, tick_atom::value);
+    [=](subscribe_atom, std::vector<std::string>& topics,
+        const event_bus_actor& bus) {
+      self
+        ->request(bus, caf::infinite, subscribe_atom::value, std::move(topics),
+                  caf::actor{self})
+        .then([=](bool) { lp->post(inbound{inbound::sse_ready, conn}); });
     },
-    [=](drain_atom) {
-      auto& st = self->state;
-      if (st.lingering || st.streaming || outstanding(self) == 0) {
-        close_connection(self, hdl);
-        return;
-      }
-      // Answer what was asked, then close.
-      st.last_seq = st.next_seq - 1;
+    [=](const event& ev) {
+      lp->post(inbound{inbound::sse_event, conn, 0, {}, ev.json});
     },
   };
 }
 
-struct acceptor_state {
-  std::set<caf::actor> connections;
-  bool draining = false;
-  // True once the multiplexer has applied the doorman's registration (see
-  // stop_when_done).
-  bool registered = false;
-  caf::error stop_reason;
-  static inline const char* name = "http_acceptor";
-};
-
-using acceptor_actor = caf::stateful_actor<acceptor_state, caf::io::broker>;
-
-/// Stops listening and quits once no connection is left. CAF 0.17.6's
-/// multiplexer squashes an "add read" and a "del read" queued in the same
-/// round into nothing, so a doorman closed in the round that registered it
-/// is never told it left the loop and leaks (a SIGTERM right after start-up).
-/// Until the registration is applied, closing and quitting wait for it.
-void stop_when_done(acceptor_actor* self) {
-  auto& st = self->state;
-  if (!st.draining || !st.registered)
-    return;
-  self->close_all();
-  if (st.connections.empty())
-    self->quit(st.stop_reason);
-}
-
-caf::behavior acceptor(acceptor_actor* self, caf::io::doorman_ptr doorman,
-                       shared_config_ptr sc) {
-  self->add_doorman(std::move(doorman));
-  // The registration queued above is applied at the end of this multiplexer
-  // round; a function posted now runs in the next one.
-  self->backend().post([hdl = caf::actor{self}] {
-    caf::anon_send(hdl, caf::ok_atom::value);
-  });
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& conns = self->state.connections;
-    for (auto i = conns.begin(); i != conns.end(); ++i) {
-      if (i->address() == dm.source) {
-        conns.erase(i);
-        break;
-      }
-    }
-    stop_when_done(self);
-  });
-  // Told to stop (the drain took too long): stop every connection and go
-  // once they are gone. A broker still alive when CAF's middleman stops is
-  // never cleaned up (the middleman stops only its named brokers): its
-  // socket, mailbox and timers leaked at every shutdown under load.
+/// The server's handle: told to drain, it tells the loop and quits once the
+/// loop is done; told to exit, it stops the loop at once.
+caf::behavior front(caf::event_based_actor* self, loop_ptr lp) {
+  self->attach_functor([lp] { lp->stop_and_join(); });
   self->set_exit_handler([=](caf::exit_msg& em) {
-    auto& st = self->state;
-    st.draining = true;
-    st.stop_reason = em.reason;
-    for (auto& conn : st.connections)
-      self->send_exit(conn, caf::exit_reason::kill);
-    stop_when_done(self);
+    lp->post(inbound{inbound::stop});
+    self->quit(em.reason);
   });
   return {
-    [=](const caf::io::new_connection_msg& msg) {
-      auto reject = self->state.draining
-                    || self->state.connections.size()
-                         >= sc->cfg.max_connections;
-      auto conn = self->fork(connection, msg.handle, sc, reject);
-      self->monitor(conn);
-      self->state.connections.insert(conn);
-    },
-    [=](const caf::io::acceptor_closed_msg&) {
-      // nop
-    },
-    [=](caf::ok_atom) {
-      self->state.registered = true;
-      stop_when_done(self);
-    },
-    [=](drain_atom) {
-      self->state.draining = true;
-      for (auto& conn : self->state.connections)
-        self->send(conn, drain_atom::value);
-      stop_when_done(self);
-    },
+    [=](drain_atom) { lp->post(inbound{inbound::drain}); },
+    [=](caf::ok_atom) { self->quit(); },
   };
 }
 
@@ -596,18 +1013,14 @@ caf::expected<server> start_server(caf::actor_system& sys,
                                    const server_config& cfg,
                                    std::vector<worker_actor> workers,
                                    event_bus_actor bus) {
-  auto& mm = sys.middleman();
-  auto doorman = mm.backend().new_tcp_doorman(cfg.port, cfg.host.c_str(),
-                                              true);
-  if (!doorman)
-    return std::move(doorman.error());
-  auto port = (*doorman)->port();
-  auto sc = std::make_shared<shared_config>();
-  sc->cfg = cfg;
-  sc->workers = std::move(workers);
-  sc->bus = std::move(bus);
-  auto acc = mm.spawn_broker(acceptor, std::move(*doorman), sc);
-  return server{acc, port};
+  auto lp = std::make_shared<loop>(sys, cfg, std::move(workers),
+                                   std::move(bus));
+  auto port = lp->open();
+  if (!port)
+    return std::move(port.error());
+  auto hdl = sys.spawn(front, lp);
+  lp->start(hdl);
+  return server{hdl, *port};
 }
 
 } // namespace am::http
