@@ -15,13 +15,26 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
     frac += 1000000;
     --secs;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, frac);
-  return buf;
+  // The date and time of day change once a second: format them then only
+  // (this runs for every /health reply, event and log line).
+  thread_local time_t cached_secs = -1;
+  thread_local char prefix[24];
+  if (secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                  tm.tm_min, tm.tm_sec);
+    cached_secs = secs;
+  }
+  std::string out = prefix;
+  char digits[9] = {'.', 0, 0, 0, 0, 0, 0, 'Z', 0};
+  for (int i = 6; i >= 1; --i) {
+    digits[i] = static_cast<char>('0' + frac % 10);
+    frac /= 10;
+  }
+  out += digits;
+  return out;
 }
 
 std::string iso8601_now() {

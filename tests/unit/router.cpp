@@ -2,6 +2,7 @@
 
 #include <caf/test/unit_test.hpp>
 
+#include "core/clock.hpp"
 #include "core/json.hpp"
 #include "http/router.hpp"
 
@@ -39,6 +40,31 @@ CAF_TEST(health with and without trailing slash) {
     CAF_CHECK(body["node"] == "n1@h");
     CAF_CHECK(body["timestamp"].get<std::string>().back() == 'Z');
   }
+}
+
+CAF_TEST(health is valid JSON for any node name and keeps the key order) {
+  for (std::string name : {"a\"b\\c@h", "x\ny@h", "n1@h", "n2@h"}) {
+    s.node_name = name;
+    auto text = get("GET", "/health").res.body;
+    auto body = json::parse(text);
+    CAF_CHECK_EQUAL(body["node"].get<std::string>(), name);
+    CAF_CHECK_EQUAL(text, dump(body));
+    CAF_CHECK_EQUAL(body.size(), 3u);
+  }
+}
+
+CAF_TEST(timestamps are ISO 8601 in UTC with microseconds) {
+  using namespace std::chrono;
+  auto at = [](int64_t us) {
+    return iso8601(system_clock::time_point{microseconds{us}});
+  };
+  CAF_CHECK_EQUAL(at(0), "1970-01-01T00:00:00.000000Z");
+  CAF_CHECK_EQUAL(at(1'795'000'000'000'007), "2026-11-18T11:06:40.000007Z");
+  // The same second again, then the next one, then an earlier one.
+  CAF_CHECK_EQUAL(at(1'795'000'000'999'999), "2026-11-18T11:06:40.999999Z");
+  CAF_CHECK_EQUAL(at(1'795'000'001'000'000), "2026-11-18T11:06:41.000000Z");
+  CAF_CHECK_EQUAL(at(1'795'000'000'123'456), "2026-11-18T11:06:40.123456Z");
+  CAF_CHECK_EQUAL(at(-1), "1969-12-31T23:59:59.999999Z");
 }
 
 CAF_TEST(the agent card) {
