@@ -314,8 +314,11 @@ struct call_result {
   bool stream = false;
 };
 
+/// A request worker. `tick` is its own timer (it expires calls to agents
+/// that took longer than the request timeout).
 using worker_actor
-  = caf::typed_actor<caf::replies_to<rpc_atom, call>::with<call_result>>;
+  = caf::typed_actor<caf::replies_to<rpc_atom, call>::with<call_result>,
+                     caf::reacts_to<tick_atom>>;
 
 } // namespace http
 

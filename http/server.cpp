@@ -181,8 +181,7 @@ const char* sse_head = "HTTP/1.1 200 OK\r\n"
                        "Connection: keep-alive\r\n"
                        "\r\n";
 
-caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn,
-                    milliseconds timeout);
+caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn);
 
 class loop : public std::enable_shared_from_this<loop> {
 public:
@@ -743,10 +742,7 @@ private:
 
   caf::actor& proxy_of(connection& c) {
     if (!c.proxy) {
-      // A call may take a lookup across the cluster plus the call itself,
-      // and the same again after a stale handle: allow all of it.
-      c.proxy = sys_.spawn(proxy, shared_from_this(), c.id,
-                           cfg_.request_timeout * 5);
+      c.proxy = sys_.spawn(proxy, shared_from_this(), c.id);
     }
     return c.proxy;
   }
@@ -963,13 +959,15 @@ private:
 /// Asks workers and the bus for one connection and hands what comes back to
 /// the loop. Agents send a task stream's events here and monitor it: when
 /// the connection goes, so does its proxy, and they stop sending.
-caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn,
-                    milliseconds timeout) {
+caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn) {
   return {
     [=](rpc_atom, const worker_actor& w, call& x) {
       auto seq = x.seq;
       x.sink = caf::actor{self};
-      self->request(w, timeout, rpc_atom::value, std::move(x))
+      // No timeout here: the worker bounds every call it makes and always
+      // answers (a CAF request timeout would also cost a clock entry and a
+      // late message per request, see http/worker.cpp).
+      self->request(w, caf::infinite, rpc_atom::value, std::move(x))
         .then(
           [=](call_result& res) {
             lp->post(inbound{inbound::result, conn, seq, std::move(res)});

@@ -6,6 +6,9 @@
 #include <caf/all.hpp>
 
 #include <functional>
+#include <deque>
+#include <map>
+#include <optional>
 #include <type_traits>
 #include <unordered_map>
 
@@ -98,6 +101,9 @@ bool handle_is_stale(const caf::error& err) {
 
 class actor_backend : public rpc::backend {
 public:
+  // The actor clock (simulated in tests).
+  using clock_type = caf::actor_clock::clock_type;
+
   actor_backend(worker_actor::pointer self, node_context_ptr ctx,
                 node_handles handles, std::chrono::milliseconds timeout)
     : self_(self),
@@ -385,15 +391,37 @@ private:
     // before the answer arrives.
     constexpr bool stops = (std::is_same_v<Ts, stop_atom> || ...);
     auto w = stops ? nullptr : watch(e);
-    self_->request(e.handle, timeout, xs...)
+    // Whichever comes first (answer, error, the watch, the deadline) ends
+    // the call; the others find it done.
+    auto once = std::make_shared<bool>(false);
+    // No CAF request timeout: CAF 0.17 never cancels one, so every request
+    // left an entry in the clock thread's map and a timeout message for
+    // later (measured: 11% of the node's CPU under GetAgentState load).
+    // The worker's own deadlines expire calls instead.
+    auto deadline = expire_after(timeout, [=, &sys] {
+      if (*once)
+        return;
+      *once = true;
+      settle(e, w);
+      cb(to_failure(sys, caf::make_error(caf::sec::request_timeout), e.name,
+                    task_id));
+    });
+    auto finish = [=]() {
+      if (*once)
+        return false;
+      *once = true;
+      settle(e, w);
+      forget(deadline);
+      return true;
+    };
+    self_->request(e.handle, caf::infinite, xs...)
       .then(
         [=](Answer& answer) {
-          if (!settle(e, w))
-            return;
-          cb(f(e, answer));
+          if (finish())
+            cb(f(e, answer));
         },
         [=, &sys](caf::error& err) {
-          if (!settle(e, w))
+          if (!finish())
             return;
           if (!handle_is_stale(err))
             return cb(to_failure(sys, err, e.name, task_id));
@@ -401,6 +429,10 @@ private:
         });
     if (w)
       w->on_down = [=](const caf::error& reason) {
+        if (*once)
+          return;
+        *once = true;
+        forget(deadline);
         // Only an agent that quit on purpose (moved, retired: `normal`, or
         // `unknown` as CAF reports some remote ends) answered every request
         // it took before it quit: ours was not taken, it is sent again. A
@@ -418,7 +450,70 @@ private:
       };
   }
 
+  /// Runs `fire` after `timeout` (unless forgotten before). One timer
+  /// message is pending at a time, for the earliest deadline.
+  uint64_t expire_after(std::chrono::milliseconds timeout,
+                        std::function<void()> fire) {
+    auto id = next_deadline_++;
+    pending_.emplace(id, std::move(fire));
+    // One queue per timeout value: each is in deadline order. Calls end
+    // roughly in the order they started: drop the ended ones in front.
+    auto& q = deadlines_[timeout];
+    while (!q.empty() && pending_.count(q.front().second) == 0)
+      q.pop_front();
+    auto at = self_->clock().now() + timeout;
+    q.emplace_back(at, id);
+    arm(at);
+    return id;
+  }
+
+  /// The call ended before its deadline.
+  void forget(uint64_t id) {
+    pending_.erase(id);
+  }
+
+  void arm(clock_type::time_point at) {
+    if (ticking_ && tick_at_ <= at)
+      return;
+    ticking_ = true;
+    tick_at_ = at;
+    auto now = self_->clock().now();
+    caf::delayed_anon_send(caf::actor_cast<caf::actor>(self_),
+                           at > now ? at - now : clock_type::duration{0},
+                           tick_atom::value);
+  }
+
 public:
+  /// Fires the deadlines that passed and waits for the next one.
+  void tick() {
+    auto now = self_->clock().now();
+    ticking_ = false;
+    std::vector<std::function<void()>> due;
+    std::optional<clock_type::time_point> next;
+    for (auto i = deadlines_.begin(); i != deadlines_.end();) {
+      auto& q = i->second;
+      while (!q.empty() && (q.front().first <= now
+                            || pending_.count(q.front().second) == 0)) {
+        if (auto j = pending_.find(q.front().second); j != pending_.end()) {
+          due.push_back(std::move(j->second));
+          pending_.erase(j);
+        }
+        q.pop_front();
+      }
+      if (q.empty()) {
+        i = deadlines_.erase(i);
+        continue;
+      }
+      if (!next || q.front().first < *next)
+        next = q.front().first;
+      ++i;
+    }
+    if (next)
+      arm(*next);
+    for (auto& fire : due)
+      fire();
+  }
+
   /// A remote actor we wait for terminated (its proxy is dead).
   void on_down(const caf::down_msg& dm) {
     auto range = watching_.equal_range(dm.source);
@@ -476,6 +571,16 @@ private:
   std::unordered_multimap<caf::actor_addr, std::shared_ptr<watched_call>>
     watching_;
 
+
+  /// Per timeout value: (deadline, id), in deadline order.
+  std::map<std::chrono::milliseconds,
+           std::deque<std::pair<clock_type::time_point, uint64_t>>>
+    deadlines_;
+  std::unordered_map<uint64_t, std::function<void()>> pending_;
+  uint64_t next_deadline_ = 0;
+  bool ticking_ = false;
+  clock_type::time_point tick_at_;
+
   worker_actor::pointer self_;
   node_context_ptr ctx_;
   node_handles handles_;
@@ -501,6 +606,7 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
   self->set_down_handler(
     [self](caf::down_msg& dm) { self->state.backend->on_down(dm); });
   return {
+    [=](tick_atom) { self->state.backend->tick(); },
     [=](rpc_atom, call& c) -> caf::result<call_result> {
       auto rp = self->make_response_promise<call_result>();
       auto& b = *self->state.backend;
