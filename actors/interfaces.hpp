@@ -285,6 +285,25 @@ using membership_actor = caf::typed_actor<
 
 namespace http {
 
+struct call_result;
+
+/// Where a worker hands what a call produced when the caller is not an
+/// actor (the HTTP loop): thread-safe, local only.
+class reply_sink {
+public:
+  virtual ~reply_sink() = default;
+
+  /// The answer to call `id`.
+  virtual void result(uint64_t id, call_result res) = 0;
+
+  /// The actor that feeds the task stream of call `id` (it gets
+  /// `stream_event`s from agents): stopped when the client goes.
+  virtual void relay(uint64_t id, caf::actor relay) = 0;
+
+  /// An event of the task stream of call `id`; the last one ends it.
+  virtual void event(uint64_t id, std::string data, bool last) = 0;
+};
+
 /// One call from a connection.
 struct call {
   enum kind_t : uint8_t { rpc = 0, agent_card = 1 };
@@ -302,6 +321,10 @@ struct call {
   /// there as `stream_event`s.
   caf::actor sink;
   uint64_t seq = 0;
+  /// Set by the HTTP loop: the answer goes there, not to the sender, and a
+  /// stream gets a relay actor as its sink (`seq` is the call's id). Not
+  /// serialised: calls never leave the node.
+  std::shared_ptr<reply_sink> reply;
 };
 
 /// What the worker answers.

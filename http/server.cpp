@@ -1,8 +1,9 @@
 // The HTTP front end. One thread of its own runs an epoll loop over the
 // listening socket and every connection: framing, the static routes, the
-// order of pipelined replies, streams and timers. A connection that makes a
-// call gets a small proxy actor on the scheduler: it asks a request worker
-// and feeds the answer (and a stream's events) back to the loop.
+// order of pipelined replies, streams and timers. Calls go to request
+// workers on the scheduler, which hand their answers straight back to the
+// loop (a `reply_sink`); a task stream gets a relay actor, an event stream a
+// forwarder actor, both stopped when their connection goes.
 //
 // This replaced one CAF broker per connection: CAF 0.17.6's multiplexer
 // costs two epoll_ctl calls, an extra recv and a 16 KB buffer reset per
@@ -58,9 +59,9 @@ constexpr milliseconds linger_time{500};
 /// A message from an actor to the loop thread.
 struct inbound {
   enum kind_t : uint8_t {
-    result,     // a worker's answer to request `seq`
-    failed,     // the worker did not answer request `seq`
-    task_event, // an event of the task stream of request `seq`
+    result,     // a worker's answer to call `seq`
+    relay,      // `actor` feeds the task stream of call `seq`
+    task_event, // an event of the task stream of call `seq`
     sse_ready,  // the event stream is subscribed
     sse_event,  // an event for the event stream
     drain,      // stop accepting, answer what was asked, then close
@@ -72,6 +73,7 @@ struct inbound {
   call_result res = {};
   std::string data = {};
   bool last = false;
+  caf::actor actor = {};
 };
 
 class loop;
@@ -131,9 +133,12 @@ struct connection {
   /// generation it was set for; a later one makes it stale.
   bool head_clock = false;
   uint64_t head_generation = 0;
-  /// Talks to workers and the bus for this connection (spawned on first
-  /// use).
-  caf::actor proxy;
+  /// Subscribes to the bus for an event stream.
+  caf::actor forwarder;
+  /// Feed its task streams (from agents).
+  std::vector<caf::actor> relays;
+  /// Ids of its calls whose task stream runs.
+  std::vector<uint64_t> stream_ids;
 
   uint64_t unsent() const {
     return out.size() - out_off;
@@ -181,9 +186,11 @@ const char* sse_head = "HTTP/1.1 200 OK\r\n"
                        "Connection: keep-alive\r\n"
                        "\r\n";
 
-caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn);
+caf::behavior forwarder(caf::event_based_actor* self, loop_ptr lp,
+                        uint64_t conn, std::vector<std::string> topics,
+                        event_bus_actor bus);
 
-class loop : public std::enable_shared_from_this<loop> {
+class loop : public reply_sink, public std::enable_shared_from_this<loop> {
 public:
   loop(caf::actor_system& sys, server_config cfg,
        std::vector<worker_actor> workers, event_bus_actor bus)
@@ -247,6 +254,20 @@ public:
       uint64_t one = 1;
       [[maybe_unused]] auto n = ::write(wake_, &one, sizeof(one));
     }
+  }
+
+  // -- reply_sink (called by workers and relays) ------------------------------
+
+  void result(uint64_t id, call_result res) override {
+    post(inbound{inbound::result, 0, id, std::move(res)});
+  }
+
+  void relay(uint64_t id, caf::actor relay) override {
+    post(inbound{inbound::relay, 0, id, {}, {}, false, std::move(relay)});
+  }
+
+  void event(uint64_t id, std::string data, bool last) override {
+    post(inbound{inbound::task_event, 0, id, {}, std::move(data), last});
   }
 
   /// Stops the loop (if running) and waits for its thread.
@@ -317,8 +338,12 @@ private:
       auto& c = *i->second;
       ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
       ::close(c.fd);
-      if (c.proxy)
-        caf::anon_send_exit(c.proxy, caf::exit_reason::kill);
+      if (c.forwarder)
+        caf::anon_send_exit(c.forwarder, caf::exit_reason::kill);
+      for (auto& r : c.relays)
+        caf::anon_send_exit(r, caf::exit_reason::kill);
+      for (auto id : c.stream_ids)
+        call_ids_.erase(id);
       conns_.erase(i);
     }
     dead_.clear();
@@ -419,6 +444,11 @@ private:
         for (auto& kvp : conns_)
           drop(*kvp.second);
         return;
+      case inbound::result:
+      case inbound::relay:
+      case inbound::task_event:
+        on_call(msg);
+        return;
       default:
         break;
     }
@@ -426,16 +456,6 @@ private:
     if (!c)
       return;
     switch (msg.kind) {
-      case inbound::result:
-        on_result(*c, msg.seq, std::move(msg.res));
-        break;
-      case inbound::failed:
-        on_failed(*c, msg.seq);
-        break;
-      case inbound::task_event:
-        on_task_event(*c, stream_event{msg.seq, std::move(msg.data),
-                                       msg.last});
-        break;
       case inbound::sse_ready:
         if (c->streaming && !c->task_streaming) {
           c->out += c->sse_head;
@@ -448,6 +468,43 @@ private:
         break;
       default:
         break;
+    }
+  }
+
+  /// What a worker or relay sent for call `msg.seq`.
+  void on_call(inbound& msg) {
+    auto i = call_ids_.find(msg.seq);
+    if (i == call_ids_.end()) {
+      if (msg.kind == inbound::relay) // its connection is gone
+        caf::anon_send_exit(msg.actor, caf::exit_reason::kill);
+      return;
+    }
+    auto [conn, seq] = i->second;
+    auto c = find(conn);
+    if (!c) {
+      call_ids_.erase(i);
+      if (msg.kind == inbound::relay)
+        caf::anon_send_exit(msg.actor, caf::exit_reason::kill);
+      return;
+    }
+    switch (msg.kind) {
+      case inbound::result:
+        if (msg.res.stream)
+          c->stream_ids.push_back(msg.seq); // mapped until the stream ends
+        else
+          call_ids_.erase(i);
+        on_result(*c, seq, std::move(msg.res));
+        break;
+      case inbound::relay:
+        c->relays.push_back(std::move(msg.actor));
+        break;
+      default: // task_event
+        if (msg.last) {
+          call_ids_.erase(i);
+          auto& ids = c->stream_ids;
+          ids.erase(std::remove(ids.begin(), ids.end(), msg.seq), ids.end());
+        }
+        on_task_event(*c, stream_event{seq, std::move(msg.data), msg.last});
     }
   }
 
@@ -731,20 +788,16 @@ private:
     x.host = authority_of(req, cfg_.info);
     auto trace = trace_id_of(req.header("traceparent"));
     x.trace_id = trace ? std::move(*trace) : new_trace_id();
-    x.seq = seq;
+    auto id = next_call_id_++;
+    call_ids_.emplace(id, std::make_pair(c.id, seq));
+    x.seq = id;
+    x.reply = shared_from_this();
     c.calls.emplace(seq, call_meta{t0, r.label, card, req.method == "HEAD",
                                    req.keep_alive,
                                    card ? req.header("if-none-match")
                                         : std::string{}});
     auto& w = workers_[next_worker_++ % workers_.size()];
-    caf::anon_send(proxy_of(c), rpc_atom::value, w, std::move(x));
-  }
-
-  caf::actor& proxy_of(connection& c) {
-    if (!c.proxy) {
-      c.proxy = sys_.spawn(proxy, shared_from_this(), c.id);
-    }
-    return c.proxy;
+    caf::anon_send(w, rpc_atom::value, std::move(x));
   }
 
   void on_result(connection& c, uint64_t seq, call_result res) {
@@ -770,16 +823,6 @@ private:
     }
     count(meta.label, status, meta.t0);
     c.ready.emplace(seq, std::move(out));
-    flush_ready(c);
-  }
-
-  void on_failed(connection& c, uint64_t seq) {
-    auto i = c.calls.find(seq);
-    if (i == c.calls.end())
-      return;
-    count(i->second.label, 500, i->second.t0);
-    c.calls.erase(i);
-    c.ready.emplace(seq, reply{error_bytes(500), true});
     flush_ready(c);
   }
 
@@ -833,8 +876,8 @@ private:
     // Answer only once subscribed: a client that saw the headers gets every
     // later event.
     c.sse_head = std::move(r.bytes);
-    caf::anon_send(proxy_of(c), subscribe_atom::value, std::move(topics),
-                   bus_);
+    c.forwarder = sys_.spawn(forwarder, shared_from_this(), c.id,
+                             std::move(topics), bus_);
     flush(c);
   }
 
@@ -950,41 +993,28 @@ private:
   std::vector<uint64_t> dead_;
   std::priority_queue<timer, std::vector<timer>, std::greater<timer>> timers_;
   std::vector<request> reqs_;
+  /// Calls a worker has not finished (or whose task stream runs): id ->
+  /// (connection, sequence number).
+  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> call_ids_;
+  uint64_t next_call_id_ = 0;
   uint64_t next_id_ = 2;
   bool draining_ = false;
   bool stopping_ = false;
   bool done_ = false;
 };
 
-/// Asks workers and the bus for one connection and hands what comes back to
-/// the loop. Agents send a task stream's events here and monitor it: when
-/// the connection goes, so does its proxy, and they stop sending.
-caf::behavior proxy(caf::event_based_actor* self, loop_ptr lp, uint64_t conn) {
+/// Subscribes an event stream's connection to the bus and hands its events
+/// to the loop.
+caf::behavior forwarder(caf::event_based_actor* self, loop_ptr lp,
+                        uint64_t conn, std::vector<std::string> topics,
+                        event_bus_actor bus) {
+  // Answer only once subscribed: a client that saw the headers gets every
+  // later event.
+  self
+    ->request(bus, caf::infinite, subscribe_atom::value, std::move(topics),
+              caf::actor{self})
+    .then([=](bool) { lp->post(inbound{inbound::sse_ready, conn}); });
   return {
-    [=](rpc_atom, const worker_actor& w, call& x) {
-      auto seq = x.seq;
-      x.sink = caf::actor{self};
-      // No timeout here: the worker bounds every call it makes and always
-      // answers (a CAF request timeout would also cost a clock entry and a
-      // late message per request, see http/worker.cpp).
-      self->request(w, caf::infinite, rpc_atom::value, std::move(x))
-        .then(
-          [=](call_result& res) {
-            lp->post(inbound{inbound::result, conn, seq, std::move(res)});
-          },
-          [=](caf::error&) { lp->post(inbound{inbound::failed, conn, seq}); });
-    },
-    [=](stream_event& ev) {
-      lp->post(inbound{inbound::task_event, conn, ev.seq, {},
-                       std::move(ev.data), ev.last});
-    },
-    [=](subscribe_atom, std::vector<std::string>& topics,
-        const event_bus_actor& bus) {
-      self
-        ->request(bus, caf::infinite, subscribe_atom::value, std::move(topics),
-                  caf::actor{self})
-        .then([=](bool) { lp->post(inbound{inbound::sse_ready, conn}); });
-    },
     [=](const event& ev) {
       lp->post(inbound{inbound::sse_event, conn, 0, {}, ev.json});
     },

@@ -99,6 +99,20 @@ bool handle_is_stale(const caf::error& err) {
          || err == caf::exit_reason::remote_link_unreachable;
 }
 
+/// Feeds one call's task stream to its reply sink; done after the last
+/// event. Agents monitor it: when the client goes, the loop stops it.
+caf::behavior relay(caf::event_based_actor* self,
+                    std::shared_ptr<reply_sink> out) {
+  return {
+    [=](stream_event& ev) {
+      auto last = ev.last;
+      out->event(ev.seq, std::move(ev.data), last);
+      if (last)
+        self->quit();
+    },
+  };
+}
+
 class actor_backend : public rpc::backend {
 public:
   // The actor clock (simulated in tests).
@@ -116,10 +130,22 @@ public:
   /// The connection and sequence number of the request being handled.
   /// `rpc::handle` calls the backend before it returns, so streams read
   /// them synchronously.
-  void current(caf::actor sink, uint64_t seq, std::string trace_id) {
+  void current(caf::actor sink, uint64_t seq, std::string trace_id,
+               std::shared_ptr<reply_sink> reply = nullptr) {
     sink_ = std::move(sink);
     seq_ = seq;
     trace_id_ = std::move(trace_id);
+    reply_ = std::move(reply);
+  }
+
+  /// Where the current call's stream events go: the caller's sink, or a
+  /// relay to its reply sink, made on first use.
+  caf::actor sink() {
+    if (!sink_ && reply_) {
+      sink_ = self_->spawn(relay, reply_);
+      reply_->relay(seq_, sink_);
+    }
+    return sink_;
   }
 
   void start_agent(const std::string& name, const json& memory,
@@ -231,7 +257,7 @@ public:
   void a2a_stream(const rpc::send_params& p, const std::string& rpc_id,
                   rpc::callback<bool> cb) override {
     auto req = submit_of(p);
-    req.sink = sink_;
+    req.sink = sink();
     req.seq = seq_;
     req.rpc_id = rpc_id;
     call<task_view>(p.agent, {}, timeout_, standard_cb(std::move(cb), p.agent, {}),
@@ -268,7 +294,7 @@ public:
                        [](const dir_entry&, task_view&) -> rpc::outcome<bool> {
                          return true;
                        },
-                       watch_atom::value, id, sink_, seq_, rpc_id);
+                       watch_atom::value, id, sink(), seq_, rpc_id);
   }
 
   /// The card of an agent anywhere in the cluster.
@@ -586,6 +612,7 @@ private:
   node_handles handles_;
   std::chrono::milliseconds timeout_;
   caf::actor sink_;
+  std::shared_ptr<reply_sink> reply_;
   uint64_t seq_ = 0;
   std::string trace_id_;
 };
@@ -609,30 +636,38 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
     [=](tick_atom) { self->state.backend->tick(); },
     [=](rpc_atom, call& c) -> caf::result<call_result> {
       auto rp = self->make_response_promise<call_result>();
+      // The HTTP loop takes the answer directly (no actor hop back).
+      auto deliver = [rp, reply{c.reply}, id{c.seq}](call_result res) mutable {
+        if (reply)
+          reply->result(id, std::move(res));
+        else
+          rp.deliver(std::move(res));
+      };
       auto& b = *self->state.backend;
       if (c.kind == call::agent_card) {
-        b.agent_info_of(c.agent, [rp, host{c.host}, version, ctx](
+        b.agent_info_of(c.agent, [deliver, host{c.host}, version, ctx](
                                    rpc::outcome<agent_info> x) mutable {
           if (auto info = std::get_if<agent_info>(&x))
-            rp.deliver(call_result{
+            deliver(call_result{
               200, dump(a2a::agent_card(*info, version, host, ctx->bearer)),
               false});
           else
-            rp.deliver(call_result{404, not_found_body, false});
+            deliver(call_result{404, not_found_body, false});
         });
         return rp;
       }
-      b.current(std::move(c.sink), c.seq, std::move(c.trace_id));
-      auto answer = [rp](rpc::response_body body) mutable {
+      b.current(std::move(c.sink), c.seq, std::move(c.trace_id),
+                std::move(c.reply));
+      auto answer = [deliver](rpc::response_body body) mutable {
         switch (body.kind) {
           case rpc::response_body::stream:
-            rp.deliver(call_result{200, {}, true});
+            deliver(call_result{200, {}, true});
             break;
           case rpc::response_body::empty:
-            rp.deliver(call_result{204, {}, false});
+            deliver(call_result{204, {}, false});
             break;
           default:
-            rp.deliver(call_result{200, std::move(body.text), false});
+            deliver(call_result{200, std::move(body.text), false});
         }
       };
       // Nothing a request carries may take a worker down: a worker that
