@@ -365,9 +365,10 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
   // detected. Default them unless the user chose.
   using namespace std::chrono;
   if (!caf::get_if<caf::timespan>(&cfg, "middleman.heartbeat-interval"))
-    cfg.set("middleman.heartbeat-interval", caf::timespan{milliseconds(500)});
+    cfg.set("middleman.heartbeat-interval", caf::timespan{milliseconds(250)});
   if (!caf::get_if<caf::timespan>(&cfg, "middleman.connection-timeout"))
-    cfg.set("middleman.connection-timeout", caf::timespan{seconds(3)});
+    cfg.set("middleman.connection-timeout",
+            caf::timespan{milliseconds(1250)});
   log::set_level(*log::parse_level(cfg.log_level));
   log::set_format(*log::parse_format(cfg.log_format));
   return std::nullopt;

@@ -86,9 +86,16 @@ CAF_TEST(defaults and the node name without clustering) {
   CAF_REQUIRE_EQUAL(load_ini(""), -1);
   CAF_CHECK_EQUAL(cfg->http_port, 4000u);
   CAF_CHECK_EQUAL(cfg->full_node_name(), "nonode@nohost");
-  // Heartbeats are switched on even when the file says nothing.
-  CAF_CHECK(caf::get_if<caf::timespan>(cfg.get(),
-                                       "middleman.heartbeat-interval"));
+  // Heartbeats are switched on even when the file says nothing: a frozen
+  // peer is down within about 1.5 s.
+  using namespace std::chrono;
+  auto hb = caf::get_if<caf::timespan>(cfg.get(),
+                                       "middleman.heartbeat-interval");
+  auto to = caf::get_if<caf::timespan>(cfg.get(),
+                                       "middleman.connection-timeout");
+  CAF_REQUIRE(hb && to);
+  CAF_CHECK_EQUAL(duration_cast<milliseconds>(*hb).count(), 250);
+  CAF_CHECK_EQUAL(duration_cast<milliseconds>(*to).count(), 1250);
 }
 
 CAF_TEST(command line and PORT override the file) {
