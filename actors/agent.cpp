@@ -620,9 +620,11 @@ agent_actor::behavior_type agent(agent_pointer self,
         return make_error(errc::inbox_full);
       if (auto problem = s.ctx->actions->check(action, params.value))
         return make_error(errc::invalid_argument, *problem);
+      // The new task, not a search (find walks the queues: a SendMessage
+      // cost grew with the inbox).
       auto id = s.st->enqueue(action, std::move(params.value),
                               std::move(trace_id));
-      received(self, *s.st->find(id));
+      received(self, s.st->last_enqueued());
       auto rp = self->make_response_promise<std::string>();
       ack(self, rp, id);
       return rp;

@@ -34,16 +34,6 @@ bool is_terminal(task_status x) {
          || x == task_status::cancelled;
 }
 
-namespace {
-
-template <class List>
-auto find_in(List& xs, const std::string& id) {
-  return std::find_if(xs.begin(), xs.end(),
-                      [&](const task_record& r) { return r.t.id == id; });
-}
-
-} // namespace
-
 agent_state::agent_state(std::string name, json memory, size_t history_limit,
                          std::string default_action)
   : name_(std::move(name)),
@@ -123,10 +113,10 @@ agent_state::agent_state(const agent_snapshot& x, size_t history_limit)
       message_ids_[rec.t.message_id] = rec.t.id;
     switch (rec.status) {
       case task_status::queued:
-        (rec.t.standard ? standard_ : inbox_).push_back(std::move(rec));
+        push_live(rec.t.standard ? standard_ : inbox_, std::move(rec));
         break;
       case task_status::running:
-        running_.push_back(std::move(rec));
+        push_live(running_, std::move(rec));
         break;
       default: {
         auto id = rec.t.id;
@@ -235,10 +225,37 @@ std::vector<std::string> agent_state::memory_keys() const {
 std::optional<task_record> agent_state::find(const std::string& id) const {
   if (auto i = history_.find(id); i != history_.end())
     return i->second;
-  for (auto* xs : {&running_, &inbox_, &standard_})
-    if (auto i = find_in(*xs, id); i != xs->end())
-      return *i;
+  auto& live = this->live();
+  if (auto i = live.find(id); i != live.end())
+    return *i->second.pos;
   return std::nullopt;
+}
+
+agent_state::location_map& agent_state::live() const {
+  if (live_.owner != this) {
+    live_.map.clear();
+    auto self = const_cast<agent_state*>(this);
+    for (auto* xs : {&self->running_, &self->inbox_, &self->standard_})
+      for (auto i = xs->begin(); i != xs->end(); ++i)
+        live_.map.insert_or_assign(i->t.id, location{xs, i});
+    live_.owner = this;
+  }
+  return live_.map;
+}
+
+void agent_state::push_live(task_list& xs, task_record rec) {
+  auto id = rec.t.id;
+  auto& live = this->live();
+  xs.push_back(std::move(rec));
+  live.insert_or_assign(std::move(id), location{&xs, std::prev(xs.end())});
+}
+
+task_record agent_state::take_live(location_map::iterator i) {
+  auto [list, pos] = i->second;
+  live_.map.erase(i);
+  auto rec = std::move(*pos);
+  list->erase(pos);
+  return rec;
 }
 
 std::vector<std::string> agent_state::task_ids() const {
@@ -271,7 +288,7 @@ std::string agent_state::enqueue(std::string action, json params,
   rec.t.params = std::move(params);
   rec.updated_us = now_us();
   stamp(rec, true);
-  inbox_.push_back(std::move(rec));
+  push_live(inbox_, std::move(rec));
   if (counters_)
     counters_->created.inc();
   return id;
@@ -280,6 +297,7 @@ std::string agent_state::enqueue(std::string action, json params,
 task_record& agent_state::start_head(std::list<task_record>& queue) {
   running_.splice(running_.end(), queue, queue.begin());
   auto& rec = running_.back();
+  live()[rec.t.id].list = &running_;
   rec.status = task_status::running;
   rec.updated_us = now_us();
   stamp(rec, false);
@@ -302,18 +320,15 @@ agent_state::process_next(const action_registry& actions) {
 }
 
 std::optional<task_record> agent_state::cancel(const std::string& id) {
-  for (auto* xs : {&inbox_, &standard_}) {
-    auto i = find_in(*xs, id);
-    if (i == xs->end())
-      continue;
-    auto rec = std::move(*i);
-    xs->erase(i);
-    rec.status = task_status::cancelled;
-    rec.updated_us = now_us();
-    finish(rec);
-    return rec;
-  }
-  return std::nullopt;
+  auto& live = this->live();
+  auto i = live.find(id);
+  if (i == live.end() || i->second.list == &running_)
+    return std::nullopt;
+  auto rec = take_live(i);
+  rec.status = task_status::cancelled;
+  rec.updated_us = now_us();
+  finish(rec);
+  return rec;
 }
 
 std::pair<task_record, bool> agent_state::submit(task t) {
@@ -330,7 +345,7 @@ std::pair<task_record, bool> agent_state::submit(task t) {
   rec.t = std::move(t);
   rec.updated_us = now_us();
   stamp(rec, true);
-  standard_.push_back(rec);
+  push_live(standard_, rec);
   if (counters_)
     counters_->created.inc();
   return {std::move(rec), true};
@@ -349,14 +364,13 @@ cancel_outcome agent_state::cancel_task(const std::string& id,
     out = std::move(*rec);
     return cancel_outcome::cancelled;
   }
-  auto i = find_in(running_, id);
-  if (i != running_.end()) {
+  if (auto i = live().find(id);
+      i != live_.map.end() && i->second.list == &running_) {
     if (!running_cancelable) {
-      out = *i;
+      out = *i->second.pos;
       return cancel_outcome::not_cancelable;
     }
-    auto rec = std::move(*i);
-    running_.erase(i);
+    auto rec = take_live(i);
     rec.status = task_status::cancelled;
     rec.updated_us = now_us();
     finish(rec);
@@ -372,11 +386,11 @@ cancel_outcome agent_state::cancel_task(const std::string& id,
 
 std::optional<task_record> agent_state::complete(const std::string& id,
                                                  json result) {
-  auto i = find_in(running_, id);
-  if (i == running_.end())
+  auto& live = this->live();
+  auto i = live.find(id);
+  if (i == live.end() || i->second.list != &running_)
     return std::nullopt;
-  auto rec = std::move(*i);
-  running_.erase(i);
+  auto rec = take_live(i);
   memory_["last_result"] = result;
   ++processed_count_;
   header_dirty_ = tracking_;
@@ -394,8 +408,7 @@ std::optional<task_record> agent_state::complete(const std::string& id,
 std::vector<task_record> agent_state::fail_running(const std::string& reason) {
   std::vector<task_record> result;
   while (!running_.empty()) {
-    auto rec = std::move(running_.front());
-    running_.pop_front();
+    auto rec = take_live(live().find(running_.front().t.id));
     rec.status = task_status::failed;
     rec.result = json{{"error", reason}};
     rec.updated_us = now_us();

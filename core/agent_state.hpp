@@ -171,6 +171,11 @@ public:
   std::string enqueue(std::string action, json params,
                       std::string trace_id = {});
 
+  /// The task `enqueue` appended last (valid until the inbox changes).
+  const task_record& last_enqueued() const {
+    return inbox_.back();
+  }
+
   /// Moves the inbox head to the running tasks; `nullopt` on an empty inbox.
   std::optional<task_record> begin_next();
 
@@ -234,6 +239,37 @@ private:
   std::list<task_record> inbox_;
   std::list<task_record> standard_;
   std::list<task_record> running_;
+  using task_list = std::list<task_record>;
+  /// Where each queued or running task is (list iterators stay valid when
+  /// a task moves between lists by splice): finding one must not walk a
+  /// queue of 200,000.
+  struct location {
+    task_list* list;
+    task_list::iterator pos;
+  };
+  using location_map = std::unordered_map<std::string, location>;
+  /// The index points into the lists of the state that built it: a copy (or
+  /// a moved-to state) starts without one and builds its own on first use.
+  struct live_index {
+    location_map map;
+    const agent_state* owner = nullptr;
+    live_index() = default;
+    live_index(const live_index&) {
+      // nop
+    }
+    live_index& operator=(const live_index&) {
+      map.clear();
+      owner = nullptr;
+      return *this;
+    }
+  };
+  mutable live_index live_;
+  /// The index, (re)built if it is not ours.
+  location_map& live() const;
+  /// Appends to `xs` and indexes it.
+  void push_live(task_list& xs, task_record rec);
+  /// Takes a queued or running task out of its list (and the index).
+  task_record take_live(location_map::iterator i);
   std::unordered_map<std::string, task_record> history_;
   std::list<std::string> history_order_;
   /// message id -> task id of the standard tasks this agent knows.

@@ -214,4 +214,48 @@ CAF_TEST(cancelling standard tasks) {
             == cancel_outcome::not_found);
 }
 
+CAF_TEST(a copy finds tasks in its own queues) {
+  auto a = st.enqueue("search", json::object());
+  auto b = st.enqueue("search", json::object());
+  auto c = st.submit(standard_task("m1")).first.t.id;
+  st.begin_next(); // a runs
+  agent_state copy{st};
+  // Changing the original leaves the copy as it was.
+  CAF_CHECK(st.cancel(b));
+  CAF_CHECK(st.complete(a, json{{"ok", 1}}));
+  CAF_CHECK(copy.find(a)->status == task_status::running);
+  CAF_CHECK(copy.find(b)->status == task_status::queued);
+  CAF_CHECK(copy.find(c)->status == task_status::queued);
+  CAF_CHECK(copy.cancel(b));
+  CAF_CHECK(copy.complete(a, json{{"ok", 2}}));
+  auto done = copy.find(a);
+  CAF_REQUIRE(done);
+  CAF_CHECK_EQUAL(done->result["ok"], 2);
+  CAF_CHECK_EQUAL(copy.inbox_count(), 0u);
+  // A state assigned over another one forgets the old index too.
+  copy = std::move(st);
+  CAF_CHECK(copy.find(c)->status == task_status::queued);
+  auto first = copy.find(a);
+  CAF_REQUIRE(first);
+  CAF_CHECK_EQUAL(first->result["ok"], 1);
+}
+
+CAF_TEST(finding a task does not depend on the queue length) {
+  // Regression (issue 10): find walked the queues. 200,000 tasks: the
+  // first, the last and every cancel in between are found by the index.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 200000; ++i)
+    ids.push_back(st.enqueue("search", json::object()));
+  CAF_CHECK(st.find(ids.front())->status == task_status::queued);
+  CAF_CHECK(st.find(ids.back())->status == task_status::queued);
+  for (size_t i = 1; i < ids.size(); i += 1000)
+    CAF_CHECK(st.cancel(ids[i]));
+  CAF_CHECK_EQUAL(st.inbox_count(), 200000u - 200u);
+  auto rec = st.process_next(actions);
+  CAF_REQUIRE(rec);
+  CAF_CHECK_EQUAL(rec->t.id, ids.front());
+  CAF_CHECK(st.find(ids.front())->status == task_status::completed);
+  CAF_CHECK_EQUAL(st.last_enqueued().t.id, ids.back());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
