@@ -338,10 +338,10 @@ struct call_result {
 };
 
 /// A request worker. `tick` is its own timer (it expires calls to agents
-/// that took longer than the request timeout).
+/// that took longer than the request timeout); only the latest counts.
 using worker_actor
   = caf::typed_actor<caf::replies_to<rpc_atom, call>::with<call_result>,
-                     caf::reacts_to<tick_atom>>;
+                     caf::reacts_to<tick_atom, uint64_t>>;
 
 } // namespace http
 

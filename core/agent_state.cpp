@@ -297,7 +297,12 @@ std::string agent_state::enqueue(std::string action, json params,
 task_record& agent_state::start_head(std::list<task_record>& queue) {
   running_.splice(running_.end(), queue, queue.begin());
   auto& rec = running_.back();
-  live()[rec.t.id].list = &running_;
+  auto& live = this->live();
+  if (auto i = live.find(rec.t.id);
+      i != live.end() && i->second.pos == std::prev(running_.end()))
+    i->second.list = &running_;
+  else
+    live_.owner = nullptr; // a duplicate id: index the lists afresh
   rec.status = task_status::running;
   rec.updated_us = now_us();
   stamp(rec, false);
@@ -408,7 +413,13 @@ std::optional<task_record> agent_state::complete(const std::string& id,
 std::vector<task_record> agent_state::fail_running(const std::string& reason) {
   std::vector<task_record> result;
   while (!running_.empty()) {
-    auto rec = take_live(live().find(running_.front().t.id));
+    auto& live = this->live();
+    auto i = live.find(running_.front().t.id);
+    if (i == live.end() || i->second.pos != running_.begin()) {
+      live_.owner = nullptr; // a duplicate id: index the lists afresh
+      i = this->live().find(running_.front().t.id);
+    }
+    auto rec = take_live(i);
     rec.status = task_status::failed;
     rec.result = json{{"error", reason}};
     rec.updated_us = now_us();

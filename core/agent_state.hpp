@@ -262,6 +262,18 @@ private:
       owner = nullptr;
       return *this;
     }
+    // The source's lists moved away: its index must go too.
+    live_index(live_index&& other) noexcept {
+      other.map.clear();
+      other.owner = nullptr;
+    }
+    live_index& operator=(live_index&& other) noexcept {
+      map.clear();
+      owner = nullptr;
+      other.map.clear();
+      other.owner = nullptr;
+      return *this;
+    }
   };
   mutable live_index live_;
   /// The index, (re)built if it is not ours.

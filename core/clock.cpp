@@ -1,6 +1,7 @@
 #include "core/clock.hpp"
 
 #include <cstdio>
+#include <limits>
 #include <ctime>
 #include <random>
 
@@ -17,7 +18,7 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   }
   // The date and time of day change once a second: format them then only
   // (this runs for every /health reply, event and log line).
-  thread_local time_t cached_secs = -1;
+  thread_local time_t cached_secs = std::numeric_limits<time_t>::min();
   thread_local char prefix[24];
   if (secs != cached_secs) {
     std::tm tm{};

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <queue>
 #include <thread>
 #include <unordered_map>
@@ -81,6 +82,7 @@ using loop_ptr = std::shared_ptr<loop>;
 
 /// What a pending call needs to turn its result into a reply.
 struct call_meta {
+  uint64_t id;
   clock_type::time_point t0;
   http_route label;
   bool card;
@@ -135,10 +137,18 @@ struct connection {
   uint64_t head_generation = 0;
   /// Subscribes to the bus for an event stream.
   caf::actor forwarder;
-  /// Feed its task streams (from agents).
-  std::vector<caf::actor> relays;
-  /// Ids of its calls whose task stream runs.
+  /// The event stream's head is written (events before it wait in
+  /// `sse_early`, bounded).
+  bool subscribed = false;
+  std::vector<std::string> sse_early;
+  /// Feed its task streams (from agents), by call id.
+  std::unordered_map<uint64_t, caf::actor> relays;
+  /// Ids of its calls whose task stream runs (the result said so).
   std::vector<uint64_t> stream_ids;
+  /// The idle timer chain that counts (an older one is stale).
+  uint64_t idle_generation = 0;
+  /// A timer for the oldest unanswered call is pending.
+  bool call_timer = false;
 
   uint64_t unsent() const {
     return out.size() - out_off;
@@ -151,7 +161,7 @@ struct connection {
 
 /// A timer of one connection.
 struct timer {
-  enum kind_t : uint8_t { idle, head, linger, closing };
+  enum kind_t : uint8_t { idle, head, linger, closing, call, accept };
   clock_type::time_point at;
   uint64_t conn;
   kind_t kind;
@@ -304,8 +314,10 @@ private:
       if (n < 0 && errno != EINTR) {
         log::error(std::string{"[HTTP] epoll_wait failed: "}
                    + std::strerror(errno));
-        n = 0;
+        std::this_thread::sleep_for(10ms);
       }
+      if (n < 0)
+        n = 0;
       for (int i = 0; i < n; ++i) {
         auto id = events[i].data.u64;
         if (id == listener_id)
@@ -340,8 +352,8 @@ private:
       ::close(c.fd);
       if (c.forwarder)
         caf::anon_send_exit(c.forwarder, caf::exit_reason::kill);
-      for (auto& r : c.relays)
-        caf::anon_send_exit(r, caf::exit_reason::kill);
+      for (auto& kvp : c.relays)
+        caf::anon_send_exit(kvp.second, caf::exit_reason::kill);
       for (auto id : c.stream_ids)
         call_ids_.erase(id);
       conns_.erase(i);
@@ -359,8 +371,18 @@ private:
       auto fd = ::accept4(listener_, nullptr, nullptr,
                           SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
-        if (errno == EMFILE || errno == ENFILE)
-          log::warning("[HTTP] out of file descriptors");
+        if (errno == EMFILE || errno == ENFILE) {
+          // The backlog keeps the connection: stop listening for a moment
+          // rather than wake up for it in a loop.
+          log::warning("[HTTP] out of file descriptors: not accepting for "
+                       "100 ms");
+          epoll_event ev{};
+          ev.events = 0;
+          ev.data.u64 = listener_id;
+          ::epoll_ctl(ep_, EPOLL_CTL_MOD, listener_, &ev);
+          timers_.push(timer{clock_type::now() + 100ms, listener_id,
+                             timer::accept, 0});
+        }
         return;
       }
       int one = 1;
@@ -386,6 +408,15 @@ private:
       // The first request's head is awaited from the start.
       watch_head(c, true);
     }
+  }
+
+  void resume_accepting() {
+    if (listener_ < 0)
+      return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = listener_id;
+    ::epoll_ctl(ep_, EPOLL_CTL_MOD, listener_, &ev);
   }
 
   void on_socket(connection& c, uint32_t events) {
@@ -457,9 +488,13 @@ private:
       return;
     switch (msg.kind) {
       case inbound::sse_ready:
-        if (c->streaming && !c->task_streaming) {
+        if (c->streaming && !c->task_streaming && !c->subscribed) {
+          c->subscribed = true;
           c->out += c->sse_head;
           c->out += ": subscribed\n\n";
+          // Events that came between the subscription and its answer.
+          for (auto& json : std::exchange(c->sse_early, {}))
+            on_sse_event(*c, json);
           flush(*c);
         }
         break;
@@ -488,21 +523,43 @@ private:
       return;
     }
     switch (msg.kind) {
-      case inbound::result:
-        if (msg.res.stream)
-          c->stream_ids.push_back(msg.seq); // mapped until the stream ends
-        else
+      case inbound::result: {
+        auto relay = c->relays.find(msg.seq);
+        if (msg.res.stream) {
+          // The last event may have come first (it waits in `early`).
+          auto e = c->early.find(seq);
+          if (e != c->early.end() && !e->second.empty()
+              && e->second.back().last) {
+            call_ids_.erase(i);
+            if (relay != c->relays.end())
+              c->relays.erase(relay); // it quit after the last event
+          } else {
+            c->stream_ids.push_back(msg.seq); // mapped until it ends
+          }
+        } else {
           call_ids_.erase(i);
+          if (relay != c->relays.end()) { // a stream that did not start
+            caf::anon_send_exit(relay->second, caf::exit_reason::kill);
+            c->relays.erase(relay);
+          }
+        }
         on_result(*c, seq, std::move(msg.res));
         break;
+      }
       case inbound::relay:
-        c->relays.push_back(std::move(msg.actor));
+        c->relays.emplace(msg.seq, std::move(msg.actor));
         break;
       default: // task_event
         if (msg.last) {
-          call_ids_.erase(i);
+          // Unmapped now only if the result came before (else the result
+          // unmaps it, finding this event in `early`).
           auto& ids = c->stream_ids;
-          ids.erase(std::remove(ids.begin(), ids.end(), msg.seq), ids.end());
+          if (auto k = std::find(ids.begin(), ids.end(), msg.seq);
+              k != ids.end()) {
+            ids.erase(k);
+            call_ids_.erase(i);
+            c->relays.erase(msg.seq); // it quit after the last event
+          }
         }
         on_task_event(*c, stream_event{seq, std::move(msg.data), msg.last});
     }
@@ -520,12 +577,22 @@ private:
     while (!timers_.empty() && timers_.top().at <= now) {
       auto t = timers_.top();
       timers_.pop();
+      if (t.kind == timer::accept) {
+        resume_accepting();
+        continue;
+      }
       auto c = find(t.conn);
       if (!c)
         continue;
       switch (t.kind) {
         case timer::idle:
-          on_idle_tick(*c, now);
+          if (t.generation == c->idle_generation)
+            on_idle_tick(*c, now);
+          break;
+        case timer::call:
+          calls_overdue(*c, now);
+          break;
+        case timer::accept:
           break;
         case timer::head:
           if (c->head_clock && t.generation == c->head_generation)
@@ -553,7 +620,7 @@ private:
     }
     auto wait = c.outstanding() > 0 ? clock_type::duration{cfg_.idle_timeout}
                                     : deadline - now;
-    schedule(c, now + wait + 1ms, timer::idle);
+    schedule(c, now + wait + 1ms, timer::idle, c.idle_generation);
   }
 
   /// Starts the header clock (if not running) or stops it (head complete).
@@ -723,7 +790,7 @@ private:
     // The interim answer may only go out when no earlier reply is pending;
     // otherwise the client sends its body after its own short wait.
     if (c.parser.take_expect_continue() && status == request_parser::status::ok
-        && c.outstanding() == 0 && c.last_seq == UINT64_MAX) {
+        && c.outstanding() == 0 && !c.streaming && c.last_seq == UINT64_MAX) {
       c.out += "HTTP/1.1 100 Continue\r\n\r\n";
       flush(c);
     }
@@ -792,7 +859,14 @@ private:
     call_ids_.emplace(id, std::make_pair(c.id, seq));
     x.seq = id;
     x.reply = shared_from_this();
-    c.calls.emplace(seq, call_meta{t0, r.label, card, req.method == "HEAD",
+    // A worker always answers (it bounds its own calls); should it not, the
+    // client gets a 500 after five request timeouts, as before. One timer
+    // per connection, for its oldest call.
+    if (!c.call_timer) {
+      c.call_timer = true;
+      schedule(c, t0 + cfg_.request_timeout * 5, timer::call);
+    }
+    c.calls.emplace(seq, call_meta{id, t0, r.label, card, req.method == "HEAD",
                                    req.keep_alive,
                                    card ? req.header("if-none-match")
                                         : std::string{}});
@@ -824,6 +898,35 @@ private:
     count(meta.label, status, meta.t0);
     c.ready.emplace(seq, std::move(out));
     flush_ready(c);
+  }
+
+  /// Calls without an answer from their worker in time get a 500 (and the
+  /// connection closes); the timer moves on to the oldest call left.
+  void calls_overdue(connection& c, clock_type::time_point now) {
+    c.call_timer = false;
+    auto limit = cfg_.request_timeout * 5;
+    std::vector<uint64_t> overdue;
+    std::optional<clock_type::time_point> oldest;
+    for (auto& [seq, meta] : c.calls) {
+      if (meta.t0 + limit <= now)
+        overdue.push_back(seq);
+      else if (!oldest || meta.t0 < *oldest)
+        oldest = meta.t0;
+    }
+    std::sort(overdue.begin(), overdue.end());
+    for (auto seq : overdue) {
+      auto i = c.calls.find(seq);
+      count(i->second.label, 500, i->second.t0);
+      call_ids_.erase(i->second.id);
+      c.calls.erase(i);
+      c.ready.emplace(seq, reply{error_bytes(500), true});
+    }
+    if (!overdue.empty())
+      flush_ready(c);
+    if (oldest && !c.dead) {
+      c.call_timer = true;
+      schedule(c, *oldest + limit, timer::call);
+    }
   }
 
   /// Writes every reply that is next in order; closes when done.
@@ -882,8 +985,13 @@ private:
   }
 
   void on_sse_event(connection& c, const std::string& json) {
-    if (!c.streaming || c.task_streaming)
+    if (!c.streaming || c.task_streaming || c.dead)
       return;
+    if (!c.subscribed) {
+      if (c.sse_early.size() < 4096)
+        c.sse_early.push_back(json);
+      return;
+    }
     if (c.unsent() > max_unsent) {
       // An event stream reader that stopped reading: drop it rather than
       // buffer every event for it.
@@ -962,8 +1070,9 @@ private:
       close(c);
       return;
     }
-    // The idle timer rested during the stream.
-    schedule(c, clock_type::now(), timer::idle);
+    // The idle timer rested during the stream: a new chain (an old tick
+    // still pending is stale).
+    schedule(c, clock_type::now(), timer::idle, ++c.idle_generation);
     flush_ready(c);
   }
 
@@ -1025,13 +1134,16 @@ caf::behavior forwarder(caf::event_based_actor* self, loop_ptr lp,
 /// loop is done; told to exit, it stops the loop at once.
 caf::behavior front(caf::event_based_actor* self, loop_ptr lp) {
   self->attach_functor([lp] { lp->stop_and_join(); });
+  // Whoever monitors this actor sees it go only once the loop closed every
+  // connection.
+  auto reason = std::make_shared<caf::error>();
   self->set_exit_handler([=](caf::exit_msg& em) {
+    *reason = em.reason;
     lp->post(inbound{inbound::stop});
-    self->quit(em.reason);
   });
   return {
     [=](drain_atom) { lp->post(inbound{inbound::drain}); },
-    [=](caf::ok_atom) { self->quit(); },
+    [=](caf::ok_atom) { self->quit(*reason); },
   };
 }
 

@@ -504,14 +504,17 @@ private:
     ticking_ = true;
     tick_at_ = at;
     auto now = self_->clock().now();
+    // A tick armed before for a later time is stale from now on.
     caf::delayed_anon_send(caf::actor_cast<caf::actor>(self_),
                            at > now ? at - now : clock_type::duration{0},
-                           tick_atom::value);
+                           tick_atom::value, ++tick_generation_);
   }
 
 public:
   /// Fires the deadlines that passed and waits for the next one.
-  void tick() {
+  void tick(uint64_t generation) {
+    if (generation != tick_generation_)
+      return;
     auto now = self_->clock().now();
     ticking_ = false;
     std::vector<std::function<void()>> due;
@@ -606,6 +609,7 @@ private:
   uint64_t next_deadline_ = 0;
   bool ticking_ = false;
   clock_type::time_point tick_at_;
+  uint64_t tick_generation_ = 0;
 
   worker_actor::pointer self_;
   node_context_ptr ctx_;
@@ -633,7 +637,9 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
   self->set_down_handler(
     [self](caf::down_msg& dm) { self->state.backend->on_down(dm); });
   return {
-    [=](tick_atom) { self->state.backend->tick(); },
+    [=](tick_atom, uint64_t generation) {
+      self->state.backend->tick(generation);
+    },
     [=](rpc_atom, call& c) -> caf::result<call_result> {
       auto rp = self->make_response_promise<call_result>();
       // The HTTP loop takes the answer directly (no actor hop back).
