@@ -284,10 +284,6 @@ public:
   void stop_and_join() {
     if (!thread_.joinable())
       return;
-    if (thread_.get_id() == std::this_thread::get_id()) {
-      thread_.detach();
-      return;
-    }
     post(inbound{inbound::stop});
     thread_.join();
   }
@@ -376,10 +372,7 @@ private:
           // rather than wake up for it in a loop.
           log::warning("[HTTP] out of file descriptors: not accepting for "
                        "100 ms");
-          epoll_event ev{};
-          ev.events = 0;
-          ev.data.u64 = listener_id;
-          ::epoll_ctl(ep_, EPOLL_CTL_MOD, listener_, &ev);
+          listen_for(0);
           timers_.push(timer{clock_type::now() + 100ms, listener_id,
                              timer::accept, 0});
         }
@@ -410,11 +403,12 @@ private:
     }
   }
 
-  void resume_accepting() {
+  /// Registers the listening socket for `events` (0: paused).
+  void listen_for(uint32_t events) {
     if (listener_ < 0)
       return;
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = events;
     ev.data.u64 = listener_id;
     ::epoll_ctl(ep_, EPOLL_CTL_MOD, listener_, &ev);
   }
@@ -578,7 +572,7 @@ private:
       auto t = timers_.top();
       timers_.pop();
       if (t.kind == timer::accept) {
-        resume_accepting();
+        listen_for(EPOLLIN);
         continue;
       }
       auto c = find(t.conn);
