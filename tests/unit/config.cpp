@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <unistd.h>
 
 #include "app/config.hpp"
@@ -96,6 +97,30 @@ CAF_TEST(defaults and the node name without clustering) {
   CAF_REQUIRE(hb && to);
   CAF_CHECK_EQUAL(duration_cast<milliseconds>(*hb).count(), 250);
   CAF_CHECK_EQUAL(duration_cast<milliseconds>(*to).count(), 1250);
+}
+
+CAF_TEST(one scheduler worker per core unless configured) {
+  CAF_REQUIRE_EQUAL(load_ini(""), -1);
+  auto cores = std::max<size_t>(1, std::thread::hardware_concurrency());
+  auto n = caf::get_if<size_t>(cfg.get(), "scheduler.max-threads");
+  CAF_REQUIRE(n);
+  CAF_CHECK_EQUAL(*n, cores);
+  CAF_REQUIRE_EQUAL(load_ini("[scheduler]\nmax-threads=7\n"), -1);
+  n = caf::get_if<size_t>(cfg.get(), "scheduler.max-threads");
+  CAF_REQUIRE(n);
+  CAF_CHECK_EQUAL(*n, 7u);
+  CAF_REQUIRE_EQUAL(load_ini("", {"--scheduler.max-threads=3"}), -1);
+  n = caf::get_if<size_t>(cfg.get(), "scheduler.max-threads");
+  CAF_REQUIRE(n);
+  CAF_CHECK_EQUAL(*n, 3u);
+}
+
+CAF_TEST(the OpenSSL module is loaded only for TLS) {
+  CAF_REQUIRE_EQUAL(load_ini(""), -1);
+  auto plain = cfg->module_factories.size();
+  // (Refused afterwards for the missing key, but the module came first.)
+  CAF_CHECK_EQUAL(load_ini("[openssl]\ncertificate=\"/x/cert.pem\"\n"), 2);
+  CAF_CHECK_EQUAL(cfg->module_factories.size(), plain + 1);
 }
 
 CAF_TEST(command line and PORT override the file) {
