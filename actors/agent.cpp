@@ -294,6 +294,13 @@ void send_to_backup(agent_pointer self, uint64_t id, agent_delta d,
 /// once when changes go nowhere, else when the store committed them and
 /// the backup applied them (`err` set if either could not). Callbacks run
 /// in the order of their changes.
+///
+/// Group commit: the first change opens a commit and sends the agent a
+/// `flush_atom`, which queues behind the messages already in its mailbox.
+/// Every change until then joins that commit, and `flush` hands them to
+/// the store and the backup as one delta. An idle agent flushes right after
+/// the message that changed it; a burst of 1000 SendMessage costs one
+/// store write and one backup round trip instead of 1000.
 template <class F>
 void commit(agent_pointer self, F then) {
   auto& s = self->state;
@@ -302,17 +309,29 @@ void commit(agent_pointer self, F then) {
     return;
   }
   auto& cluster = s.ctx->cluster;
-  auto delta = s.st->take_changes();
-  // Asked once per commit: it locks the cluster view and hashes the name.
-  auto moved = cluster && backup_changed(self);
-  if (empty(delta) && s.pending.empty()
-      && (!cluster || (cluster->quorum() && !moved))) {
-    then(caf::error{});
-    return;
+  if (s.open_commit == 0) {
+    // Asked once per commit: it locks the cluster view and hashes the name.
+    if (!s.st->has_changes() && s.pending.empty()
+        && (!cluster || (cluster->quorum() && !backup_changed(self)))) {
+      then(caf::error{});
+      return;
+    }
+    s.open_commit = ++s.next_commit;
+    self->send(self, flush_atom::value);
   }
-  auto id = ++s.next_commit;
-  s.pending.push_back(pending_commit{id, std::move(then), !s.ctx->store,
-                                     !cluster, caf::error{}});
+  s.pending.push_back(pending_commit{s.open_commit, std::move(then),
+                                     !s.ctx->store, !cluster, caf::error{}});
+}
+
+/// Hands the open commit's changes to the store and the backup.
+void flush(agent_pointer self) {
+  auto& s = self->state;
+  auto id = std::exchange(s.open_commit, 0);
+  if (id == 0)
+    return;
+  auto& cluster = s.ctx->cluster;
+  auto delta = s.st->take_changes();
+  auto moved = cluster && backup_changed(self);
   if (!s.ctx->store) {
     send_to_backup(self, id, std::move(delta), moved);
     return;
@@ -828,6 +847,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       maybe_hand_over(self);
       return rp;
     },
+    [self](flush_atom) { flush(self); },
     [self](drained_atom) {
       auto& s = self->state;
       // Still running after the drain time: the task fails here rather

@@ -85,6 +85,10 @@ struct agent_actor_state {
   /// first: their callbacks run in this order.
   std::list<pending_commit> pending;
   uint64_t next_commit = 0;
+  /// The commit gathering changes until the agent's next `flush_atom`
+  /// (0: none open). Every change a burst of messages makes goes to the
+  /// store and the backup in one write.
+  uint64_t open_commit = 0;
   /// The member holding this agent's replica (invalid when none), its
   /// incarnation in the cluster view, and which seed's answers count.
   replica_actor backup;

@@ -81,6 +81,9 @@ using agent_actor = caf::typed_actor<
   caf::replies_to<handoff_atom>::with<agent_snapshot, std::string>,
   // Internal: the drain time is over.
   caf::reacts_to<drained_atom>,
+  // Hands the changes gathered since the last flush to the store and the
+  // backup (sent to itself by the first change after a flush).
+  caf::reacts_to<flush_atom>,
   // From the supervisor: the members changed; copy the agent to its
   // (possibly new) backup.
   caf::reacts_to<backup_atom>>;

@@ -162,6 +162,11 @@ public:
   /// Returns and forgets the changes recorded since the last call.
   agent_delta take_changes();
 
+  /// True if `take_changes` would return something to keep.
+  bool has_changes() const {
+    return header_dirty_ || !upserts_.empty() || !deletes_.empty();
+  }
+
   /// Everything about this agent, for a store, a replica or a handoff.
   agent_snapshot snapshot() const;
 

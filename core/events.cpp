@@ -7,14 +7,15 @@ namespace am {
 event make_agent_event(const std::string& name, const std::string& agent,
                        const std::string& node, const std::string& source_node,
                        json extra) {
-  json obj{{"event", name},
-           {"agent", agent},
-           {"node", node},
-           {"source_node", source_node},
-           {"timestamp", iso8601_now()}};
-  if (extra.is_object())
-    for (auto& kvp : extra.items())
-      obj[kvp.key()] = kvp.value();
+  // The members of `extra` are moved in, not copied (task params can be
+  // large); they win over the fixed ones, as documented.
+  json obj = extra.is_object() ? std::move(extra) : json::object();
+  auto& members = obj.get_ref<json::object_t&>();
+  members.emplace("event", name);
+  members.emplace("agent", agent);
+  members.emplace("node", node);
+  members.emplace("source_node", source_node);
+  members.emplace("timestamp", iso8601_now());
   return event{name, agent, node, dump(obj)};
 }
 

@@ -98,6 +98,7 @@ inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
       return {agent_snapshot{}, std::string{}};
     },
     [](drained_atom) {},
+    [](flush_atom) {},
     [](backup_atom) {},
   };
 }

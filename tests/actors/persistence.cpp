@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <stdexcept>
 
 #include "core/store.hpp"
@@ -121,6 +122,45 @@ CAF_TEST(changes that arrive together are committed together) {
   st.track_changes(true);
   CAF_CHECK(ask<bool>(writer, store_atom::value, st.take_changes()));
   CAF_CHECK_EQUAL(db->commits(), before + 2);
+}
+
+CAF_TEST(an agent hands a burst of changes to the store in one delta) {
+  CAF_CHECK_EQUAL(start("B").status, "started");
+  // A store that counts what agents hand it.
+  auto deltas = std::make_shared<std::vector<size_t>>();
+  ctx->store = sys.spawn([deltas](store_actor::pointer)
+                           -> store_actor::behavior_type {
+    return {
+      [deltas](store_atom, const agent_delta& d) {
+        deltas->push_back(d.upserts.size());
+        return true;
+      },
+      [](flush_atom) {},
+    };
+  });
+  // 20 messages in the mailbox at once: one delta with 20 tasks, and
+  // every sender is answered after it.
+  using handle = decltype(self->request(handle_of("B"), caf::infinite,
+                                        enqueue_atom::value, std::string{},
+                                        json_box{}, std::string{}));
+  std::vector<handle> hs;
+  for (int i = 0; i < 20; ++i)
+    hs.push_back(self->request(handle_of("B"), caf::infinite,
+                               enqueue_atom::value, std::string{"search"},
+                               json_box{{{"query", std::to_string(i)}}},
+                               std::string{}));
+  sched.run();
+  std::set<std::string> ids;
+  for (auto& h : hs)
+    h.receive([&](std::string& id) { ids.insert(id); },
+              [](caf::error& err) { CAF_FAIL("enqueue error: " << err); });
+  CAF_CHECK_EQUAL(ids.size(), 20u);
+  CAF_REQUIRE_EQUAL(deltas->size(), 1u);
+  CAF_CHECK_EQUAL(deltas->front(), 20u);
+  // An idle agent's single change goes alone, at once.
+  enqueue("B", "alone");
+  CAF_REQUIRE_EQUAL(deltas->size(), 2u);
+  CAF_CHECK_EQUAL(deltas->back(), 1u);
 }
 
 CAF_TEST(an acknowledged start and task and result are in the store) {
