@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
   size_t count = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 100000;
   caf::actor_system_config cfg;
+  // The actors only hold handles: a sharing scheduler's idle worker
+  // sleeps, where work-stealing workers would poll beside the lookups.
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{cfg};
   // Real handles (a lookup copies one), shared by 100 agents each as a
   // node's agents would not be: copying bumps a reference count.

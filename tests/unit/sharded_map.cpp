@@ -3,6 +3,8 @@
 #include <caf/test/unit_test.hpp>
 
 #include <atomic>
+#include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,4 +83,63 @@ CAF_TEST(readers on many threads against a writer) {
     m.assign(k, std::vector<int>{k});
   CAF_CHECK_EQUAL(m.size(), static_cast<size_t>(keys));
   CAF_CHECK((*m.find(42))[0] == 42);
+}
+
+namespace {
+
+/// Few distinct hashes: long probe runs that wrap around the table, the
+/// cases backward-shift deletion must get right.
+struct clumping_hash {
+  size_t operator()(int x) const {
+    return static_cast<size_t>(x % 7) * 4 + 3;
+  }
+};
+
+} // namespace
+
+// Random inserts, overwrites and erasures against std::map, with a hash
+// that piles keys onto a few slots of each shard.
+CAF_TEST(the open addressing table agrees with std::map) {
+  sharded_map<int, int, 2, clumping_hash> m;
+  std::map<int, int> ref;
+  std::mt19937 gen{7};
+  std::uniform_int_distribution<int> key{0, 300};
+  std::uniform_int_distribution<int> op{0, 9};
+  for (int step = 0; step < 20000; ++step) {
+    auto k = key(gen);
+    switch (op(gen)) {
+      case 0:
+      case 1:
+      case 2:
+        CAF_CHECK_EQUAL(m.insert(k, step), ref.emplace(k, step).second);
+        break;
+      case 3:
+      case 4:
+        m.assign(k, step);
+        ref[k] = step;
+        break;
+      case 5:
+      case 6:
+        CAF_CHECK_EQUAL(m.erase(k), ref.erase(k) > 0);
+        break;
+      default: {
+        auto x = m.find(k);
+        auto i = ref.find(k);
+        CAF_CHECK_EQUAL(x.has_value(), i != ref.end());
+        if (x && i != ref.end())
+          CAF_CHECK_EQUAL(*x, i->second);
+      }
+    }
+  }
+  CAF_CHECK_EQUAL(m.size(), ref.size());
+  std::map<int, int> seen;
+  m.for_each([&](int k, int v) { seen.emplace(k, v); });
+  CAF_CHECK(seen == ref);
+  // Dropping every other key keeps the rest findable.
+  auto gone = m.erase_all_if([](int k, int) { return k % 2 == 0; });
+  for (auto& kvp : gone)
+    CAF_CHECK_EQUAL(ref.erase(kvp.first), 1u);
+  for (auto& kvp : ref)
+    CAF_CHECK_EQUAL(m.find(kvp.first).value_or(-1), kvp.second);
+  CAF_CHECK_EQUAL(m.size(), ref.size());
 }
