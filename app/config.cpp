@@ -327,6 +327,13 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
   if (!caf::get_if(&cfg.content, "scheduler.max-threads"))
     cfg.set("scheduler.max-threads",
             std::max<size_t>(1, std::thread::hardware_concurrency()));
+  // An idle worker goes from spinning straight to waiting to be woken,
+  // skipping CAF's "moderate" phase of 50 us sleeps that nobody cuts short
+  // (with the kernel's timer slack, about 100 us): measured here, a
+  // cross-node round trip at one connection went from 270 to 145 us, for
+  // about 5% fewer GetAgentState/s at full load.
+  if (!caf::get_if(&cfg.content, "work-stealing.moderate-poll-attempts"))
+    cfg.set("work-stealing.moderate-poll-attempts", size_t{1});
   if (!cfg.remainder.empty()) {
     std::cerr << "agentmesh: configuration error: unexpected argument "
               << cfg.remainder.front() << '\n';

@@ -99,12 +99,16 @@ CAF_TEST(defaults and the node name without clustering) {
   CAF_CHECK_EQUAL(duration_cast<milliseconds>(*to).count(), 1250);
 }
 
-CAF_TEST(one scheduler worker per core unless configured) {
+CAF_TEST(one scheduler worker per core and no moderate polling unless configured) {
   CAF_REQUIRE_EQUAL(load_ini(""), -1);
   auto cores = std::max<size_t>(1, std::thread::hardware_concurrency());
   auto n = caf::get_if<size_t>(cfg.get(), "scheduler.max-threads");
   CAF_REQUIRE(n);
   CAF_CHECK_EQUAL(*n, cores);
+  auto polls = caf::get_if<size_t>(cfg.get(),
+                                   "work-stealing.moderate-poll-attempts");
+  CAF_REQUIRE(polls);
+  CAF_CHECK_EQUAL(*polls, 1u);
   CAF_REQUIRE_EQUAL(load_ini("[scheduler]\nmax-threads=7\n"), -1);
   n = caf::get_if<size_t>(cfg.get(), "scheduler.max-threads");
   CAF_REQUIRE(n);
