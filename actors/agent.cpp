@@ -130,6 +130,8 @@ namespace {
 
 void publish(agent_pointer self, const char* name, json extra) {
   auto& s = self->state;
+  if (!s.ctx->wants_agent_events())
+    return;
   self->send(s.bus, publish_atom::value,
              make_agent_event(name, s.st->name(), s.ctx->node_name,
                               s.ctx->node_name, std::move(extra)));

@@ -8,7 +8,13 @@
 namespace am {
 
 event_bus_actor::behavior_type
-event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics) {
+event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
+          std::shared_ptr<std::atomic<size_t>> audience) {
+  auto recount = [self, audience] {
+    if (audience)
+      audience->store(self->state.agent_listeners.size()
+                      + self->state.peers.size());
+  };
   self->set_down_handler([=](caf::down_msg& dm) {
     auto i = self->state.subscribers.find(dm.source);
     if (i == self->state.subscribers.end())
@@ -17,6 +23,8 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics) {
     for (auto& g : i->second.second)
       g.get()->unsubscribe(ptr);
     self->state.subscribers.erase(i);
+    self->state.agent_listeners.erase(dm.source);
+    recount();
   });
   // Leave the groups on shutdown (the state is gone once we terminated).
   self->set_exit_handler([=](caf::exit_msg& em) {
@@ -26,6 +34,9 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics) {
         g.get()->unsubscribe(ptr);
     }
     self->state.subscribers.clear();
+    self->state.agent_listeners.clear();
+    self->state.peers.clear();
+    recount();
     self->quit(em.reason);
   });
   auto deliver = [self](const event& ev) {
@@ -49,9 +60,11 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics) {
     [=](forward_atom, const event& ev) { deliver(ev); },
     [=](peer_up_atom, const std::string& node, const caf::actor& bus) {
       self->state.peers[node] = caf::actor_cast<event_bus_actor>(bus);
+      recount();
     },
     [=](peer_down_atom, const std::string& node) {
       self->state.peers.erase(node);
+      recount();
     },
     [=](subscribe_atom, const std::vector<std::string>& topics,
         caf::actor who) {
@@ -68,14 +81,21 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics) {
           g = self->system().groups().get_local(topic);
         if (g.get()->subscribe(caf::actor_cast<caf::strong_actor_ptr>(who)))
           sub.second.push_back(g);
+        if (topic != cluster_events_topic)
+          self->state.agent_listeners.insert(who.address());
       }
+      recount();
       return true;
     },
   };
 }
 
 caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus) {
-  std::vector<std::string> topics{agent_events_topic, cluster_events_topic};
+  // Agent events are logged at info: above that level the logger does not
+  // listen to them (agents then skip building events nobody receives).
+  std::vector<std::string> topics{cluster_events_topic};
+  if (log::level::info >= log::current_level())
+    topics.push_back(agent_events_topic);
   self->send(bus, subscribe_atom::value, std::move(topics),
              caf::actor{self});
   return {

@@ -7,6 +7,9 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
+#include <atomic>
+#include <set>
+
 #include <caf/group.hpp>
 #include <caf/stateful_actor.hpp>
 
@@ -24,6 +27,8 @@ struct event_bus_state {
   std::unordered_map<caf::actor_addr,
                      std::pair<caf::actor, std::vector<caf::group>>>
     subscribers;
+  /// Subscribers with at least one agent topic.
+  std::set<caf::actor_addr> agent_listeners;
   static inline const char* name = "event_bus";
 };
 
@@ -34,8 +39,11 @@ using event_bus_pointer = event_bus_actor::stateful_pointer<event_bus_state>;
 /// delivers them locally. Cluster events are each node's own observation and
 /// stay local. Subscribers stay subscribed until they terminate.
 /// Every event published here counts in `metrics` (may be null).
+/// `audience` (may be null) is kept at the number of subscribers of agent
+/// topics plus peers; it is raised before a subscription is confirmed.
 event_bus_actor::behavior_type
-event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics);
+event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
+          std::shared_ptr<std::atomic<size_t>> audience);
 
 /// Logs every agent and cluster event with the exact lines of SPEC 5.
 caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -60,6 +61,21 @@ struct node_context {
   std::shared_ptr<cluster_view> cluster;
   /// What `GET /metrics` shows; every actor counts into it in place.
   std::shared_ptr<node_metrics> metrics = std::make_shared<node_metrics>();
+  /// Who would receive an agent event published now: local subscribers
+  /// of agent topics plus connected peers (kept by the event bus). At 0,
+  /// agents and the supervisor skip building events nobody gets.
+  std::shared_ptr<std::atomic<size_t>> event_audience
+    = std::make_shared<std::atomic<size_t>>(0);
+
+  /// True if an agent event published now reaches anyone. Counts it as
+  /// published when it does not (the bus counts the others).
+  bool wants_agent_events() const {
+    if (event_audience->load() > 0)
+      return true;
+    if (metrics->enabled)
+      metrics->events_published.inc();
+    return false;
+  }
 
   /// Agents hand their changes on (to the store, to a backup) before they
   /// acknowledge them.

@@ -156,6 +156,8 @@ struct env {
 
   void publish(const char* event_name, const std::string& name,
                json extra = json::object()) const {
+    if (!ctx->wants_agent_events())
+      return;
     self->send(bus, publish_atom::value,
                make_agent_event(event_name, name, ctx->node_name,
                                 ctx->node_name, std::move(extra)));

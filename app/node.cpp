@@ -132,7 +132,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   }
   node n;
   n.ctx = ctx;
-  n.bus = sys.spawn(event_bus, counting);
+  n.bus = sys.spawn(event_bus, counting, ctx->event_audience);
   n.logger = sys.spawn(event_logger, n.bus);
   n.directory = sys.spawn(directory, n.ctx, milliseconds{2000});
   n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);

@@ -46,6 +46,39 @@ CAF_TEST(subscribers receive the events of their topics in order) {
   CAF_CHECK(ev["connected"] == json::array({"n2@h"}));
 }
 
+CAF_TEST(the audience counts agent listeners and peers) {
+  auto& audience = *ctx->event_audience;
+  CAF_CHECK_EQUAL(audience.load(), 0u);
+  // Nobody listens: a started agent builds no event, yet counts it.
+  auto before = ctx->metrics->events_published.value();
+  CAF_CHECK_EQUAL(start("quiet").status, "started");
+  CAF_CHECK_EQUAL(ctx->metrics->events_published.value(), before + 1);
+  // Cluster events alone do not make an audience.
+  record({cluster_events_topic});
+  CAF_CHECK_EQUAL(audience.load(), 0u);
+  auto out = std::make_shared<std::vector<event>>();
+  auto rec = sys.spawn(recorder, out);
+  self->send(bus, subscribe_atom::value,
+             std::vector<std::string>{agent_topic("heard")}, rec);
+  sched.run();
+  CAF_CHECK_EQUAL(audience.load(), 1u);
+  CAF_CHECK_EQUAL(start("heard").status, "started");
+  CAF_REQUIRE_EQUAL(out->size(), 1u);
+  CAF_CHECK_EQUAL(out->front().name, "agent_started");
+  // A peer's bus is an audience too; both leave again.
+  auto peer = sys.spawn(event_bus, nullptr, nullptr);
+  self->send(bus, peer_up_atom::value, std::string{"n2@h"},
+             caf::actor_cast<caf::actor>(peer));
+  sched.run();
+  CAF_CHECK_EQUAL(audience.load(), 2u);
+  self->send(bus, peer_down_atom::value, std::string{"n2@h"});
+  anon_send_exit(rec, caf::exit_reason::user_shutdown);
+  sched.run();
+  CAF_CHECK_EQUAL(audience.load(), 0u);
+  anon_send_exit(peer, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
 CAF_TEST(terminated subscribers are dropped) {
   auto out = std::make_shared<std::vector<event>>();
   auto rec = sys.spawn(recorder, out);

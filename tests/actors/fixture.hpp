@@ -118,7 +118,7 @@ struct node_fixture : test_coordinator_fixture<test_config> {
 
   /// Spawns bus, directory and supervisor (call after adjusting `ctx`).
   void spawn_node() {
-    bus = sys.spawn(event_bus, nullptr);
+    bus = sys.spawn(event_bus, nullptr, ctx->event_audience);
     dir = sys.spawn(directory, node_context_ptr{ctx},
                     std::chrono::milliseconds{2000});
     sup = sys.spawn(supervisor, node_context_ptr{ctx}, dir, bus);

@@ -71,6 +71,7 @@ struct fixture : node_fixture {
     auto fresh = std::make_shared<node_context>();
     fresh->node_name = ctx->node_name;
     fresh->actions = ctx->actions;
+    fresh->event_audience = ctx->event_audience; // the bus stays
     ctx = fresh;
     open_store();
     dir = sys.spawn(directory, node_context_ptr{ctx},

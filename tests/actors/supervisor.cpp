@@ -220,6 +220,7 @@ struct two_supervisors : fixture {
   two_supervisors() {
     ctx2->node_name = "zzz@host";
     ctx2->actions = ctx->actions;
+    ctx2->event_audience = ctx->event_audience; // one bus for both
     ctx2->agents.handoff_drain = 500ms;
     ctx->agents.handoff_drain = 500ms;
     dir2 = sys.spawn(directory, node_context_ptr{ctx2},

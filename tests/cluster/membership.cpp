@@ -117,7 +117,7 @@ struct fixture : test_network_fixture_base<planet_type> {
       n.ctx->cluster = std::make_shared<cluster_view>(n.ctx->node_name);
     n.address = name + ":8080";
     node_context_ptr ctx = n.ctx;
-    n.bus = p.sys.spawn(event_bus, nullptr);
+    n.bus = p.sys.spawn(event_bus, nullptr, n.ctx->event_audience);
     n.dir = p.sys.spawn(directory, ctx, std::chrono::milliseconds{1000});
     n.sup = p.sys.spawn(supervisor, ctx, n.dir, n.bus);
     membership_config mc;
