@@ -1,6 +1,7 @@
 #include "http/jsonrpc.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <map>
 #include <memory>
 #include <set>
@@ -130,15 +131,40 @@ namespace {
 /// without parsing it again), or its failure.
 using result_fn = std::function<void(outcome<std::string>)>;
 
-/// Adapts a typed backend callback to a JSON result.
+/// Adapts a typed backend callback to a JSON result. `shape` returns the
+/// result as a json value or, for the hottest methods, already as text.
 template <class T, class F>
 callback<T> shaped(result_fn k, F shape) {
   return [k{std::move(k)}, shape](outcome<T> x) {
-    if (auto f = std::get_if<failure>(&x))
+    if (auto f = std::get_if<failure>(&x)) {
       k(*f);
-    else
-      k(dump(shape(std::get<T>(x))));
+    } else {
+      auto result = shape(std::get<T>(x));
+      if constexpr (std::is_same_v<decltype(result), std::string>)
+        k(std::move(result));
+      else
+        k(dump(result));
+    }
   };
+}
+
+/// Appends `x` as JSON text, byte for byte what nlohmann writes (keys of an
+/// object in its order are the caller's business): printable ASCII with
+/// quotes and backslashes escaped; anything else goes through nlohmann.
+void append_text(std::string& out, const std::string& x) {
+  for (auto c : x)
+    if (static_cast<unsigned char>(c) < 0x20
+        || static_cast<unsigned char>(c) >= 0x7f) {
+      out += dump(json(x));
+      return;
+    }
+  out += '"';
+  for (auto c : x) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  out += '"';
 }
 
 /// Reads the required string members `names` from `params`. On a missing
@@ -221,11 +247,15 @@ void send_message(backend& b, const json& p, result_fn k) {
   auto name = args[0];
   b.send_message(name, args[1], params,
                  shaped<task_ack>(std::move(k), [name](const task_ack& a) {
-                   return json{{"status", "created"},
-                               {"agent", name},
-                               {"task_id", a.task_id},
-                               {"result", nullptr},
-                               {"node", a.node}};
+                   // {"agent","node","result":null,"status","task_id"}
+                   std::string out = "{\"agent\":";
+                   append_text(out, name);
+                   out += ",\"node\":";
+                   append_text(out, a.node);
+                   out += ",\"result\":null,\"status\":\"created\",\"task_id\":";
+                   append_text(out, a.task_id);
+                   out += '}';
+                   return out;
                  }));
 }
 
@@ -233,16 +263,28 @@ void get_agent_state(backend& b, const json& p, result_fn k) {
   std::vector<std::string> args;
   if (auto f = require_strings(p, {"agent"}, "Missing required: agent", args))
     return k(*f);
-  b.get_agent_state(args[0], shaped<agent_status>(
-                               std::move(k), [](const agent_status& s) {
-                                 return json{
-                                   {"name", s.name},
-                                   {"status", s.status},
-                                   {"inbox_count", s.inbox_count},
-                                   {"processed_count", s.processed_count},
-                                   {"memory_keys", s.memory_keys},
-                                   {"node", s.node}};
-                               }));
+  b.get_agent_state(
+    args[0], shaped<agent_status>(std::move(k), [](const agent_status& s) {
+      // The members in nlohmann's (sorted) order.
+      std::string out = "{\"inbox_count\":";
+      out += std::to_string(s.inbox_count);
+      out += ",\"memory_keys\":[";
+      for (size_t i = 0; i < s.memory_keys.size(); ++i) {
+        if (i > 0)
+          out += ',';
+        append_text(out, s.memory_keys[i]);
+      }
+      out += "],\"name\":";
+      append_text(out, s.name);
+      out += ",\"node\":";
+      append_text(out, s.node);
+      out += ",\"processed_count\":";
+      out += std::to_string(s.processed_count);
+      out += ",\"status\":";
+      append_text(out, s.status);
+      out += '}';
+      return out;
+    }));
 }
 
 void process_next(backend& b, const json& p, result_fn k) {
@@ -262,23 +304,6 @@ void process_next(backend& b, const json& p, result_fn k) {
                          }));
 }
 
-/// Appends `x` as a JSON string. Checked names need escaping for quotes and
-/// backslashes only; anything else (a name restored from a store older
-/// than the check) goes through nlohmann, which replaces bad UTF-8.
-void append_string(std::string& out, const std::string& x) {
-  if (!valid_agent_name(x)) {
-    out += dump(json(x));
-    return;
-  }
-  out += '"';
-  for (auto c : x) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
 /// ListAgents' result as text: 200,000 agents take one string instead of
 /// a million JSON nodes (the same bytes nlohmann would write).
 std::string render_page(const agent_page& p, bool paged) {
@@ -288,21 +313,21 @@ std::string render_page(const agent_page& p, bool paged) {
   for (size_t i = 0; i < p.agents.size(); ++i) {
     if (i > 0)
       out += ',';
-    append_string(out, p.agents[i].name);
+    append_text(out, p.agents[i].name);
   }
   out += "],\"agents_detail\":[";
   for (size_t i = 0; i < p.agents.size(); ++i) {
     out += i > 0 ? ",{\"name\":" : "{\"name\":";
-    append_string(out, p.agents[i].name);
+    append_text(out, p.agents[i].name);
     out += ",\"node\":";
-    append_string(out, p.agents[i].node);
+    append_text(out, p.agents[i].node);
     out += '}';
   }
   out += "],\"count\":";
   out += std::to_string(p.agents.size());
   if (paged) {
     out += ",\"next_cursor\":";
-    append_string(out, p.more ? p.agents.back().name : std::string{});
+    append_text(out, p.more ? p.agents.back().name : std::string{});
     out += ",\"total\":";
     out += std::to_string(p.total);
   }

@@ -164,6 +164,26 @@ CAF_TEST(ListAgents in a batch and as a notification) {
   CAF_CHECK_EQUAL(r[1]["result"]["total_nodes"], 3);
 }
 
+CAF_TEST(hand written results are the bytes nlohmann writes) {
+  rpc("StartAgent", R"({"name":"W"})");
+  b.agents["W"].memory_keys = {"plain", "q\"uote", "back\\slash", "tab\t",
+                               "caf\xc3\xa9", "bad\xff", "del\x7f", ""};
+  b.agents["W"].node = "n\"1@h";
+  for (auto body : {R"({"jsonrpc":"2.0","method":"GetAgentState","params":{"agent":"W"},"id":7})",
+                    R"({"jsonrpc":"2.0","method":"SendMessage","params":{"agent":"W","action":"search"},"id":"x"})",
+                    R"({"jsonrpc":"2.0","method":"ListAgents","params":{"limit":5},"id":null})"}) {
+    std::string text;
+    handle(b, body, cx, [&](response_body res) { text = std::move(res.text); });
+    auto parsed = json::parse(text, nullptr, false);
+    CAF_REQUIRE(!parsed.is_discarded());
+    CAF_CHECK(parsed.contains("result"));
+    CAF_CHECK_EQUAL(text, dump(parsed));
+  }
+  auto r = rpc("GetAgentState", R"({"agent":"W"})");
+  CAF_CHECK_EQUAL(r["result"]["memory_keys"][1], "q\"uote");
+  CAF_CHECK_EQUAL(r["result"]["memory_keys"][5], "bad\xef\xbf\xbd");
+}
+
 CAF_TEST(SendMessage validation) {
   rpc("StartAgent", R"({"name":"W"})");
   auto missing = json::parse(R"({"code":-32602,"message":"Invalid params",
