@@ -128,13 +128,16 @@ void abandon(agent_observers& obs, const std::string& agent) {
 
 namespace {
 
-void publish(agent_pointer self, const char* name, json extra) {
+/// Publishes agent event `name` with the members `extra()` returns, which
+/// is not even called when nobody would receive the event.
+template <class F>
+void publish(agent_pointer self, const char* name, F extra) {
   auto& s = self->state;
   if (!s.ctx->wants_agent_events())
     return;
   self->send(s.bus, publish_atom::value,
              make_agent_event(name, s.st->name(), s.ctx->node_name,
-                              s.ctx->node_name, std::move(extra)));
+                              s.ctx->node_name, extra()));
 }
 
 caf::error crash_reason(caf::scheduled_actor*, std::exception_ptr& eptr) {
@@ -375,9 +378,10 @@ void announce_now(agent_pointer self, const task_record& rec) {
   announce(*s.ctx, *s.st, *s.obs, rec);
   if (rec.status == task_status::completed
       || rec.status == task_status::failed)
-    publish(self, "task_completed",
-            json{{"result", {{"task_id", rec.t.id}}},
-                 {"trace_id", rec.t.trace_id}});
+    publish(self, "task_completed", [&] {
+      return json{{"result", {{"task_id", rec.t.id}}},
+                  {"trace_id", rec.t.trace_id}};
+    });
 }
 
 /// Announces a change once it is kept and publishes the matching event.
@@ -417,12 +421,13 @@ void changed(agent_pointer self, const task_record& rec) {
 
 void received(agent_pointer self, const task_record& rec) {
   changed(self, rec);
-  publish(self, "task_received",
-          json{{"task",
-                {{"task_id", rec.t.id},
-                 {"action", rec.t.action},
-                 {"params", rec.t.params}}},
-               {"trace_id", rec.t.trace_id}});
+  publish(self, "task_received", [&] {
+    return json{{"task",
+                 {{"task_id", rec.t.id},
+                  {"action", rec.t.action},
+                  {"params", rec.t.params}}},
+                {"trace_id", rec.t.trace_id}};
+  });
 }
 
 void kick(agent_pointer self) {
@@ -569,6 +574,15 @@ agent_actor::behavior_type agent(agent_pointer self,
                                  event_bus_actor bus,
                                  cluster_view::keeper_ref backup) {
   self->set_exception_handler(crash_reason);
+  // Stopped (node shutdown): the open commit still goes to the store, whose
+  // writer stops after the agents. (As CAF's default: a normal exit of a
+  // linked actor is ignored, any other reason stops the agent.)
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    if (!em.reason)
+      return;
+    flush(self);
+    self->quit(em.reason);
+  });
   self->state.backup_node = std::move(backup.node);
   self->state.backup = std::move(backup.handle);
   self->state.backup_incarnation = backup.incarnation;

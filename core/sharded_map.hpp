@@ -94,17 +94,21 @@ public:
     std::vector<std::pair<K, V>> result;
     for (auto& s : shards_) {
       std::unique_lock<std::shared_mutex> guard{s.mtx};
-      auto old = std::move(s.slots);
-      s.slots.assign(old.size(), slot{});
-      s.count = 0;
-      for (auto& x : old) {
-        if (!x.ptr)
-          continue;
-        std::unique_ptr<entry> e{x.ptr};
-        if (pred(e->key, e->value))
-          result.emplace_back(std::move(e->key), std::move(e->value));
-        else
-          s.add(x.hash, std::move(e));
+      // First decide (a throwing `pred` changes nothing), then remove.
+      std::vector<size_t> hashes;
+      std::vector<K> keys;
+      for (auto& x : s.slots)
+        if (x.ptr && pred(std::as_const(x.ptr->key),
+                          std::as_const(x.ptr->value))) {
+          hashes.push_back(x.hash);
+          keys.push_back(x.ptr->key);
+        }
+      result.reserve(result.size() + keys.size());
+      for (size_t k = 0; k < keys.size(); ++k) {
+        auto i = s.locate(hashes[k], keys[k]);
+        auto& e = *s.slots[i].ptr;
+        result.emplace_back(std::move(e.key), std::move(e.value));
+        s.remove_at(i);
       }
     }
     return result;
@@ -178,7 +182,8 @@ private:
       }
     }
 
-    /// Adds an entry known to be absent, growing to stay at most half full.
+    /// Adds an entry known to be absent, growing to stay at most half full
+    /// (the entry stays with the caller if growing throws).
     void add(size_t h, std::unique_ptr<entry> e) {
       if ((count + 1) * 2 > slots.size())
         grow();
@@ -190,18 +195,19 @@ private:
       ++count;
     }
 
+    /// Doubles the table; a failed allocation leaves it as it was.
     void grow() {
-      auto old = std::move(slots);
-      slots.assign(old.empty() ? 16 : old.size() * 2, slot{});
-      auto mask = slots.size() - 1;
-      for (auto& x : old) {
+      std::vector<slot> fresh(slots.empty() ? 16 : slots.size() * 2);
+      auto mask = fresh.size() - 1;
+      for (auto& x : slots) {
         if (!x.ptr)
           continue;
-        auto i = home(x.hash);
-        while (slots[i].ptr)
+        auto i = (x.hash / Shards) & mask;
+        while (fresh[i].ptr)
           i = (i + 1) & mask;
-        slots[i] = x;
+        fresh[i] = x;
       }
+      slots.swap(fresh);
     }
 
     /// Deletes the entry at `i` and shifts later entries of its probe run

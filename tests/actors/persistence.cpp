@@ -127,41 +127,79 @@ CAF_TEST(changes that arrive together are committed together) {
 
 CAF_TEST(an agent hands a burst of changes to the store in one delta) {
   CAF_CHECK_EQUAL(start("B").status, "started");
-  // A store that counts what agents hand it.
+  // A store that counts what agents hand it and answers only when told.
   auto deltas = std::make_shared<std::vector<size_t>>();
-  ctx->store = sys.spawn([deltas](store_actor::pointer)
+  auto held = std::make_shared<std::vector<caf::typed_response_promise<bool>>>();
+  ctx->store = sys.spawn([deltas, held](store_actor::pointer self)
                            -> store_actor::behavior_type {
     return {
-      [deltas](store_atom, const agent_delta& d) {
+      [=](store_atom, const agent_delta& d) {
         deltas->push_back(d.upserts.size());
-        return true;
+        held->push_back(self->make_response_promise<bool>());
+        return held->back();
       },
-      [](flush_atom) {},
+      [=](flush_atom) {
+        for (auto& rp : *held)
+          rp.deliver(true);
+        held->clear();
+      },
     };
   });
+  // The stub answers what it holds when it gets a flush.
+  auto release = [&] {
+    self->send(ctx->store, flush_atom::value);
+    sched.run();
+  };
   // 20 messages in the mailbox at once: one delta with 20 tasks, and
   // every sender is answered after it.
   using handle = decltype(self->request(handle_of("B"), caf::infinite,
                                         enqueue_atom::value, std::string{},
                                         json_box{}, std::string{}));
   std::vector<handle> hs;
+  // (What the fixture's subscriptions answered is still there.)
+  auto waiting = self->mailbox().size();
   for (int i = 0; i < 20; ++i)
     hs.push_back(self->request(handle_of("B"), caf::infinite,
                                enqueue_atom::value, std::string{"search"},
                                json_box{{{"query", std::to_string(i)}}},
                                std::string{}));
   sched.run();
+  CAF_REQUIRE_EQUAL(deltas->size(), 1u);
+  CAF_CHECK_EQUAL(deltas->front(), 20u);
+  // Nobody is answered before the store kept the delta.
+  CAF_CHECK_EQUAL(self->mailbox().size(), waiting);
+  release();
   std::set<std::string> ids;
   for (auto& h : hs)
     h.receive([&](std::string& id) { ids.insert(id); },
               [](caf::error& err) { CAF_FAIL("enqueue error: " << err); });
   CAF_CHECK_EQUAL(ids.size(), 20u);
-  CAF_REQUIRE_EQUAL(deltas->size(), 1u);
-  CAF_CHECK_EQUAL(deltas->front(), 20u);
   // An idle agent's single change goes alone, at once.
-  enqueue("B", "alone");
+  self->send(handle_of("B"), enqueue_atom::value, std::string{"search"},
+             json_box{{{"query", "alone"}}}, std::string{});
+  sched.run();
   CAF_REQUIRE_EQUAL(deltas->size(), 2u);
   CAF_CHECK_EQUAL(deltas->back(), 1u);
+  release();
+}
+
+CAF_TEST(a change made just before the agent is stopped is kept) {
+  CAF_CHECK_EQUAL(start("C").status, "started");
+  auto c_handle = handle_of("C");
+  // As at node shutdown: the supervisor hands its agents over and keeps
+  // nothing of them any more; the node stops them.
+  ask<std::vector<agent_actor>>(sup, shutdown_atom::value);
+  // The change and the exit are in the mailbox together: the exit comes
+  // before the agent's flush message, and the change still reaches the
+  // store.
+  self->send(c_handle, enqueue_atom::value, std::string{"search"},
+             json_box{{{"query", "last"}}}, std::string{});
+  anon_send_exit(c_handle, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto c = kept("C");
+  CAF_REQUIRE(c.has_value());
+  CAF_REQUIRE_EQUAL(c->tasks.size(), 1u);
+  CAF_CHECK_EQUAL(c->tasks[0].status, "queued");
 }
 
 CAF_TEST(an acknowledged start and task and result are in the store) {

@@ -113,6 +113,12 @@ CAF_TEST(one scheduler worker per core and no moderate polling unless configured
   n = caf::get_if<size_t>(cfg.get(), "scheduler.max-threads");
   CAF_REQUIRE(n);
   CAF_CHECK_EQUAL(*n, 7u);
+  CAF_REQUIRE_EQUAL(load_ini("[work-stealing]\nmoderate-poll-attempts=50\n"),
+                    -1);
+  auto polls50 = caf::get_if<size_t>(cfg.get(),
+                                     "work-stealing.moderate-poll-attempts");
+  CAF_REQUIRE(polls50);
+  CAF_CHECK_EQUAL(*polls50, 50u);
   CAF_REQUIRE_EQUAL(load_ini("", {"--scheduler.max-threads=3"}), -1);
   n = caf::get_if<size_t>(cfg.get(), "scheduler.max-threads");
   CAF_REQUIRE(n);
