@@ -7,12 +7,11 @@
 #include <iterator>
 #include <algorithm>
 #include <map>
+#include <thread>
 
 #include <caf/config_option_adder.hpp>
 #include <caf/config_value.hpp>
 #include <caf/io/middleman.hpp>
-#include <thread>
-
 #include <caf/openssl/manager.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>

@@ -5,11 +5,11 @@
 
 #include <caf/all.hpp>
 
-#include <utility>
 #include <functional>
 #include <deque>
 #include <map>
 #include <optional>
+#include <utility>
 #include <type_traits>
 #include <unordered_map>
 
