@@ -90,23 +90,22 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
   };
 }
 
-caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus) {
+std::vector<std::string> event_logger_topics() {
   // Agent events are logged at info: above that level the logger does not
   // listen to them (agents then skip building events nobody receives).
   std::vector<std::string> topics{cluster_events_topic};
   if (log::level::info >= log::current_level())
     topics.push_back(agent_events_topic);
-  self->send(bus, subscribe_atom::value, std::move(topics),
-             caf::actor{self});
+  return topics;
+}
+
+caf::behavior event_logger(caf::event_based_actor*) {
   return {
     [](const event& ev) {
       auto lvl = ev.name == "node_down" ? log::level::warning
                                         : log::level::info;
       if (lvl >= log::current_level()) // format only what gets written
         log::write_event(lvl, log_line(ev), ev.json);
-    },
-    [](bool) {
-      // Subscription confirmed.
     },
   };
 }

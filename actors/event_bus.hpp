@@ -1,14 +1,14 @@
 #pragma once
 
+#include <atomic>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
-#include <atomic>
-#include <set>
 
 #include <caf/group.hpp>
 #include <caf/stateful_actor.hpp>
@@ -45,7 +45,13 @@ event_bus_actor::behavior_type
 event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
           std::shared_ptr<std::atomic<size_t>> audience);
 
-/// Logs every agent and cluster event with the exact lines of SPEC 5.
-caf::behavior event_logger(caf::event_based_actor* self, event_bus_actor bus);
+/// Logs every agent and cluster event it receives with the exact lines of
+/// SPEC 5. Whoever spawns it subscribes it to `event_logger_topics()` and
+/// waits for the bus's confirmation, so no early event is missed.
+caf::behavior event_logger(caf::event_based_actor* self);
+
+/// The topics the event logger listens to at the current log level: agent
+/// events only when info lines are written.
+std::vector<std::string> event_logger_topics();
 
 } // namespace am

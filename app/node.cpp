@@ -133,7 +133,19 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   node n;
   n.ctx = ctx;
   n.bus = sys.spawn(event_bus, counting, ctx->event_audience);
-  n.logger = sys.spawn(event_logger, n.bus);
+  n.logger = sys.spawn(event_logger);
+  {
+    // Subscribed before anything can publish: agents skip events while
+    // nobody listens, so an early agent_started would not be logged.
+    caf::scoped_actor self{sys};
+    self->request(n.bus, caf::infinite, subscribe_atom::value,
+                  event_logger_topics(), n.logger)
+      .receive([](bool) {},
+               [&](caf::error& err) {
+                 log::error("[Node] event logger not subscribed: "
+                            + sys.render(err));
+               });
+  }
   n.directory = sys.spawn(directory, n.ctx, milliseconds{2000});
   n.supervisor = sys.spawn(supervisor, n.ctx, n.directory, n.bus);
   size_t recovered = 0;

@@ -107,7 +107,9 @@ CAF_TEST(event JSON carries the SPEC fields) {
 }
 
 CAF_TEST(the logger writes the exact lines) {
-  extras.push_back(sys.spawn(event_logger, bus));
+  auto logger = sys.spawn(event_logger);
+  extras.push_back(logger);
+  self->send(bus, subscribe_atom::value, event_logger_topics(), logger);
   sched.run();
   publish(make_agent_event("agent_started", "W", "n1@h", "n1@h"));
   publish(make_agent_event("task_received", "W", "n1@h", "n1@h"));
