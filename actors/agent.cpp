@@ -592,8 +592,12 @@ agent_actor::behavior_type agent(agent_pointer self,
     agent_parcel{st, obs, self->address()});
   // Agents hosted here: every agent actor counts itself while it lives.
   ctx->metrics->agents.add(1);
+  // Workers read GetAgentState from the state's board while this actor
+  // serves it (see agent_board).
+  st->open_board(self->id());
   self->attach_functor([box{self->state.remains}, sup{supervisor},
-                        m{ctx->metrics}](const caf::error&) {
+                        m{ctx->metrics}, st, id{self->id()}](const caf::error&) {
+    st->board().close(id);
     m->agents.add(-1);
     if (box->st)
       caf::anon_send(sup, crash_atom::value, std::move(*box));
@@ -890,6 +894,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       // reaches the store after its removal.
       s.retired = true;
       s.draining = true;
+      s.st->board().close(self->id());
       s.st->track_changes(false);
       *s.remains = agent_parcel{};
       forget(*s.ctx, *s.st, *s.obs);

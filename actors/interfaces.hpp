@@ -14,6 +14,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
+#include "core/agent_board.hpp"
 #include "core/messages.hpp"
 #include "core/persist.hpp"
 
@@ -167,6 +168,9 @@ struct dir_entry {
   int64_t started_at = 0; // microseconds since the epoch
   /// Incremented by every move of the agent; the higher one wins.
   uint64_t generation = 0;
+  /// This node's agents only (never sent to peers): what GetAgentState
+  /// reads without a message to the agent.
+  std::shared_ptr<const agent_board> board;
 };
 
 /// The only writer of the node's directory map. Holds this node's agents

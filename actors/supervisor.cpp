@@ -124,8 +124,12 @@ struct env {
     return ctx->cluster ? ctx->cluster->refusal() : caf::error{};
   }
 
-  agent_actor spawn_agent(const std::string& name, agent_parcel parcel,
-                          backup_ref backup = {}) const {
+  /// Spawns the actor serving `sa` (named `name`) on `parcel`'s state.
+  void spawn_agent(supervised_agent& sa, const std::string& name,
+                   agent_parcel parcel, backup_ref backup = {}) const {
+    // Aliases the state: the board lives and dies with it.
+    sa.board = std::shared_ptr<const agent_board>(parcel.st,
+                                                  &parcel.st->board());
     auto handle = self->spawn(agent, std::move(parcel.st),
                               std::move(parcel.obs), ctx,
                               supervisor_actor{self}, bus, std::move(backup));
@@ -136,7 +140,7 @@ struct env {
     // list of agents to stop is taken already, so this one stops now.
     if (self->state.stopping)
       self->send_exit(handle, caf::exit_reason::user_shutdown);
-    return handle;
+    sa.handle = std::move(handle);
   }
 
   /// Logs tasks the supervisor failed (the agent was gone): a warning
@@ -173,8 +177,8 @@ struct env {
   }
 
   dir_entry entry(const std::string& name, const supervised_agent& sa) const {
-    return dir_entry{name, ctx->node_name, sa.handle, sa.started_at,
-                     sa.generation};
+    return dir_entry{name,          ctx->node_name, sa.handle,
+                     sa.started_at, sa.generation,  sa.board};
   }
 
   /// Members that may take `name`, best first (rendezvous hashing).
@@ -298,8 +302,8 @@ struct env {
       sa.moving = false;
       // Its copy may still be where it was: seeded afresh (or dropped
       // there) with the next change.
-      sa.handle = spawn_agent(
-        name, agent_parcel{st, std::make_shared<agent_observers>()},
+      spawn_agent(
+        sa, name, agent_parcel{st, std::make_shared<agent_observers>()},
         backup_ref{sa.backup, replica_actor{}, 0});
       self->send(directory, update_atom::value, entry(name, sa));
       self->send(directory, move_atom::value, name, false);
@@ -409,8 +413,8 @@ struct env {
         return;
       }
       auto& sa = i->second;
-      sa.handle = e.spawn_agent(
-        name, agent_parcel{state, std::make_shared<agent_observers>()},
+      e.spawn_agent(
+        sa, name, agent_parcel{state, std::make_shared<agent_observers>()},
         known(err, std::move(backup)));
       state.reset();
       // Answer once every member knows the new entry: the old node then
@@ -573,8 +577,8 @@ struct env {
       }
       // Tasks announced by the dead actor may be missing from the index.
       e.index(*p->st);
-      i->second.handle = e.spawn_agent(name, std::move(*p),
-                                       known(err, std::move(backup)));
+      e.spawn_agent(i->second, name, std::move(*p),
+                    known(err, std::move(backup)));
       log::info("[Supervisor] restarted agent " + name + " after " + reason);
       e.self->send(e.directory, update_atom::value, e.entry(name, i->second));
       e.answer_waiting(name, i->second.handle);
@@ -676,8 +680,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           return;
         }
         auto& sa = i->second;
-        sa.handle = e.spawn_agent(
-          name, agent_parcel{st, std::make_shared<agent_observers>()},
+        e.spawn_agent(
+          sa, name, agent_parcel{st, std::make_shared<agent_observers>()},
           std::move(backup));
         st.reset(); // the actor's alone now
         auto entry = e.entry(name, sa);
@@ -838,8 +842,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
             return;
           }
           auto& sa = i->second;
-          sa.handle = e.spawn_agent(
-            name, agent_parcel{st, std::make_shared<agent_observers>()},
+          e.spawn_agent(
+            sa, name, agent_parcel{st, std::make_shared<agent_observers>()},
             e.known(err, std::move(backup)));
           st.reset();
           e.self->send(e.directory, update_atom::value, e.entry(name, sa));

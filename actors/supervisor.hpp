@@ -25,6 +25,8 @@ namespace am {
 struct supervised_agent {
   /// Invalid while the agent's start or restart waits for the store.
   agent_actor handle;
+  /// The agent's board (see dir_entry), part of its state.
+  std::shared_ptr<const agent_board> board;
   int64_t started_at = 0;
   uint64_t generation = 0;
   /// Handing off to another node, and what to call when that is over.

@@ -214,6 +214,16 @@ void agent_state::stamp(task_record& rec, bool created) {
   upserts_.push_back(std::move(x));
 }
 
+void agent_state::show() {
+  board_.show(inbox_.size(), processed_count_, busy(), memory_.size(),
+              [this] { return memory_keys(); });
+}
+
+void agent_state::open_board(uint64_t owner) {
+  show();
+  board_.open(owner);
+}
+
 std::vector<std::string> agent_state::memory_keys() const {
   std::vector<std::string> result;
   result.reserve(memory_.size());
@@ -291,6 +301,7 @@ std::string agent_state::enqueue(std::string action, json params,
   push_live(inbox_, std::move(rec));
   if (counters_)
     counters_->created.inc();
+  show();
   return id;
 }
 
@@ -306,6 +317,7 @@ task_record& agent_state::start_head(std::list<task_record>& queue) {
   rec.status = task_status::running;
   rec.updated_us = now_us();
   stamp(rec, false);
+  show();
   return rec;
 }
 
@@ -458,6 +470,7 @@ void agent_state::finish(task_record& rec) {
     evicted_.push_back(std::move(old));
     history_order_.pop_front();
   }
+  show();
 }
 
 } // namespace am

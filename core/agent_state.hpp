@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/actions.hpp"
+#include "core/agent_board.hpp"
 #include "core/json.hpp"
 #include "core/node_metrics.hpp"
 #include "core/persist.hpp"
@@ -139,6 +140,15 @@ public:
     counters_ = xs;
   }
 
+  /// What GetAgentState shows, readable from any thread; kept up to date
+  /// on every change (the agent actor opens and closes it).
+  agent_board& board() {
+    return board_;
+  }
+
+  /// Opens the board with the current figures for the actor `owner`.
+  void open_board(uint64_t owner);
+
   // -- persistence ------------------------------------------------------------
 
   /// Records every change from now on for `take_changes` (off by default:
@@ -234,6 +244,9 @@ private:
 
   agent_header header() const;
 
+  /// Writes the current figures to the board.
+  void show();
+
   std::string name_;
   json memory_;
   size_t history_limit_;
@@ -302,6 +315,7 @@ private:
   std::vector<stored_task> upserts_;
   std::vector<std::string> deletes_;
   task_counters* counters_ = nullptr;
+  agent_board board_;
 };
 
 } // namespace am

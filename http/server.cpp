@@ -30,7 +30,9 @@
 #include <optional>
 #include <queue>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #include <caf/all.hpp>
 #include <caf/io/network/native_socket.hpp>
@@ -840,6 +842,17 @@ private:
       flush_ready(c);
       return;
     }
+    if (r.kind == route::rpc && r.agent.empty() && cfg_.inline_rpc) {
+      // Answers readable on this thread skip the worker's two thread hops.
+      if (auto res = cfg_.inline_rpc(req.body, a2a_version(req))) {
+        auto out = plain_reply(std::move(*res), req.method == "HEAD",
+                               req.keep_alive);
+        count(r.label, out.first, t0);
+        c.ready.emplace(seq, std::move(out.second));
+        flush_ready(c);
+        return;
+      }
+    }
     call x;
     auto card = r.kind == route::agent_card;
     x.kind = card ? call::agent_card : call::rpc;
@@ -868,6 +881,16 @@ private:
     caf::anon_send(w, rpc_atom::value, std::move(x));
   }
 
+  /// A call's JSON answer (or 204) as bytes, with its status.
+  static std::pair<int, reply> plain_reply(call_result res, bool head,
+                                           bool keep_alive) {
+    response resp{res.status, "application/json", std::move(res.body)};
+    if (res.status == 204)
+      resp.content_type.clear();
+    return {resp.status,
+            reply{serialize(resp, head, keep_alive), !keep_alive}};
+  }
+
   void on_result(connection& c, uint64_t seq, call_result res) {
     auto i = c.calls.find(seq);
     if (i == c.calls.end())
@@ -879,15 +902,14 @@ private:
     if (res.stream) {
       out = reply{task_sse_head(meta.keep_alive), !meta.keep_alive, true, {},
                   true};
-    } else {
-      response resp{res.status, "application/json", std::move(res.body)};
-      if (res.status == 204)
-        resp.content_type.clear();
-      if (meta.card && res.status == 200)
-        resp = card_response(std::move(resp.body), meta.if_none_match);
+    } else if (meta.card && res.status == 200) {
+      auto resp = card_response(std::move(res.body), meta.if_none_match);
       out = reply{serialize(resp, meta.head, meta.keep_alive),
                   !meta.keep_alive};
       status = resp.status;
+    } else {
+      std::tie(status, out) = plain_reply(std::move(res), meta.head,
+                                          meta.keep_alive);
     }
     count(meta.label, status, meta.t0);
     c.ready.emplace(seq, std::move(out));

@@ -42,6 +42,9 @@ struct server_config {
   site info;
   /// Where requests are counted and what `GET /metrics` shows.
   std::shared_ptr<node_metrics> metrics = std::make_shared<node_metrics>();
+  /// Calls to /a2a this thread may answer itself (see `inline_rpc`); none
+  /// when empty.
+  inline_rpc_fn inline_rpc;
 };
 
 /// A running HTTP server.

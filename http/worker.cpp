@@ -203,8 +203,19 @@ public:
 
   void get_agent_state(const std::string& agent,
                        rpc::callback<agent_status> cb) override {
-    call<agent_status>(agent, {}, timeout_, std::move(cb), pass<agent_status>,
-                       state_atom::value);
+    auto entry = ctx_->directory->find(agent);
+    if (!entry)
+      return lookup_and_send<agent_status>(agent, {}, {}, timeout_, cb,
+                                           pass<agent_status>, 0,
+                                           state_atom::value);
+    // A local agent whose actor serves it: read its board, no message.
+    agent_board::view v;
+    if (entry->board && entry->board->read(v))
+      return cb(agent_status{entry->name, v.busy ? "busy" : "idle",
+                             v.inbox_count, v.processed_count,
+                             std::move(v.memory_keys), ctx_->node_name});
+    send_to<agent_status>(*entry, {}, timeout_, cb, pass<agent_status>, 0,
+                          state_atom::value);
   }
 
   void process_next(const std::string& agent,
@@ -645,6 +656,84 @@ struct worker_state {
   static inline const char* name = "http_worker";
 };
 
+/// The backend of `inline_rpc`: GetAgentState from an open board, and
+/// every other call declined (without a side effect).
+class board_backend final : public rpc::backend {
+public:
+  explicit board_backend(const node_context& ctx) : ctx_(ctx) {
+    // nop
+  }
+
+  bool declined = false;
+
+  void get_agent_state(const std::string& agent,
+                       rpc::callback<agent_status> cb) override {
+    agent_board::view v;
+    auto entry = ctx_.directory->find(agent);
+    if (!entry || !entry->board || !entry->board->read(v)) {
+      declined = true;
+      return;
+    }
+    cb(agent_status{entry->name, v.busy ? "busy" : "idle", v.inbox_count,
+                    v.processed_count, std::move(v.memory_keys),
+                    ctx_.node_name});
+  }
+
+  void start_agent(const std::string&, const json&, const std::string&,
+                   rpc::callback<start_result>) override {
+    declined = true;
+  }
+  void stop_agent(const std::string&, rpc::callback<bool>) override {
+    declined = true;
+  }
+  void send_message(const std::string&, const std::string&, const json&,
+                    rpc::callback<rpc::task_ack>) override {
+    declined = true;
+  }
+  void process_next(const std::string&,
+                    rpc::callback<process_result>) override {
+    declined = true;
+  }
+  void list_agents(const rpc::list_query&,
+                   rpc::callback<rpc::agent_page>) override {
+    declined = true;
+  }
+  void get_cluster_info(rpc::callback<cluster_info>) override {
+    declined = true;
+  }
+  void get_task(const std::string&, rpc::callback<task_view>) override {
+    declined = true;
+  }
+  void cancel_task(const std::string&, const std::string&,
+                   rpc::callback<bool>) override {
+    declined = true;
+  }
+  void a2a_send(const rpc::send_params&, rpc::callback<task_view>) override {
+    declined = true;
+  }
+  void a2a_stream(const rpc::send_params&, const std::string&,
+                  rpc::callback<bool>) override {
+    declined = true;
+  }
+  void a2a_get_task(const std::string&, rpc::callback<task_view>) override {
+    declined = true;
+  }
+  void a2a_list_tasks(const task_query&, rpc::callback<task_page>) override {
+    declined = true;
+  }
+  void a2a_cancel_task(const std::string&,
+                       rpc::callback<task_view>) override {
+    declined = true;
+  }
+  void a2a_subscribe(const std::string&, const std::string&,
+                     rpc::callback<bool>) override {
+    declined = true;
+  }
+
+private:
+  const node_context& ctx_;
+};
+
 const std::string not_found_body = R"({"errors":{"detail":"Not Found"}})";
 
 worker_actor::behavior_type
@@ -721,6 +810,31 @@ worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
                           std::string version) {
   return sys.spawn(worker, std::move(ctx), std::move(handles), timeout,
                    std::move(version));
+}
+
+inline_rpc_fn inline_rpc(node_context_ptr ctx) {
+  return [ctx](const std::string& body,
+               const std::string& version) -> std::optional<call_result> {
+    // Parsing costs: only bodies that may be all GetAgentState try.
+    if (body.find("GetAgentState") == std::string::npos)
+      return std::nullopt;
+    board_backend b{*ctx};
+    std::optional<call_result> out;
+    try {
+      rpc::handle(b, body, rpc::call_context{version, {}, ctx->max_batch},
+                  [&out](rpc::response_body res) {
+                    if (res.kind == rpc::response_body::empty)
+                      out = call_result{204, {}, false};
+                    else if (res.kind == rpc::response_body::json_text)
+                      out = call_result{200, std::move(res.text), false};
+                  });
+    } catch (const std::exception&) {
+      return std::nullopt; // the worker answers with the error
+    }
+    if (b.declined)
+      return std::nullopt;
+    return out;
+  };
 }
 
 } // namespace am::http

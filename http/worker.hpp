@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -33,6 +35,16 @@ worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
                           node_handles handles,
                           std::chrono::milliseconds timeout,
                           std::string version);
+
+/// Answers a JSON-RPC body at /a2a on the calling thread (the HTTP loop)
+/// when everything it asks is readable there without a message: today
+/// GetAgentState of a local agent whose board is open (single or batched).
+/// Returns nothing, having changed nothing, for every other body: a worker
+/// then handles it as usual.
+using inline_rpc_fn = std::function<std::optional<call_result>(
+  const std::string& body, const std::string& a2a_version)>;
+
+inline_rpc_fn inline_rpc(node_context_ptr ctx);
 
 /// What a worker does when a remote agent it waits for ended before it
 /// answered (CAF 0.17 drops requests sent to a dead proxy without an error).
