@@ -151,4 +151,76 @@ CAF_TEST(a call that meets an agent being restarted reaches the new one) {
             == 1);
 }
 
+CAF_TEST(the loop answers GetAgentState of a local agent from its board) {
+  auto answer = http::inline_rpc(ctx);
+  auto body = [](const std::string& agent) {
+    return R"({"jsonrpc":"2.0","method":"GetAgentState","params":{"agent":")"
+           + agent + R"("},"id":3})";
+  };
+  CAF_CHECK(!answer(body("B"), "")); // no such agent here: a worker's job
+  call("StartAgent", {{"name", "B"}, {"memory", {{"role", "r"}}}});
+  call("SendMessage", {{"agent", "B"}, {"action", "search"}});
+  auto res = answer(body("B"), "");
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->status, 200);
+  // The same bytes as the agent's own answer through a worker.
+  http::call c;
+  c.body = body("B");
+  auto rh = self->request(worker, caf::infinite, rpc_atom::value, c);
+  sched.run();
+  std::string via_worker;
+  rh.receive([&](http::call_result& r) { via_worker = r.body; },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(res->body, via_worker);
+  auto r = json::parse(res->body);
+  CAF_CHECK(r["result"]["inbox_count"] == 1);
+  CAF_CHECK(r["result"]["memory_keys"] == json::array({"role"}));
+  CAF_CHECK(r["result"]["node"] == "test@host");
+  // A batch of them, a notification, bad JSON mentioning the method.
+  res = answer("[" + body("B") + "," + body("B") + "]", "");
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(json::parse(res->body).size(), 2u);
+  res = answer(R"({"jsonrpc":"2.0","method":"GetAgentState",)"
+               R"("params":{"agent":"B"}})",
+               "");
+  CAF_REQUIRE(res);
+  CAF_CHECK_EQUAL(res->status, 204);
+  res = answer(R"({"method":"GetAgentState",)", "");
+  CAF_REQUIRE(res);
+  CAF_CHECK(json::parse(res->body)["error"]["code"] == -32700);
+  // Anything else goes to a worker, untouched.
+  CAF_CHECK(!answer("[" + body("B") + R"(,{"jsonrpc":"2.0","method":)"
+                      R"("ProcessNext","params":{"agent":"B"},"id":4}])",
+                    ""));
+  CAF_CHECK(!answer(R"({"jsonrpc":"2.0","method":"ListAgents","id":1})", ""));
+  CAF_CHECK(call("GetAgentState", {{"agent", "B"}})["result"]["inbox_count"]
+            == 1);
+  // A remote agent has no board here.
+  add_remote("Far", spawn_stub());
+  CAF_CHECK(!answer(body("Far"), ""));
+  // Stopped: its board closes and the worker answers (not found).
+  call("StopAgent", {{"agent", "B"}});
+  CAF_CHECK(!answer(body("B"), ""));
+}
+
+CAF_TEST(a restarted agent reopens its board) {
+  auto answer = http::inline_rpc(ctx);
+  auto body = R"({"jsonrpc":"2.0","method":"GetAgentState",)"
+              R"("params":{"agent":"K"},"id":1})";
+  call("StartAgent", {{"name", "K"}});
+  call("SendMessage", {{"agent", "K"}, {"action", "search"}});
+  CAF_REQUIRE(answer(body, ""));
+  auto old = handle_of("K");
+  anon_send_exit(old, caf::exit_reason::kill);
+  CAF_REQUIRE(sched.prioritize(old));
+  sched.run_once();
+  // Dead and not yet restarted: closed, so a worker waits for the new one.
+  CAF_CHECK(!answer(body, ""));
+  sched.run();
+  CAF_CHECK_NOT_EQUAL(handle_of("K"), old);
+  auto res = answer(body, "");
+  CAF_REQUIRE(res);
+  CAF_CHECK(json::parse(res->body)["result"]["inbox_count"] == 1);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

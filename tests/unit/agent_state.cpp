@@ -258,4 +258,49 @@ CAF_TEST(finding a task does not depend on the queue length) {
   CAF_CHECK_EQUAL(st.last_enqueued().t.id, ids.back());
 }
 
+CAF_TEST(the board shows every change once its owner opened it) {
+  agent_board::view v;
+  CAF_CHECK(!st.board().read(v)); // closed until an actor serves the agent
+  st.enqueue("search", {{"query", "one"}});
+  st.open_board(7);
+  CAF_REQUIRE(st.board().read(v));
+  CAF_CHECK_EQUAL(v.inbox_count, 1u);
+  CAF_CHECK(!v.busy);
+  CAF_CHECK(v.memory_keys.empty());
+  auto id = st.enqueue("search", {{"query", "two"}});
+  auto rec = st.begin_next();
+  CAF_REQUIRE(rec);
+  CAF_REQUIRE(st.board().read(v));
+  CAF_CHECK_EQUAL(v.inbox_count, 1u);
+  CAF_CHECK(v.busy);
+  st.complete(rec->t.id, json{{"ok", 1}});
+  CAF_REQUIRE(st.board().read(v));
+  CAF_CHECK(!v.busy);
+  CAF_CHECK_EQUAL(v.processed_count, 1u);
+  CAF_CHECK_EQUAL(v.memory_keys, std::vector<std::string>{"last_result"});
+  st.cancel(id);
+  CAF_REQUIRE(st.board().read(v));
+  CAF_CHECK_EQUAL(v.inbox_count, 0u);
+  // A crashed actor's cleanup after its successor opened the board.
+  st.open_board(8);
+  st.board().close(7);
+  CAF_CHECK(st.board().read(v));
+  st.board().close(8);
+  CAF_CHECK(!st.board().read(v));
+}
+
+CAF_TEST(a copied state has a closed board of its own) {
+  agent_state with_memory{"M", {{"role", "x"}}};
+  with_memory.open_board(1);
+  agent_state copy = with_memory;
+  agent_board::view v;
+  CAF_CHECK(!copy.board().read(v));
+  copy.open_board(2);
+  CAF_REQUIRE(copy.board().read(v));
+  CAF_CHECK_EQUAL(v.memory_keys, std::vector<std::string>{"role"});
+  copy.enqueue("search", json::object());
+  CAF_REQUIRE(with_memory.board().read(v));
+  CAF_CHECK_EQUAL(v.inbox_count, 0u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
