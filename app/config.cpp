@@ -43,7 +43,9 @@ config::config() {
     .add(max_batch, "max-batch", "requests in one JSON-RPC batch")
     .add(card_name, "card-name", "name in the agent card")
     .add(auth_token, "auth-token",
-         "bearer token every route but /health and the cards needs");
+         "bearer token every route but /health and the cards needs")
+    .add(inline_reads, "inline-reads",
+         "answer GetAgentState of local agents on the HTTP thread");
   opt_group{custom_options_, "cluster"}
     .add(cluster_enabled, "enabled", "join a cluster")
     .add(cluster_host, "host", "address advertised to other nodes")

@@ -32,6 +32,10 @@ public:
   size_t max_batch = 1000;
   std::string card_name = "agentmesh";
   std::string auth_token; // "" = no token needed
+  /// GetAgentState of a local agent answered on the HTTP thread from the
+  /// agent's board (false: through a worker and the agent, as calls to
+  /// remote agents go).
+  bool inline_reads = true;
 
   // -- [cluster] ------------------------------------------------------------
   bool cluster_enabled = false;

@@ -234,7 +234,8 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   sc.info = s;
   sc.info.auth_token = cfg.auth_token;
   sc.metrics = ctx->metrics;
-  sc.inline_rpc = http::inline_rpc(ctx);
+  if (cfg.inline_reads)
+    sc.inline_rpc = http::inline_rpc(ctx);
   auto srv = http::start_server(sys, sc, n.workers, n.bus);
   if (!srv) {
     stop_node(sys, n);

@@ -52,3 +52,32 @@ CAF_TEST(SIGTERM and SIGINT shut down cleanly) {
     CAF_CHECK(idle.wait_closed(1s));
   }
 }
+
+CAF_TEST(GetAgentState reads the same with and without inline reads) {
+  std::vector<json> states;
+  for (auto inline_reads : {"true", "false"}) {
+    // (CAF 0.17 takes boolean options as bare flags on the command line.)
+    temp_file conf{std::string{"[http]\ninline-reads="} + inline_reads
+                   + "\n"};
+    node_process p{{"--config-file=" + conf.path, "--http.port=0"}};
+    CAF_REQUIRE(p.ready());
+    rpc(p.http_port, "StartAgent",
+        {{"name", "G"}, {"memory", {{"role", "r"}}}});
+    rpc(p.http_port, "SendMessage", {{"agent", "G"}, {"action", "search"}});
+    rpc(p.http_port, "SendMessage", {{"agent", "G"}, {"action", "search"}});
+    rpc(p.http_port, "ProcessNext", {{"agent", "G"}});
+    auto r = rpc(p.http_port, "GetAgentState", {{"agent", "G"}});
+    CAF_CHECK(r["result"]["node"] == p.node_name);
+    r["result"].erase("node");
+    states.push_back(r);
+    CAF_CHECK(rpc(p.http_port, "GetAgentState", {{"agent", "nope"}})
+                ["error"]["code"]
+              == -32001);
+    CAF_CHECK_EQUAL(p.stop(SIGTERM), 0);
+  }
+  CAF_CHECK(states[0]["result"]["inbox_count"] == 1);
+  CAF_CHECK(states[0]["result"]["processed_count"] == 1);
+  CAF_CHECK(states[0]["result"]["memory_keys"]
+            == json::array({"last_result", "role"}));
+  CAF_CHECK_EQUAL(states[0].dump(), states[1].dump());
+}

@@ -59,6 +59,7 @@ host="127.0.0.1"
 port=4100
 max-body-bytes=2048
 idle-timeout=2s
+inline-reads=false
 [cluster]
 enabled=true
 port=5001
@@ -75,6 +76,7 @@ level="warning"
   CAF_CHECK_EQUAL(cfg->http_port, 4100u);
   CAF_CHECK_EQUAL(cfg->max_body_bytes, 2048u);
   CAF_CHECK(cfg->idle_timeout == std::chrono::seconds(2));
+  CAF_CHECK(!cfg->inline_reads);
   CAF_CHECK(cfg->cluster_enabled);
   CAF_CHECK_EQUAL(cfg->cluster_seeds,
                   std::vector<std::string>{"127.0.0.1:5000"});
@@ -86,6 +88,7 @@ level="warning"
 CAF_TEST(defaults and the node name without clustering) {
   CAF_REQUIRE_EQUAL(load_ini(""), -1);
   CAF_CHECK_EQUAL(cfg->http_port, 4000u);
+  CAF_CHECK(cfg->inline_reads);
   CAF_CHECK_EQUAL(cfg->full_node_name(), "nonode@nohost");
   // Heartbeats are switched on even when the file says nothing: a frozen
   // peer is down within about 1.5 s.
