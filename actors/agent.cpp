@@ -539,6 +539,52 @@ void watch(agent_pointer self, const task_record& rec, const task_view& view,
     task_watcher{sink, seq, rpc_id});
 }
 
+/// Arms the agent's one timer for blocking senders to fire at `at`, unless
+/// it fires earlier anyway. Not sooner than 10 ms from now: waits that end
+/// close together share one firing. (A timer per sender cost a message
+/// through CAF's clock thread on every blocking call.)
+void arm_expiry(agent_pointer self, caf::actor_clock::time_point at) {
+  auto& s = self->state;
+  if (s.expiry_at && *s.expiry_at <= at)
+    return;
+  auto now = self->clock().now();
+  at = std::max(at, now + std::chrono::milliseconds{10});
+  s.expiry_at = at;
+  self->delayed_send(self, at - now, expire_atom::value);
+}
+
+/// Blocking senders whose wait is over get their task as it stands (an
+/// error if the agent no longer knows it); the timer is armed again for
+/// the earliest wait left.
+void expire_waiters(agent_pointer self) {
+  auto& s = self->state;
+  auto now = self->clock().now();
+  std::optional<caf::actor_clock::time_point> next;
+  auto& ws = s.obs->waiters;
+  for (auto i = ws.begin(); i != ws.end();) {
+    auto& xs = i->second;
+    std::optional<std::optional<task_record>> rec; // looked up once
+    for (auto j = xs.begin(); j != xs.end();) {
+      if (j->deadline > now) {
+        if (!next || j->deadline < *next)
+          next = j->deadline;
+        ++j;
+        continue;
+      }
+      if (!rec)
+        rec = s.st->find(i->first);
+      if (*rec)
+        ack(self, j->rp, view_of(*s.ctx, *s.st, **rec));
+      else
+        j->rp.deliver(make_error(errc::task_not_found));
+      j = xs.erase(j);
+    }
+    i = xs.empty() ? ws.erase(i) : std::next(i);
+  }
+  if (next)
+    arm_expiry(self, *next);
+}
+
 /// Moving away: answers the supervisor with everything the agent holds,
 /// once no task runs and every acknowledged change is kept, then quits.
 void maybe_hand_over(agent_pointer self) {
@@ -639,6 +685,9 @@ agent_actor::behavior_type agent(agent_pointer self,
     for (auto& id : ids)
       if (auto rec = s.st->find(id); rec && is_terminal(rec->status))
         announce(*s.ctx, *s.st, *s.obs, *rec);
+    // The predecessor's timer died with it: senders still waiting get one.
+    if (!s.obs->waiters.empty())
+      expire_waiters(self);
   }
   if (self->state.st->standard_count() > 0)
     kick(self);
@@ -768,10 +817,10 @@ agent_actor::behavior_type agent(agent_pointer self,
         ack(self, rp, std::move(view));
         return rp;
       }
-      auto token = ++s.obs->next_token;
-      s.obs->waiters[view.task_id].push_back(task_waiter{token, rp});
-      self->delayed_send(self, std::chrono::milliseconds{req.wait_ms},
-                         expire_atom::value, view.task_id, token);
+      auto deadline = self->clock().now()
+                      + std::chrono::milliseconds{req.wait_ms};
+      s.obs->waiters[view.task_id].push_back(task_waiter{deadline, rp});
+      arm_expiry(self, deadline);
       return rp;
     },
     [self](abort_atom, const std::string& id) -> caf::result<task_view> {
@@ -970,24 +1019,9 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (s.st->standard_count() > 0)
         kick(self);
     },
-    [self](expire_atom, const std::string& id, uint64_t token) {
-      auto& s = self->state;
-      auto i = s.obs->waiters.find(id);
-      if (i == s.obs->waiters.end())
-        return;
-      auto& xs = i->second;
-      auto j = std::find_if(xs.begin(), xs.end(), [&](const task_waiter& w) {
-        return w.token == token;
-      });
-      if (j == xs.end())
-        return;
-      if (auto rec = s.st->find(id))
-        ack(self, j->rp, view_of(*s.ctx, *s.st, *rec));
-      else
-        j->rp.deliver(make_error(errc::task_not_found));
-      xs.erase(j);
-      if (xs.empty())
-        s.obs->waiters.erase(i);
+    [self](expire_atom) {
+      self->state.expiry_at.reset();
+      expire_waiters(self);
     },
   };
 }

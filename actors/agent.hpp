@@ -4,11 +4,13 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/error.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -20,7 +22,8 @@ namespace am {
 
 /// A blocking SendMessage waiting for its task to end.
 struct task_waiter {
-  uint64_t token = 0;
+  /// When it gets the task as it stands, finished or not.
+  caf::actor_clock::time_point deadline;
   caf::typed_response_promise<task_view> rp;
 };
 
@@ -101,6 +104,9 @@ struct agent_actor_state {
   /// Stopped for good; it quits once the store forgot it.
   bool retired = false;
   caf::typed_response_promise<agent_snapshot, std::string> leaving;
+  /// When the agent's one timer for blocking senders fires (none: not
+  /// armed); it is armed for the earliest wait that ends.
+  std::optional<caf::actor_clock::time_point> expiry_at;
   /// Timers of running asynchronous actions: token -> (task id, callback).
   std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>
     timers;

@@ -72,7 +72,7 @@ using agent_actor = caf::typed_actor<
   caf::reacts_to<run_atom>,
   caf::reacts_to<finish_atom, std::string, json_box>,
   caf::reacts_to<timer_atom, uint64_t>,
-  caf::reacts_to<expire_atom, std::string, uint64_t>,
+  caf::reacts_to<expire_atom>,
   // From the supervisor: leave for good (the store forgets the agent, its
   // waiters get agent_not_found); answers once kept, then quits.
   caf::replies_to<retire_atom>::with<bool>,

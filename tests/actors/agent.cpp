@@ -57,6 +57,20 @@ struct fixture : node_fixture {
     return rh;
   }
 
+  /// Answers (task views) in the mailbox; drops everything there (also
+  /// leftover subscription confirmations).
+  size_t answers_waiting() {
+    size_t result = 0;
+    while (!self->mailbox().empty())
+      self->receive(caf::others >> [&](caf::message_view& x)
+                      -> caf::result<caf::message> {
+        if (x.content().match_elements<task_view>())
+          ++result;
+        return caf::message{};
+      });
+    return result;
+  }
+
   task_view submit(submit_request req) {
     return ask<task_view>(worker, submit_atom::value, std::move(req));
   }
@@ -131,6 +145,41 @@ CAF_TEST(a blocking submit answers once the task ends or the wait is over) {
   rh.receive([&](task_view& v) { got = std::move(v); },
              [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
   CAF_CHECK_EQUAL(got.status, "running");
+}
+
+CAF_TEST(blocking senders whose waits end get the task as it stands) {
+  // One long task runs; three senders wait for tasks queued behind it.
+  submit(message("m0", "sleep", {{"ms", 10000}}));
+  auto req = message("m1", "sleep", {{"ms", 1}});
+  req.wait_ms = 300;
+  auto late = submit_async(req);
+  req = message("m2", "sleep", {{"ms", 1}});
+  req.wait_ms = 100;
+  auto early = submit_async(req);
+  req = message("m3", "sleep", {{"ms", 1}});
+  req.wait_ms = 100;
+  auto early_too = submit_async(req);
+  advance_time(std::chrono::milliseconds(100));
+  sched.run();
+  size_t answered = 0;
+  for (auto* rh : {&early, &early_too})
+    rh->receive(
+      [&](task_view& v) {
+        CAF_CHECK_EQUAL(v.status, "queued");
+        ++answered;
+      },
+      [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(answered, 2u);
+  CAF_CHECK_EQUAL(answers_waiting(), 0u);
+  // The later wait is still on: it ends at 300 ms, not before.
+  advance_time(std::chrono::milliseconds(150));
+  sched.run();
+  CAF_CHECK_EQUAL(answers_waiting(), 0u);
+  advance_time(std::chrono::milliseconds(50));
+  sched.run();
+  late.receive(
+    [&](task_view& v) { CAF_CHECK_EQUAL(v.status, "queued"); },
+    [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
 }
 
 CAF_TEST(cancel while SUBMITTED and while WORKING) {

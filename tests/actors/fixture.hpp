@@ -89,7 +89,7 @@ inline agent_actor::behavior_type stub_agent(agent_actor::pointer self,
     [](run_atom) {},
     [](finish_atom, const std::string&, const json_box&) {},
     [](timer_atom, uint64_t) {},
-    [](expire_atom, const std::string&, uint64_t) {},
+    [](expire_atom) {},
     [self](retire_atom) {
       self->quit();
       return true;

@@ -151,6 +151,33 @@ CAF_TEST(a crash while WORKING fails the task and the queue goes on) {
                   "failed");
 }
 
+CAF_TEST(a blocking sender outlives a crash and is answered when its wait ends) {
+  start("A");
+  submit_request hold;
+  hold.action = "sleep";
+  hold.params.value = json{{"ms", 10000}};
+  hold.message_id = "m0";
+  ask<task_view>(handle_of("A"), submit_atom::value, hold);
+  submit_request req;
+  req.action = "sleep";
+  req.params.value = json{{"ms", 10000}};
+  req.message_id = "m1";
+  req.wait_ms = 100;
+  auto rh = self->request(caf::actor_cast<caf::actor>(handle_of("A")),
+                          caf::infinite, submit_atom::value, req);
+  sched.run();
+  auto old = handle_of("A");
+  crash("A");
+  CAF_REQUIRE_NOT_EQUAL(handle_of("A"), old);
+  // The dead actor's timer went with it; the restarted one has its own.
+  advance_time(std::chrono::milliseconds(100));
+  sched.run();
+  task_view got;
+  rh.receive([&](task_view& v) { got = std::move(v); },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(got.status, "running"); // it runs since the restart
+}
+
 CAF_TEST(an agent that crashes too often is stopped for good) {
   start("A");
   start("B");
