@@ -530,7 +530,7 @@ void start_kept(agent_pointer self, const task_record& rec) {
 void watch(agent_pointer self, const task_record& rec, const task_view& view,
            const caf::actor& sink, uint64_t seq, const std::string& rpc_id) {
   auto terminal = is_terminal(rec.status);
-  auto first = dump(json{{"task", a2a::task_json(view)}});
+  auto first = "{\"task\":" + a2a::task_text(view) + "}";
   send_events({task_watcher{sink, seq, rpc_id}}, {first}, terminal);
   if (terminal)
     return;

@@ -118,6 +118,69 @@ json task_json(const task_view& t, std::optional<size_t> history_length,
   return result;
 }
 
+std::string task_text(const task_view& t,
+                      std::optional<size_t> history_length,
+                      bool include_artifacts) {
+  // The members in nlohmann's (sorted) order: artifacts, contextId,
+  // history, id, metadata, status.
+  std::string out = "{";
+  auto& r = t.result.value;
+  if (include_artifacts) {
+    out += "\"artifacts\":[";
+    if (!r.is_null()) {
+      out += "{\"artifactId\":\"result\",\"name\":";
+      append_text(out, t.action);
+      out += ",\"parts\":[{\"data\":";
+      out += dump(r);
+      out += ",\"mediaType\":\"application/json\"}";
+      if (r.is_object()) {
+        auto ok = r.find("ok");
+        if (ok != r.end() && ok->is_string()) {
+          out += ",{\"mediaType\":\"text/plain\",\"text\":";
+          out += dump(*ok);
+          out += '}';
+        }
+      }
+      out += "]}";
+    }
+    out += "],";
+  }
+  if (!t.context_id.empty()) {
+    out += "\"contextId\":";
+    append_text(out, t.context_id);
+    out += ',';
+  }
+  if (!history_length || *history_length > 0) {
+    out += "\"history\":[";
+    out += dump(history_message(t));
+    out += "],";
+  }
+  out += "\"id\":";
+  append_text(out, t.task_id);
+  out += ",\"metadata\":{\"action\":";
+  append_text(out, t.action);
+  out += ",\"agent\":";
+  append_text(out, t.agent);
+  out += ",\"node\":";
+  append_text(out, t.node);
+  if (!t.trace_id.empty()) {
+    out += ",\"trace_id\":";
+    append_text(out, t.trace_id);
+  }
+  out += "},\"status\":";
+  if (t.status == "failed") {
+    out += dump(status_json(t)); // may carry the error message
+  } else {
+    out += "{\"state\":\"";
+    out += state_name(t.status);
+    out += "\",\"timestamp\":";
+    append_text(out, timestamp(t.updated_us));
+    out += '}';
+  }
+  out += '}';
+  return out;
+}
+
 json status_update(const task_view& t) {
   json ev{{"status", status_json(t)}};
   add_ids(ev, t);

@@ -36,6 +36,12 @@ json history_message(const task_view& t);
 json task_json(const task_view& t, std::optional<size_t> history_length = {},
                bool include_artifacts = true);
 
+/// `dump(task_json(t, history_length, include_artifacts))`, written
+/// directly (no JSON tree for the task on the request path).
+std::string task_text(const task_view& t,
+                      std::optional<size_t> history_length = {},
+                      bool include_artifacts = true);
+
 /// `{"statusUpdate": {...}}` for the current status.
 json status_update(const task_view& t);
 

@@ -14,6 +14,25 @@ inline std::string dump(const json& x) {
   return x.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+/// Appends `x` as JSON text, byte for byte what nlohmann writes (keys of an
+/// object in its order are the caller's business): printable ASCII with
+/// quotes and backslashes escaped; anything else goes through nlohmann.
+inline void append_text(std::string& out, const std::string& x) {
+  for (auto c : x)
+    if (static_cast<unsigned char>(c) < 0x20
+        || static_cast<unsigned char>(c) >= 0x7f) {
+      out += dump(json(x));
+      return;
+    }
+  out += '"';
+  for (auto c : x) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
 /// Parses JSON object text as it travels between actors; empty text is
 /// `{}`. Returns nothing for malformed text or a non-object.
 inline std::optional<json> parse_object(const std::string& text) {

@@ -270,8 +270,8 @@ rpc::callback<task_view> task_result(result_fn k,
   return [k{std::move(k)}, history, wrap](outcome<task_view> x) {
     if (auto f = std::get_if<failure>(&x))
       return k(*f);
-    auto task = task_json(std::get<task_view>(x), history);
-    k(wrap ? json{{"task", std::move(task)}} : std::move(task));
+    auto task = task_text(std::get<task_view>(x), history);
+    k(wrap ? "{\"task\":" + task + "}" : std::move(task));
   };
 }
 
@@ -306,7 +306,7 @@ void dispatch(rpc::backend& b, const std::string& method, const json& params,
       b.a2a_list_tasks(req.query, [k, req](outcome<task_page> x) {
         if (auto f = std::get_if<failure>(&x))
           return k(*f);
-        k(list_result(std::get<task_page>(x), req));
+        k(dump(list_result(std::get<task_page>(x), req)));
       });
     });
   }

@@ -51,7 +51,8 @@ json list_result(const task_page& page, const list_request& req);
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac]Z` into microseconds since the epoch.
 std::optional<int64_t> parse_timestamp(const std::string& text);
 
-using result_fn = std::function<void(rpc::outcome<json>)>;
+/// The result of a call as JSON text, or its failure.
+using result_fn = std::function<void(rpc::outcome<std::string>)>;
 
 /// Runs a non-streaming standard method. `endpoint_agent` is the agent of
 /// `POST /agents/<name>/a2a` ("" for `POST /a2a`).

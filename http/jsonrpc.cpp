@@ -148,25 +148,6 @@ callback<T> shaped(result_fn k, F shape) {
   };
 }
 
-/// Appends `x` as JSON text, byte for byte what nlohmann writes (keys of an
-/// object in its order are the caller's business): printable ASCII with
-/// quotes and backslashes escaped; anything else goes through nlohmann.
-void append_text(std::string& out, const std::string& x) {
-  for (auto c : x)
-    if (static_cast<unsigned char>(c) < 0x20
-        || static_cast<unsigned char>(c) >= 0x7f) {
-      out += dump(json(x));
-      return;
-    }
-  out += '"';
-  for (auto c : x) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
 /// Reads the required string members `names` from `params`. On a missing
 /// member answers `missing`; on a non-string member a type error.
 std::optional<failure> require_strings(const json& params,
@@ -474,12 +455,7 @@ void handle_one(backend& b, const json& req, const call_context& cx,
     if (!params.is_object())
       return reply(failure::invalid_params("params must be an object"));
     if (!a2a::is_stream_method(name))
-      return a2a::dispatch(b, name, params, cx.agent,
-                           [reply](outcome<json> x) {
-                             if (auto f = std::get_if<failure>(&x))
-                               return reply(*f);
-                             reply(dump(std::get<json>(x)));
-                           });
+      return a2a::dispatch(b, name, params, cx.agent, reply);
     if (in_batch)
       return reply(failure::unsupported("streaming inside a batch"));
     if (notification)

@@ -298,6 +298,52 @@ CAF_TEST(task JSON maps both kinds of task) {
     CAF_CHECK_EQUAL(a2a::status_of_state(a2a::state_name(s)), s);
 }
 
+CAF_TEST(the task written as text is the bytes nlohmann writes) {
+  std::vector<std::string> texts{"plain", "quote \" and \\ back",
+                                 "tab\tnew\nline\x01", "caf\xc3\xa9 \xe2\x82\xac",
+                                 "bad \xff\xfe utf-8", ""};
+  std::vector<json> results{nullptr,
+                            json{{"ok", "Search results for: x"}},
+                            json{{"ok", 42}, {"more", {1, 2}}},
+                            json{{"error", "agent_crashed"}},
+                            json{{"error", {{"code", 7}}}},
+                            json::array({1, "two"}),
+                            json("just text")};
+  size_t cases = 0;
+  for (auto& text : texts)
+    for (auto& result : results)
+      for (auto status : {"queued", "running", "completed", "failed",
+                          "cancelled", "odd"})
+        for (bool standard : {false, true}) {
+          task_view v;
+          v.task_id = "id-" + text;
+          v.agent = "agent " + text;
+          v.node = "n@h";
+          v.action = text.empty() ? "search" : text;
+          v.params.value = json{{"query", text}};
+          v.status = status;
+          v.result.value = result;
+          v.standard = standard;
+          v.context_id = standard ? "ctx-" + text : "";
+          v.trace_id = standard ? "" : "4bf92f3577b34da6a3ce929d0e0e4736";
+          v.updated_us = 1764331200123456 + static_cast<int64_t>(cases);
+          if (standard)
+            v.message.value = json{{"messageId", "m-" + text},
+                                   {"role", "ROLE_USER"},
+                                   {"parts", {{{"text", text}}}}};
+          for (auto history : {std::optional<size_t>{}, std::optional<size_t>{0},
+                               std::optional<size_t>{3}})
+            for (bool artifacts : {true, false}) {
+              ++cases;
+              auto expected = dump(a2a::task_json(v, history, artifacts));
+              auto got = a2a::task_text(v, history, artifacts);
+              if (got != expected)
+                CAF_FAIL("task_text differs:\n  " << got << "\n  " << expected);
+            }
+        }
+  CAF_CHECK_EQUAL(cases, 6u * 7u * 6u * 2u * 3u * 2u);
+}
+
 CAF_TEST(cards) {
   auto node = a2a::node_card("mesh", "n@h", "1.2.3", "h:1",
                              {{"search", "Searches."}});
