@@ -1,5 +1,6 @@
 #include "actors/agent.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include <caf/all.hpp>
@@ -559,30 +560,46 @@ void arm_expiry(agent_pointer self, caf::actor_clock::time_point at) {
 void expire_waiters(agent_pointer self) {
   auto& s = self->state;
   auto now = self->clock().now();
-  std::optional<caf::actor_clock::time_point> next;
+  auto& q = s.expiries;
   auto& ws = s.obs->waiters;
-  for (auto i = ws.begin(); i != ws.end();) {
+  while (!q.empty() && q.front().first <= now) {
+    auto id = std::move(q.front().second);
+    q.pop_front();
+    auto i = ws.find(id);
+    if (i == ws.end())
+      continue; // answered before
     auto& xs = i->second;
     std::optional<std::optional<task_record>> rec; // looked up once
     for (auto j = xs.begin(); j != xs.end();) {
       if (j->deadline > now) {
-        if (!next || j->deadline < *next)
-          next = j->deadline;
         ++j;
         continue;
       }
       if (!rec)
-        rec = s.st->find(i->first);
+        rec = s.st->find(id);
       if (*rec)
         ack(self, j->rp, view_of(*s.ctx, *s.st, **rec));
       else
         j->rp.deliver(make_error(errc::task_not_found));
       j = xs.erase(j);
     }
-    i = xs.empty() ? ws.erase(i) : std::next(i);
+    if (xs.empty())
+      ws.erase(i);
   }
-  if (next)
-    arm_expiry(self, *next);
+  if (!q.empty())
+    arm_expiry(self, q.front().first);
+}
+
+/// Adds a blocking sender's wait to the queue (in deadline order: waits
+/// have one length per node, so this appends) and arms the timer.
+void expect_expiry(agent_pointer self, caf::actor_clock::time_point at,
+                   const std::string& id) {
+  auto& q = self->state.expiries;
+  auto pos = q.end();
+  while (pos != q.begin() && std::prev(pos)->first > at)
+    --pos;
+  q.emplace(pos, at, id);
+  arm_expiry(self, at);
 }
 
 /// Moving away: answers the supervisor with everything the agent holds,
@@ -686,7 +703,11 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (auto rec = s.st->find(id); rec && is_terminal(rec->status))
         announce(*s.ctx, *s.st, *s.obs, *rec);
     // The predecessor's timer died with it: senders still waiting get one.
-    if (!s.obs->waiters.empty())
+    for (auto& kvp : s.obs->waiters)
+      for (auto& w : kvp.second)
+        s.expiries.emplace_back(w.deadline, kvp.first);
+    std::sort(s.expiries.begin(), s.expiries.end());
+    if (!s.expiries.empty())
       expire_waiters(self);
   }
   if (self->state.st->standard_count() > 0)
@@ -820,7 +841,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       auto deadline = self->clock().now()
                       + std::chrono::milliseconds{req.wait_ms};
       s.obs->waiters[view.task_id].push_back(task_waiter{deadline, rp});
-      arm_expiry(self, deadline);
+      expect_expiry(self, deadline, view.task_id);
       return rp;
     },
     [self](abort_atom, const std::string& id) -> caf::result<task_view> {

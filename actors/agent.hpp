@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
@@ -107,6 +108,11 @@ struct agent_actor_state {
   /// When the agent's one timer for blocking senders fires (none: not
   /// armed); it is armed for the earliest wait that ends.
   std::optional<caf::actor_clock::time_point> expiry_at;
+  /// When blocking senders' waits end, earliest first, with their task:
+  /// a firing visits only what is due. Entries of senders answered before
+  /// remain until their time (then skipped): at most the senders of one
+  /// wait's length.
+  std::deque<std::pair<caf::actor_clock::time_point, std::string>> expiries;
   /// Timers of running asynchronous actions: token -> (task id, callback).
   std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>
     timers;

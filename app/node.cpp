@@ -221,7 +221,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     n.workers.push_back(http::spawn_worker(
       sys, ctx,
       http::node_handles{n.supervisor, n.directory, n.bus, n.membership},
-      timeout, AGENTMESH_VERSION));
+      timeout, AGENTMESH_VERSION, cfg.inline_reads));
   http::server_config sc;
   sc.host = cfg.http_host;
   sc.port = cfg.http_port;

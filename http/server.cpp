@@ -842,8 +842,11 @@ private:
       flush_ready(c);
       return;
     }
-    if (r.kind == route::rpc && r.agent.empty() && cfg_.inline_rpc) {
+    if (r.kind == route::rpc && r.agent.empty() && cfg_.inline_rpc
+        && c.calls.empty()) {
       // Answers readable on this thread skip the worker's two thread hops.
+      // Not behind a call still with a worker: a pipelined read after a
+      // write on the same connection must see the write.
       if (auto res = cfg_.inline_rpc(req.body, a2a_version(req))) {
         auto out = plain_reply(std::move(*res), req.method == "HEAD",
                                req.keep_alive);

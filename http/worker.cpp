@@ -114,17 +114,31 @@ caf::behavior relay(caf::event_based_actor* self,
   };
 }
 
+/// The agent's status from its board, if `e` is an agent of this node
+/// whose board is open (see agent_board).
+std::optional<agent_status> board_status(const node_context& ctx,
+                                         const dir_entry& e) {
+  agent_board::view v;
+  if (!e.board || e.node != ctx.node_name || !e.board->read(v))
+    return std::nullopt;
+  return agent_status{e.name,          v.busy ? "busy" : "idle",
+                      v.inbox_count,   v.processed_count,
+                      std::move(v.memory_keys), ctx.node_name};
+}
+
 class actor_backend : public rpc::backend {
 public:
   // The actor clock (simulated in tests).
   using clock_type = caf::actor_clock::clock_type;
 
   actor_backend(worker_actor::pointer self, node_context_ptr ctx,
-                node_handles handles, std::chrono::milliseconds timeout)
+                node_handles handles, std::chrono::milliseconds timeout,
+                bool read_boards)
     : self_(self),
       ctx_(std::move(ctx)),
       handles_(std::move(handles)),
-      timeout_(timeout) {
+      timeout_(timeout),
+      read_boards_(read_boards) {
     // nop
   }
 
@@ -209,11 +223,9 @@ public:
                                            pass<agent_status>, 0,
                                            state_atom::value);
     // A local agent whose actor serves it: read its board, no message.
-    agent_board::view v;
-    if (entry->board && entry->board->read(v))
-      return cb(agent_status{entry->name, v.busy ? "busy" : "idle",
-                             v.inbox_count, v.processed_count,
-                             std::move(v.memory_keys), ctx_->node_name});
+    if (read_boards_)
+      if (auto st = board_status(*ctx_, *entry))
+        return cb(std::move(*st));
     send_to<agent_status>(*entry, {}, timeout_, cb, pass<agent_status>, 0,
                           state_atom::value);
   }
@@ -645,6 +657,7 @@ private:
   node_context_ptr ctx_;
   node_handles handles_;
   std::chrono::milliseconds timeout_;
+  bool read_boards_;
   caf::actor sink_;
   std::shared_ptr<reply_sink> reply_;
   uint64_t seq_ = 0;
@@ -668,15 +681,16 @@ public:
 
   void get_agent_state(const std::string& agent,
                        rpc::callback<agent_status> cb) override {
-    agent_board::view v;
-    auto entry = ctx_.directory->find(agent);
-    if (!entry || !entry->board || !entry->board->read(v)) {
+    if (declined) // a batch goes to a worker as a whole
+      return;
+    std::optional<agent_status> st;
+    if (auto entry = ctx_.directory->find(agent))
+      st = board_status(ctx_, *entry);
+    if (!st) {
       declined = true;
       return;
     }
-    cb(agent_status{entry->name, v.busy ? "busy" : "idle", v.inbox_count,
-                    v.processed_count, std::move(v.memory_keys),
-                    ctx_.node_name});
+    cb(std::move(*st));
   }
 
   void start_agent(const std::string&, const json&, const std::string&,
@@ -739,9 +753,9 @@ const std::string not_found_body = R"({"errors":{"detail":"Not Found"}})";
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
        node_handles handles, std::chrono::milliseconds timeout,
-       std::string version) {
+       std::string version, bool read_boards) {
   self->state.backend = std::make_unique<actor_backend>(self, ctx, handles,
-                                                        timeout);
+                                                        timeout, read_boards);
   self->set_down_handler(
     [self](caf::down_msg& dm) { self->state.backend->on_down(dm); });
   return {
@@ -807,16 +821,18 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
 worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
                           node_handles handles,
                           std::chrono::milliseconds timeout,
-                          std::string version) {
+                          std::string version, bool read_boards) {
   return sys.spawn(worker, std::move(ctx), std::move(handles), timeout,
-                   std::move(version));
+                   std::move(version), read_boards);
 }
 
 inline_rpc_fn inline_rpc(node_context_ptr ctx) {
   return [ctx](const std::string& body,
                const std::string& version) -> std::optional<call_result> {
-    // Parsing costs: only bodies that may be all GetAgentState try.
-    if (body.find("GetAgentState") == std::string::npos)
+    // Parsing costs and this is the HTTP thread: only small bodies that
+    // may be all GetAgentState try.
+    if (body.size() > max_inline_body
+        || body.find("GetAgentState") == std::string::npos)
       return std::nullopt;
     board_backend b{*ctx};
     std::optional<call_result> out;

@@ -7,6 +7,7 @@
 // all HTTP framing and hands over only what a call needs.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,21 +31,28 @@ struct node_handles {
 };
 
 /// Spawns a request worker. `timeout` bounds one call to an actor; a
-/// blocking SendMessage waits that long for its task to end.
+/// blocking SendMessage waits that long for its task to end. With
+/// `read_boards`, GetAgentState of a local agent reads the agent's board
+/// instead of asking the agent (`http.inline-reads`).
 worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
                           node_handles handles,
                           std::chrono::milliseconds timeout,
-                          std::string version);
+                          std::string version, bool read_boards = true);
 
 /// Answers a JSON-RPC body at /a2a on the calling thread (the HTTP loop)
 /// when everything it asks is readable there without a message: today
-/// GetAgentState of a local agent whose board is open (single or batched).
-/// Returns nothing, having changed nothing, for every other body: a worker
-/// then handles it as usual.
+/// GetAgentState of a local agent whose board is open (single or batched;
+/// malformed requests in it get their errors). Bodies over
+/// `max_inline_body` bytes are not tried. Returns nothing, having changed
+/// nothing, for every other body: a worker then handles it as usual.
 using inline_rpc_fn = std::function<std::optional<call_result>(
   const std::string& body, const std::string& a2a_version)>;
 
 inline_rpc_fn inline_rpc(node_context_ptr ctx);
+
+/// The largest body `inline_rpc` parses (the HTTP thread serves every
+/// connection: a large body goes to a worker).
+constexpr size_t max_inline_body = 4096;
 
 /// What a worker does when a remote agent it waits for ended before it
 /// answered (CAF 0.17 drops requests sent to a dead proxy without an error).

@@ -163,19 +163,18 @@ CAF_TEST(the loop answers GetAgentState of a local agent from its board) {
   auto res = answer(body("B"), "");
   CAF_REQUIRE(res);
   CAF_CHECK_EQUAL(res->status, 200);
-  // The same bytes as the agent's own answer through a worker.
-  http::call c;
-  c.body = body("B");
-  auto rh = self->request(worker, caf::infinite, rpc_atom::value, c);
-  sched.run();
-  std::string via_worker;
-  rh.receive([&](http::call_result& r) { via_worker = r.body; },
-             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
-  CAF_CHECK_EQUAL(res->body, via_worker);
-  auto r = json::parse(res->body);
-  CAF_CHECK(r["result"]["inbox_count"] == 1);
-  CAF_CHECK(r["result"]["memory_keys"] == json::array({"role"}));
-  CAF_CHECK(r["result"]["node"] == "test@host");
+  // What the agent itself answers.
+  auto own = ask<agent_status>(handle_of("B"), state_atom::value);
+  auto r = json::parse(res->body)["result"];
+  CAF_CHECK(r == json({{"name", own.name},
+                       {"status", own.status},
+                       {"inbox_count", own.inbox_count},
+                       {"processed_count", own.processed_count},
+                       {"memory_keys", own.memory_keys},
+                       {"node", own.node}}));
+  CAF_CHECK(r["inbox_count"] == 1);
+  CAF_CHECK(r["memory_keys"] == json::array({"role"}));
+  CAF_CHECK(r["node"] == "test@host");
   // A batch of them, a notification, bad JSON mentioning the method.
   res = answer("[" + body("B") + "," + body("B") + "]", "");
   CAF_REQUIRE(res);
@@ -199,8 +198,37 @@ CAF_TEST(the loop answers GetAgentState of a local agent from its board) {
   add_remote("Far", spawn_stub());
   CAF_CHECK(!answer(body("Far"), ""));
   // Stopped: its board closes and the worker answers (not found).
+  auto entry = ctx->directory->find("B");
+  CAF_REQUIRE(entry && entry->board);
   call("StopAgent", {{"agent", "B"}});
+  agent_board::view v;
+  CAF_CHECK(!entry->board->read(v));
   CAF_CHECK(!answer(body("B"), ""));
+}
+
+CAF_TEST(without inline reads the worker asks the agent) {
+  // A local entry whose board says one thing and whose actor another.
+  auto st = std::make_shared<agent_state>("Two");
+  st->enqueue("search", json::object());
+  st->enqueue("search", json::object());
+  st->open_board(1);
+  auto stub = spawn_stub();
+  extras.push_back(caf::actor_cast<caf::actor>(stub));
+  ask<std::string>(dir, put_atom::value,
+                   dir_entry{"Two", ctx->node_name, stub, 1, 0,
+                             std::shared_ptr<const agent_board>(
+                               st, &st->board())});
+  CAF_CHECK(call("GetAgentState", {{"agent", "Two"}})["result"]["inbox_count"]
+            == 2);
+  auto asking = http::spawn_worker(sys, ctx,
+                                   http::node_handles{sup, dir, bus, {}}, 5s,
+                                   "test", false);
+  extras.push_back(caf::actor_cast<caf::actor>(asking));
+  std::swap(worker, asking);
+  auto r = call("GetAgentState", {{"agent", "Two"}});
+  std::swap(worker, asking);
+  CAF_CHECK(r["result"]["inbox_count"] == 0); // the stub's answer
+  CAF_CHECK(r["result"]["name"] == "");
 }
 
 CAF_TEST(a restarted agent reopens its board) {

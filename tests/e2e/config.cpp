@@ -53,6 +53,8 @@ CAF_TEST(SIGTERM and SIGINT shut down cleanly) {
   }
 }
 
+// Whether the agent or its board answered is checked in the worker tests;
+// here: the option is read from the file and both answer alike end to end.
 CAF_TEST(GetAgentState reads the same with and without inline reads) {
   std::vector<json> states;
   for (auto inline_reads : {"true", "false"}) {
