@@ -706,7 +706,7 @@ agent_actor::behavior_type agent(agent_pointer self,
     for (auto& kvp : s.obs->waiters)
       for (auto& w : kvp.second)
         s.expiries.emplace_back(w.deadline, kvp.first);
-    std::sort(s.expiries.begin(), s.expiries.end());
+    s.expiries.sort();
     if (!s.expiries.empty())
       expire_waiters(self);
   }
