@@ -560,7 +560,7 @@ void arm_expiry(agent_pointer self, caf::actor_clock::time_point at) {
 void expire_waiters(agent_pointer self) {
   auto& s = self->state;
   auto now = self->clock().now();
-  auto& q = s.expiries;
+  auto& q = s.obs->expiries;
   auto& ws = s.obs->waiters;
   while (!q.empty() && q.front().first <= now) {
     auto id = std::move(q.front().second);
@@ -569,16 +569,14 @@ void expire_waiters(agent_pointer self) {
     if (i == ws.end())
       continue; // answered before
     auto& xs = i->second;
-    std::optional<std::optional<task_record>> rec; // looked up once
+    auto rec = s.st->find(id);
     for (auto j = xs.begin(); j != xs.end();) {
       if (j->deadline > now) {
         ++j;
         continue;
       }
-      if (!rec)
-        rec = s.st->find(id);
-      if (*rec)
-        ack(self, j->rp, view_of(*s.ctx, *s.st, **rec));
+      if (rec)
+        ack(self, j->rp, view_of(*s.ctx, *s.st, *rec));
       else
         j->rp.deliver(make_error(errc::task_not_found));
       j = xs.erase(j);
@@ -594,7 +592,7 @@ void expire_waiters(agent_pointer self) {
 /// have one length per node, so this appends) and arms the timer.
 void expect_expiry(agent_pointer self, caf::actor_clock::time_point at,
                    const std::string& id) {
-  auto& q = self->state.expiries;
+  auto& q = self->state.obs->expiries;
   auto pos = q.end();
   while (pos != q.begin() && std::prev(pos)->first > at)
     --pos;
@@ -703,11 +701,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (auto rec = s.st->find(id); rec && is_terminal(rec->status))
         announce(*s.ctx, *s.st, *s.obs, *rec);
     // The predecessor's timer died with it: senders still waiting get one.
-    for (auto& kvp : s.obs->waiters)
-      for (auto& w : kvp.second)
-        s.expiries.emplace_back(w.deadline, kvp.first);
-    s.expiries.sort();
-    if (!s.expiries.empty())
+    if (!s.obs->expiries.empty())
       expire_waiters(self);
   }
   if (self->state.st->standard_count() > 0)
@@ -756,12 +750,11 @@ agent_actor::behavior_type agent(agent_pointer self,
     },
     [self](state_atom) {
       auto& st = *self->state.st;
-      return agent_status{st.name(),
-                          st.busy() ? "busy" : "idle",
-                          st.inbox_count(),
-                          st.processed_count(),
-                          st.memory_keys(),
-                          self->state.ctx->node_name};
+      return to_status(st.name(),
+                       agent_board::view{st.inbox_count(),
+                                         st.processed_count(), st.busy(),
+                                         st.memory_keys()},
+                       self->state.ctx->node_name);
     },
     [self](task_atom, const std::string& id) -> caf::result<task_view> {
       auto& s = self->state;

@@ -39,6 +39,12 @@ struct task_watcher {
 /// the restarted actor keeps serving them.
 struct agent_observers {
   std::unordered_map<std::string, std::vector<task_waiter>> waiters;
+  /// When the waiters' waits end, earliest first, with their task: a
+  /// firing of the agent's timer visits only what is due. Entries of
+  /// waiters answered before remain until their time (then skipped): at
+  /// most the waiters of one wait's length. (A list: an empty std::deque
+  /// allocates about 600 bytes, on every agent.)
+  std::list<std::pair<caf::actor_clock::time_point, std::string>> expiries;
   std::unordered_map<std::string, std::vector<task_watcher>> watchers;
   /// Dialect ProcessNext calls waiting for an asynchronous action.
   std::unordered_map<std::string, caf::typed_response_promise<process_result>>
@@ -107,12 +113,6 @@ struct agent_actor_state {
   /// When the agent's one timer for blocking senders fires (none: not
   /// armed); it is armed for the earliest wait that ends.
   std::optional<caf::actor_clock::time_point> expiry_at;
-  /// When blocking senders' waits end, earliest first, with their task:
-  /// a firing visits only what is due. Entries of senders answered before
-  /// remain until their time (then skipped): at most the senders of one
-  /// wait's length. (A list: an empty std::deque allocates about 600
-  /// bytes, on every agent.)
-  std::list<std::pair<caf::actor_clock::time_point, std::string>> expiries;
   /// Timers of running asynchronous actions: token -> (task id, callback).
   std::unordered_map<uint64_t, std::pair<std::string, std::function<void()>>>
     timers;

@@ -99,7 +99,7 @@ std::vector<std::string> event_logger_topics() {
   return topics;
 }
 
-caf::behavior event_logger::make_behavior() {
+caf::behavior event_logger(caf::event_based_actor*) {
   return {
     [](const event& ev) {
       auto lvl = ev.name == "node_down" ? log::level::warning

@@ -9,7 +9,6 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_addr.hpp>
-#include <caf/event_based_actor.hpp>
 
 #include <caf/group.hpp>
 #include <caf/stateful_actor.hpp>
@@ -49,14 +48,7 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
 /// Logs every agent and cluster event it receives with the exact lines of
 /// SPEC 5. Whoever spawns it subscribes it to `event_logger_topics()` and
 /// waits for the bus's confirmation, so no early event is missed.
-/// (A class: CAF 0.17 spawning a function without arguments binds a
-/// reference to a null tuple, which UBSan reports.)
-class event_logger : public caf::event_based_actor {
-public:
-  using caf::event_based_actor::event_based_actor;
-
-  caf::behavior make_behavior() override;
-};
+caf::behavior event_logger(caf::event_based_actor* self);
 
 /// The topics the event logger listens to at the current log level: agent
 /// events only when info lines are written.

@@ -133,7 +133,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   node n;
   n.ctx = ctx;
   n.bus = sys.spawn(event_bus, counting, ctx->event_audience);
-  n.logger = sys.spawn<event_logger>();
+  n.logger = sys.spawn(event_logger);
   {
     // Subscribed before anything can publish: agents skip events while
     // nobody listens, so an early agent_started would not be logged.

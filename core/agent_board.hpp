@@ -4,8 +4,9 @@
 #include <cstdint>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
+
+#include "core/messages.hpp"
 
 namespace am {
 
@@ -103,5 +104,13 @@ private:
   uint64_t processed_count_ = 0;
   std::vector<std::string> keys_;
 };
+
+/// GetAgentState's answer for the agent `name` on `node`.
+inline agent_status to_status(std::string name, agent_board::view v,
+                              std::string node) {
+  return agent_status{std::move(name),      v.busy ? "busy" : "idle",
+                      v.inbox_count,        v.processed_count,
+                      std::move(v.memory_keys), std::move(node)};
+}
 
 } // namespace am

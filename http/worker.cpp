@@ -121,9 +121,7 @@ std::optional<agent_status> board_status(const node_context& ctx,
   agent_board::view v;
   if (!e.board || e.node != ctx.node_name || !e.board->read(v))
     return std::nullopt;
-  return agent_status{e.name,          v.busy ? "busy" : "idle",
-                      v.inbox_count,   v.processed_count,
-                      std::move(v.memory_keys), ctx.node_name};
+  return to_status(e.name, std::move(v), ctx.node_name);
 }
 
 class actor_backend : public rpc::backend {

@@ -107,7 +107,7 @@ CAF_TEST(event JSON carries the SPEC fields) {
 }
 
 CAF_TEST(the logger writes the exact lines) {
-  auto logger = sys.spawn<event_logger>();
+  auto logger = sys.spawn(event_logger);
   extras.push_back(logger);
   self->send(bus, subscribe_atom::value, event_logger_topics(), logger);
   sched.run();
