@@ -143,6 +143,8 @@ struct connection {
   /// `sse_early`, bounded).
   bool subscribed = false;
   std::vector<std::string> sse_early;
+  /// Events were appended that the end of the loop's batch writes.
+  bool sse_queued = false;
   /// Feed its task streams (from agents), by call id.
   std::unordered_map<uint64_t, caf::actor> relays;
   /// Ids of its calls whose task stream runs (the result said so).
@@ -458,6 +460,14 @@ private:
       reap();
     }
     taken_.clear();
+    // Event streams are written once per batch of events, not per event.
+    for (auto id : sse_unflushed_)
+      if (auto c = find(id)) {
+        c->sse_queued = false;
+        flush(*c);
+      }
+    sse_unflushed_.clear();
+    reap();
   }
 
   void handle(inbound& msg) {
@@ -1012,15 +1022,27 @@ private:
       return;
     }
     if (c.unsent() > max_unsent) {
-      // An event stream reader that stopped reading: drop it rather than
-      // buffer every event for it.
-      close(c);
-      return;
+      flush(c);
+      if (c.dead)
+        return;
+      if (c.unsent() > max_unsent) {
+        // An event stream reader that stopped reading: drop it rather than
+        // buffer every event for it.
+        close(c);
+        return;
+      }
     }
     c.out += "data: ";
     c.out += json;
     c.out += "\n\n";
-    flush(c);
+    // Written at the end of the loop's batch of inbound messages (one
+    // write for many events), or now once 64 KiB wait.
+    if (c.unsent() >= 65536)
+      flush(c);
+    else if (!c.sse_queued) {
+      c.sse_queued = true;
+      sse_unflushed_.push_back(c.id);
+    }
   }
 
   void start_task_stream(connection& c, uint64_t seq, reply r) {
@@ -1119,6 +1141,8 @@ private:
   std::vector<inbound> taken_;
   std::unordered_map<uint64_t, std::unique_ptr<connection>> conns_;
   std::vector<uint64_t> dead_;
+  /// Event streams with events appended since their last write.
+  std::vector<uint64_t> sse_unflushed_;
   std::priority_queue<timer, std::vector<timer>, std::greater<timer>> timers_;
   std::vector<request> reqs_;
   /// Calls a worker has not finished (or whose task stream runs): id ->
