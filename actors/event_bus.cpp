@@ -26,8 +26,22 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
     self->state.agent_listeners.erase(dm.source);
     recount();
   });
+  // Sends the events waiting for the peers.
+  auto flush = [self] {
+    auto& st = self->state;
+    if (st.outgoing.empty())
+      return;
+    auto batch = std::move(st.outgoing);
+    st.outgoing.clear();
+    for (auto i = st.peers.begin(); i != st.peers.end(); ++i)
+      if (std::next(i) == st.peers.end())
+        self->send(i->second, forward_atom::value, std::move(batch));
+      else
+        self->send(i->second, forward_atom::value, batch);
+  };
   // Leave the groups on shutdown (the state is gone once we terminated).
   self->set_exit_handler([=](caf::exit_msg& em) {
+    flush();
     for (auto& kvp : self->state.subscribers) {
       auto ptr = caf::actor_cast<caf::actor_control_block*>(kvp.second.first);
       for (auto& g : kvp.second.second)
@@ -49,20 +63,33 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
     }
   };
   return {
-    [=](publish_atom, const event& ev) {
+    [=](publish_atom, event& ev) {
       if (metrics)
         metrics->events_published.inc();
       deliver(ev);
-      if (!ev.agent.empty())
-        for (auto& kvp : self->state.peers)
-          self->send(kvp.second, forward_atom::value, ev);
+      auto& st = self->state;
+      if (ev.agent.empty() || st.peers.empty())
+        return;
+      if (st.outgoing.empty())
+        self->send(self, flush_atom::value);
+      st.outgoing.push_back(std::move(ev));
+      if (st.outgoing.size() >= 512)
+        flush();
     },
-    [=](forward_atom, const event& ev) { deliver(ev); },
+    [=](flush_atom) { flush(); },
+    [=](forward_atom, const std::vector<event>& evs) {
+      for (auto& ev : evs)
+        deliver(ev);
+    },
+    // Peers change between bursts: what was published before goes to the
+    // peers that were there.
     [=](peer_up_atom, const std::string& node, const caf::actor& bus) {
+      flush();
       self->state.peers[node] = caf::actor_cast<event_bus_actor>(bus);
       recount();
     },
     [=](peer_down_atom, const std::string& node) {
+      flush();
       self->state.peers.erase(node);
       recount();
     },

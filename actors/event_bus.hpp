@@ -29,6 +29,9 @@ struct event_bus_state {
     subscribers;
   /// Subscribers with at least one agent topic.
   std::set<caf::actor_addr> agent_listeners;
+  /// Agent events published since the last flush, for the peers: one
+  /// message per peer for a burst of events instead of one per event.
+  std::vector<event> outgoing;
   static inline const char* name = "event_bus";
 };
 
@@ -38,6 +41,9 @@ using event_bus_pointer = event_bus_actor::stateful_pointer<event_bus_state>;
 /// topics and forwards agent events once to every peer's bus, which only
 /// delivers them locally. Cluster events are each node's own observation and
 /// stay local. Subscribers stay subscribed until they terminate.
+/// Forwarding is batched: the first event of a burst sends the bus a
+/// `flush_atom`, which queues behind the publications already in its
+/// mailbox; the flush (or 512 events, or a change of peers) sends them.
 /// Every event published here counts in `metrics` (may be null).
 /// `audience` (may be null) is kept at the number of subscribers of agent
 /// topics plus peers; it is raised before a subscription is confirmed.

@@ -219,8 +219,12 @@ using event_bus_actor = caf::typed_actor<
   // Subscribes an actor to topics until it terminates.
   caf::replies_to<subscribe_atom, std::vector<std::string>,
                   caf::actor>::with<bool>,
-  // An event from a peer's bus: delivered here, not forwarded again.
-  caf::reacts_to<forward_atom, event>,
+  // Events from a peer's bus, in the order published there: delivered
+  // here, not forwarded again.
+  caf::reacts_to<forward_atom, std::vector<event>>,
+  // Forwards the agent events published since the last flush to the peers
+  // (sent to itself: queued behind the messages already in its mailbox).
+  caf::reacts_to<flush_atom>,
   // A node joined (its bus) or left.
   caf::reacts_to<peer_up_atom, std::string, caf::actor>,
   caf::reacts_to<peer_down_atom, std::string>>;

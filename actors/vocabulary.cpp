@@ -75,6 +75,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<agent_location>>("am::agent_locations");
   cfg.add_message_type<cluster_info>("am::cluster_info");
   cfg.add_message_type<event>("am::event");
+  cfg.add_message_type<std::vector<event>>("am::events");
   cfg.add_message_type<dir_entry>("am::dir_entry");
   cfg.add_message_type<agent_delta>("am::agent_delta");
   cfg.add_message_type<agent_snapshot>("am::agent_snapshot");

@@ -92,6 +92,95 @@ CAF_TEST(terminated subscribers are dropped) {
   CAF_CHECK(sched.jobs.empty());
 }
 
+CAF_TEST(a burst of agent events reaches each peer in order in few messages) {
+  // Stand-ins for the peers' buses: they record each batch.
+  using batches = std::vector<std::vector<event>>;
+  auto fake_peer = [](caf::event_based_actor*,
+                      std::shared_ptr<batches> out) -> caf::behavior {
+    return {
+      [out](forward_atom, const std::vector<event>& evs) {
+        out->push_back(evs);
+      },
+    };
+  };
+  auto p2 = std::make_shared<batches>();
+  auto p3 = std::make_shared<batches>();
+  auto peer2 = sys.spawn(fake_peer, p2);
+  auto peer3 = sys.spawn(fake_peer, p3);
+  extras.push_back(peer2);
+  extras.push_back(peer3);
+  self->send(bus, peer_up_atom::value, std::string{"n2@h"}, peer2);
+  sched.run();
+  auto local = record({agent_events_topic});
+  // One burst: three agent events and a cluster event (which stays local),
+  // then a peer joins, then two more events.
+  auto ev = [](int i) {
+    return make_agent_event("task_received", "a" + std::to_string(i), "n1@h",
+                            "n1@h");
+  };
+  for (int i = 0; i < 3; ++i)
+    self->send(bus, publish_atom::value, ev(i));
+  self->send(bus, publish_atom::value,
+             make_cluster_event("node_up", "n9@h", "n1@h", {}));
+  self->send(bus, peer_up_atom::value, std::string{"n3@h"}, peer3);
+  for (int i = 3; i < 5; ++i)
+    self->send(bus, publish_atom::value, ev(i));
+  sched.run();
+  // Delivered here at once, every one.
+  CAF_CHECK_EQUAL(local->size(), 5u);
+  // n2 had every agent event, in order, in two messages (before and after
+  // n3 joined); n3 only what was published after it joined.
+  CAF_REQUIRE_EQUAL(p2->size(), 2u);
+  CAF_REQUIRE_EQUAL(p2->at(0).size(), 3u);
+  CAF_REQUIRE_EQUAL(p2->at(1).size(), 2u);
+  for (int i = 0; i < 5; ++i)
+    CAF_CHECK_EQUAL((i < 3 ? p2->at(0)[i] : p2->at(1)[i - 3]).agent,
+                    "a" + std::to_string(i));
+  CAF_REQUIRE_EQUAL(p3->size(), 1u);
+  CAF_REQUIRE_EQUAL(p3->at(0).size(), 2u);
+  CAF_CHECK_EQUAL(p3->at(0)[0].agent, "a3");
+  CAF_CHECK_EQUAL(p3->at(0)[1].agent, "a4");
+  // A long burst goes out in batches of at most 512, none lost.
+  p2->clear();
+  for (int i = 0; i < 1100; ++i)
+    self->send(bus, publish_atom::value, ev(i));
+  sched.run();
+  size_t total = 0;
+  for (auto& b : *p2) {
+    CAF_CHECK_LESS_OR_EQUAL(b.size(), 512u);
+    for (auto& e : b)
+      CAF_CHECK_EQUAL(e.agent, "a" + std::to_string(total++));
+  }
+  CAF_CHECK_EQUAL(total, 1100u);
+  CAF_CHECK_EQUAL(p2->size(), 3u);
+}
+
+CAF_TEST(events from a peer are delivered here and not forwarded again) {
+  auto local = record({agent_topic("x")});
+  auto relayed = std::make_shared<std::vector<event>>();
+  auto peer = sys.spawn(
+    [](caf::event_based_actor*,
+       std::shared_ptr<std::vector<event>> out) -> caf::behavior {
+      return {
+        [out](forward_atom, const std::vector<event>& evs) {
+          out->insert(out->end(), evs.begin(), evs.end());
+        },
+      };
+    },
+    relayed);
+  extras.push_back(peer);
+  self->send(bus, peer_up_atom::value, std::string{"n2@h"}, peer);
+  self->send(bus, forward_atom::value,
+             std::vector<event>{
+               make_agent_event("task_received", "x", "n2@h", "n2@h"),
+               make_agent_event("task_completed", "x", "n2@h", "n2@h")});
+  sched.run();
+  CAF_REQUIRE_EQUAL(local->size(), 2u);
+  CAF_CHECK_EQUAL(local->at(0).name, "task_received");
+  CAF_CHECK_EQUAL(local->at(1).name, "task_completed");
+  CAF_CHECK(relayed->empty());
+}
+
 CAF_TEST(event JSON carries the SPEC fields) {
   auto ev = make_agent_event("agent_stopped", "a", "n2@h", "n1@h",
                              json{{"reason", "stopped"}});
