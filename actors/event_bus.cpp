@@ -70,13 +70,18 @@ event_bus(event_bus_pointer self, std::shared_ptr<node_metrics> metrics,
       auto& st = self->state;
       if (ev.agent.empty() || st.peers.empty())
         return;
-      if (st.outgoing.empty())
+      if (!st.flush_pending) {
+        st.flush_pending = true;
         self->send(self, flush_atom::value);
+      }
       st.outgoing.push_back(std::move(ev));
       if (st.outgoing.size() >= 512)
         flush();
     },
-    [=](flush_atom) { flush(); },
+    [=](flush_atom) {
+      self->state.flush_pending = false;
+      flush();
+    },
     [=](forward_atom, const std::vector<event>& evs) {
       for (auto& ev : evs)
         deliver(ev);

@@ -32,6 +32,8 @@ struct event_bus_state {
   /// Agent events published since the last flush, for the peers: one
   /// message per peer for a burst of events instead of one per event.
   std::vector<event> outgoing;
+  /// A `flush_atom` is on its way to the bus.
+  bool flush_pending = false;
   static inline const char* name = "event_bus";
 };
 
@@ -43,7 +45,8 @@ using event_bus_pointer = event_bus_actor::stateful_pointer<event_bus_state>;
 /// stay local. Subscribers stay subscribed until they terminate.
 /// Forwarding is batched: the first event of a burst sends the bus a
 /// `flush_atom`, which queues behind the publications already in its
-/// mailbox; the flush (or 512 events, or a change of peers) sends them.
+/// mailbox; the flush (or 512 events, a change of peers, or an exit other
+/// than a kill) sends them.
 /// Every event published here counts in `metrics` (may be null).
 /// `audience` (may be null) is kept at the number of subscribers of agent
 /// topics plus peers; it is raised before a subscription is confirmed.

@@ -149,8 +149,9 @@ private:
     entry* ptr = nullptr;
   };
 
-  /// A cache line each: a reader writes its shard's lock word, which must
-  /// not share a line with a neighbour's (or straddle two lines).
+  /// Aligned to a cache line (a shard takes two): a reader writes its
+  /// shard's lock word, which must not share a line with a neighbour's or
+  /// straddle two lines.
   /// Measured: 4.9 -> 7.2 M lookups/s from 1 thread on 100,000 names.
   struct alignas(64) shard {
     mutable std::shared_mutex mtx;

@@ -1014,8 +1014,8 @@ private:
   }
 
   void on_sse_event(connection& c, const std::string& json) {
-    if (!c.streaming || c.task_streaming || c.dead)
-      return;
+    if (!c.streaming || c.task_streaming || c.dead || c.closing)
+      return; // a closing stream only writes out what it has
     if (!c.subscribed) {
       if (c.sse_early.size() < 4096)
         c.sse_early.push_back(json);

@@ -155,6 +155,42 @@ CAF_TEST(a burst of agent events reaches each peer in order in few messages) {
   CAF_CHECK_EQUAL(p2->size(), 3u);
 }
 
+CAF_TEST(a peer that leaves gets what was published before it left) {
+  using batches = std::vector<std::vector<event>>;
+  auto fake_peer = [](caf::event_based_actor*,
+                      std::shared_ptr<batches> out) -> caf::behavior {
+    return {
+      [out](forward_atom, const std::vector<event>& evs) {
+        out->push_back(evs);
+      },
+    };
+  };
+  auto p2 = std::make_shared<batches>();
+  auto p3 = std::make_shared<batches>();
+  auto peer2 = sys.spawn(fake_peer, p2);
+  auto peer3 = sys.spawn(fake_peer, p3);
+  extras.push_back(peer2);
+  extras.push_back(peer3);
+  self->send(bus, peer_up_atom::value, std::string{"n2@h"}, peer2);
+  self->send(bus, peer_up_atom::value, std::string{"n3@h"}, peer3);
+  sched.run();
+  auto ev = [](const char* agent) {
+    return make_agent_event("task_received", agent, "n1@h", "n1@h");
+  };
+  self->send(bus, publish_atom::value, ev("before-1"));
+  self->send(bus, publish_atom::value, ev("before-2"));
+  self->send(bus, peer_down_atom::value, std::string{"n3@h"});
+  self->send(bus, publish_atom::value, ev("after"));
+  sched.run();
+  CAF_REQUIRE_EQUAL(p3->size(), 1u);
+  CAF_REQUIRE_EQUAL(p3->at(0).size(), 2u);
+  CAF_CHECK_EQUAL(p3->at(0)[1].agent, "before-2");
+  CAF_REQUIRE_EQUAL(p2->size(), 2u);
+  CAF_CHECK_EQUAL(p2->at(0).size(), 2u);
+  CAF_REQUIRE_EQUAL(p2->at(1).size(), 1u);
+  CAF_CHECK_EQUAL(p2->at(1)[0].agent, "after");
+}
+
 CAF_TEST(events from a peer are delivered here and not forwarded again) {
   auto local = record({agent_topic("x")});
   auto relayed = std::make_shared<std::vector<event>>();
