@@ -143,8 +143,6 @@ struct connection {
   /// `sse_early`, bounded).
   bool subscribed = false;
   std::vector<std::string> sse_early;
-  /// Events were appended that the end of the loop's batch writes.
-  bool sse_queued = false;
   /// Feed its task streams (from agents), by call id.
   std::unordered_map<uint64_t, caf::actor> relays;
   /// Ids of its calls whose task stream runs (the result said so).
@@ -462,10 +460,8 @@ private:
     taken_.clear();
     // Event streams are written once per batch of events, not per event.
     for (auto id : sse_unflushed_)
-      if (auto c = find(id)) {
-        c->sse_queued = false;
+      if (auto c = find(id))
         flush(*c);
-      }
     sse_unflushed_.clear();
     reap();
   }
@@ -1032,17 +1028,14 @@ private:
         return;
       }
     }
+    // Written at the end of the loop's batch of inbound messages: one write
+    // for many events. A stream with bytes unsent already is queued there,
+    // or waits for EPOLLOUT (which `flush` asked for).
+    if (c.unsent() == 0)
+      sse_unflushed_.push_back(c.id);
     c.out += "data: ";
     c.out += json;
     c.out += "\n\n";
-    // Written at the end of the loop's batch of inbound messages (one
-    // write for many events), or now once 64 KiB wait.
-    if (c.unsent() >= 65536)
-      flush(c);
-    else if (!c.sse_queued) {
-      c.sse_queued = true;
-      sse_unflushed_.push_back(c.id);
-    }
   }
 
   void start_task_stream(connection& c, uint64_t seq, reply r) {

@@ -9,6 +9,18 @@ using namespace am::test;
 
 namespace {
 
+/// A stand-in for a peer's bus: records each batch forwarded to it.
+using batches = std::vector<std::vector<event>>;
+
+caf::behavior fake_peer(caf::event_based_actor*,
+                        std::shared_ptr<batches> out) {
+  return {
+    [out](forward_atom, const std::vector<event>& evs) {
+      out->push_back(evs);
+    },
+  };
+}
+
 struct fixture : node_fixture {
   fixture() {
     spawn_node();
@@ -93,16 +105,6 @@ CAF_TEST(terminated subscribers are dropped) {
 }
 
 CAF_TEST(a burst of agent events reaches each peer in order in few messages) {
-  // Stand-ins for the peers' buses: they record each batch.
-  using batches = std::vector<std::vector<event>>;
-  auto fake_peer = [](caf::event_based_actor*,
-                      std::shared_ptr<batches> out) -> caf::behavior {
-    return {
-      [out](forward_atom, const std::vector<event>& evs) {
-        out->push_back(evs);
-      },
-    };
-  };
   auto p2 = std::make_shared<batches>();
   auto p3 = std::make_shared<batches>();
   auto peer2 = sys.spawn(fake_peer, p2);
@@ -156,15 +158,6 @@ CAF_TEST(a burst of agent events reaches each peer in order in few messages) {
 }
 
 CAF_TEST(a peer that leaves gets what was published before it left) {
-  using batches = std::vector<std::vector<event>>;
-  auto fake_peer = [](caf::event_based_actor*,
-                      std::shared_ptr<batches> out) -> caf::behavior {
-    return {
-      [out](forward_atom, const std::vector<event>& evs) {
-        out->push_back(evs);
-      },
-    };
-  };
   auto p2 = std::make_shared<batches>();
   auto p3 = std::make_shared<batches>();
   auto peer2 = sys.spawn(fake_peer, p2);
@@ -193,17 +186,8 @@ CAF_TEST(a peer that leaves gets what was published before it left) {
 
 CAF_TEST(events from a peer are delivered here and not forwarded again) {
   auto local = record({agent_topic("x")});
-  auto relayed = std::make_shared<std::vector<event>>();
-  auto peer = sys.spawn(
-    [](caf::event_based_actor*,
-       std::shared_ptr<std::vector<event>> out) -> caf::behavior {
-      return {
-        [out](forward_atom, const std::vector<event>& evs) {
-          out->insert(out->end(), evs.begin(), evs.end());
-        },
-      };
-    },
-    relayed);
+  auto relayed = std::make_shared<batches>();
+  auto peer = sys.spawn(fake_peer, relayed);
   extras.push_back(peer);
   self->send(bus, peer_up_atom::value, std::string{"n2@h"}, peer);
   self->send(bus, forward_atom::value,
