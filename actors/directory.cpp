@@ -462,6 +462,7 @@ directory_actor::behavior_type directory(directory_pointer self,
       });
     },
     [self](caf::get_atom) { return self->state.local_entries(); },
+    [](sync_atom) { return true; },
     [self](move_atom, const std::string& name, bool starts) {
       auto& st = self->state;
       if (starts) {

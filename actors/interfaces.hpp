@@ -207,6 +207,9 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<stop_atom, std::string, agent_actor>,
   // This node's own entries (the snapshot a joining peer receives).
   caf::replies_to<caf::get_atom>::with<std::vector<dir_entry>>,
+  // Answers once the sender's earlier messages are handled: the
+  // supervisor's updates of recovered agents are in the map after it.
+  caf::replies_to<sync_atom>::with<bool>,
   // From the supervisor: a local agent is moving (true) or stays (false).
   // A peer's lookup of a moving agent is answered once its new entry is
   // known.

@@ -809,9 +809,15 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       auto rp = self->make_response_promise<size_t>();
       auto pending = std::make_shared<size_t>(xs.size() + 1);
       auto adopted = std::make_shared<size_t>(0);
-      auto one_done = [rp, pending, adopted]() mutable {
-        if (--*pending == 0)
-          rp.deliver(*adopted);
+      // The answer waits until the directory holds every recovered agent:
+      // the node answers /a2a right after it, and ListAgents reads the map.
+      auto one_done = [self, dir = e.directory, rp, pending,
+                       adopted]() mutable {
+        if (--*pending > 0)
+          return;
+        self->request(dir, caf::infinite, sync_atom::value)
+          .then([rp, adopted](bool) mutable { rp.deliver(*adopted); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       };
       for (auto& x : xs) {
         auto name = x.header.name;

@@ -56,9 +56,9 @@ struct fixture : node_fixture {
     return std::nullopt;
   }
 
-  /// The process dies: every actor goes, the store stays. A fresh node on
-  /// the same folder then adopts what the store kept.
-  size_t restart_node() {
+  /// The process dies: every actor goes, the store stays. A fresh node
+  /// opens the same folder (and adopts nothing yet).
+  void fresh_node() {
     ctx->directory->for_each([&](const std::string&, const dir_entry& e) {
       anon_send_exit(e.handle, caf::exit_reason::kill);
     });
@@ -78,6 +78,11 @@ struct fixture : node_fixture {
                     std::chrono::milliseconds{2000});
     sup = sys.spawn(supervisor, node_context_ptr{ctx}, dir, bus);
     sched.run();
+  }
+
+  /// A fresh node adopts what the store kept.
+  size_t restart_node() {
+    fresh_node();
     return ask<size_t>(sup, adopt_atom::value, db->load());
   }
 
@@ -244,6 +249,28 @@ CAF_TEST(a restarted node brings its agents back with everything) {
   CAF_CHECK_EQUAL(next.task_id, second);
   next = ask<process_result>(handle_of("A"), process_atom::value);
   CAF_CHECK_EQUAL(next.task_id, third);
+}
+
+CAF_TEST(recovery answers once the directory holds every recovered agent) {
+  start("A");
+  start("B");
+  fresh_node();
+  // The node serves /a2a right after this answer, and ListAgents reads the
+  // directory's map: run one job at a time and look when the answer lands.
+  // (A blocking actor of its own: the answer is in its mailbox the moment
+  // it is sent, not once a job runs.)
+  caf::scoped_actor asker{sys};
+  auto rh = asker->request(sup, caf::infinite, adopt_atom::value, db->load());
+  while (asker->mailbox().empty() && sched.try_run_once())
+    ; // next job
+  CAF_REQUIRE(!asker->mailbox().empty());
+  CAF_CHECK(ctx->directory->find("A").has_value());
+  CAF_CHECK(ctx->directory->find("B").has_value());
+  size_t adopted = 0;
+  rh.receive([&](size_t x) { adopted = x; },
+             [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK_EQUAL(adopted, 2u);
+  sched.run();
 }
 
 CAF_TEST(a task running when the node died is failed and not run again) {
