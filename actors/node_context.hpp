@@ -13,8 +13,10 @@
 
 namespace am {
 
-/// name -> entry. Read from any thread; written only by the directory actor.
-using directory_map = sharded_map<std::string, dir_entry>;
+/// name -> entry. Read from any thread on every request; written only by
+/// the directory actor: read-mostly (readers write no shared memory).
+using directory_map
+  = sharded_map<std::string, dir_entry, 64, std::hash<std::string>, true>;
 
 /// What a node knows of each task of its agents without asking them.
 struct task_entry {

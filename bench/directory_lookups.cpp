@@ -3,8 +3,14 @@
 // looked up by random names for a fixed time. bench/compare runs it next to
 // ETS with read_concurrency.
 //
+// Two kinds of lookup, as the node makes them:
+// - `read`: the entry read in place (GetAgentState reads an agent's board
+//   this way, the most frequent lookup);
+// - `copy`: a copy of the entry (a call to an agent keeps the handle and
+//   the node for its answer and a retry).
+//
 // Usage: directory_lookups [SECONDS] [NAMES]   (defaults: 2, 100000)
-// Prints: "threads=N lookups=L seconds=S per_second=R misses=M".
+// Prints: "mode=M threads=N lookups=L seconds=S per_second=R misses=M".
 
 #include <atomic>
 #include <chrono>
@@ -31,7 +37,7 @@ struct outcome {
 };
 
 outcome run(const directory_map& dir, const std::vector<std::string>& names,
-            unsigned threads, double seconds) {
+            bool copy, unsigned threads, double seconds) {
   std::atomic<bool> stop{false};
   std::vector<outcome> per(threads);
   std::vector<std::thread> ts;
@@ -42,8 +48,17 @@ outcome run(const directory_map& dir, const std::vector<std::string>& names,
       uint64_t n = 0, misses = 0;
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < 256; ++i) {
-          auto e = dir.find(names[pick(gen)]);
-          if (!e || e->name.empty())
+          auto& name = names[pick(gen)];
+          bool ok = false;
+          if (copy) {
+            auto e = dir.find(name);
+            ok = e && e->handle && !e->node.empty();
+          } else {
+            dir.read(name, [&](const dir_entry& e) {
+              ok = e.handle && !e.node.empty();
+            });
+          }
+          if (!ok)
             ++misses;
         }
         n += 256;
@@ -88,13 +103,16 @@ int main(int argc, char** argv) {
     dir.assign(names.back(), dir_entry{names.back(), "bench@host",
                                        handles[i % handles.size()], 0, 1});
   }
-  for (unsigned threads : {1u, 2u}) {
-    auto o = run(dir, names, threads, seconds);
-    std::printf("threads=%u lookups=%llu seconds=%g per_second=%.0f "
-                "misses=%llu\n",
-                threads, static_cast<unsigned long long>(o.lookups), seconds,
-                o.lookups / seconds, static_cast<unsigned long long>(o.misses));
-  }
+  for (bool copy : {false, true})
+    for (unsigned threads : {1u, 2u}) {
+      auto o = run(dir, names, copy, threads, seconds);
+      std::printf("mode=%s threads=%u lookups=%llu seconds=%g "
+                  "per_second=%.0f misses=%llu\n",
+                  copy ? "copy" : "read", threads,
+                  static_cast<unsigned long long>(o.lookups), seconds,
+                  o.lookups / seconds,
+                  static_cast<unsigned long long>(o.misses));
+    }
   for (auto& h : handles)
     caf::anon_send_exit(h, caf::exit_reason::kill);
   return 0;

@@ -215,15 +215,21 @@ public:
 
   void get_agent_state(const std::string& agent,
                        rpc::callback<agent_status> cb) override {
+    // A local agent whose actor serves it: read its board in place, no
+    // copy of its entry and no message.
+    if (read_boards_) {
+      std::optional<agent_status> st;
+      ctx_->directory->read(agent, [&](const dir_entry& e) {
+        st = board_status(*ctx_, e);
+      });
+      if (st)
+        return cb(std::move(*st));
+    }
     auto entry = ctx_->directory->find(agent);
     if (!entry)
       return lookup_and_send<agent_status>(agent, {}, {}, timeout_, cb,
                                            pass<agent_status>, 0,
                                            state_atom::value);
-    // A local agent whose actor serves it: read its board, no message.
-    if (read_boards_)
-      if (auto st = board_status(*ctx_, *entry))
-        return cb(std::move(*st));
     send_to<agent_status>(*entry, {}, timeout_, cb, pass<agent_status>, 0,
                           state_atom::value);
   }
@@ -682,8 +688,9 @@ public:
     if (declined) // a batch goes to a worker as a whole
       return;
     std::optional<agent_status> st;
-    if (auto entry = ctx_.directory->find(agent))
-      st = board_status(ctx_, *entry);
+    ctx_.directory->read(agent, [&](const dir_entry& e) {
+      st = board_status(ctx_, e);
+    });
     if (!st) {
       declined = true;
       return;

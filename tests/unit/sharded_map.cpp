@@ -35,11 +35,15 @@ CAF_TEST(basic operations) {
   CAF_CHECK_EQUAL(sum, 2450); // 0 + 2 + ... + 98
 }
 
+namespace {
+
 // Many readers race one writer. Every value a reader sees must be one the
 // writer stored for that key (value == key * 1000 + generation), and after
 // the writer finishes the readers see its final state.
-CAF_TEST(readers on many threads against a writer) {
-  using map_type = sharded_map<int, std::vector<int>, 16>;
+template <bool ReadMostly>
+void readers_against_a_writer() {
+  using map_type = sharded_map<int, std::vector<int>, 16, std::hash<int>,
+                               ReadMostly>;
   map_type m;
   constexpr int keys = 512;
   constexpr int generations = 40;
@@ -83,6 +87,131 @@ CAF_TEST(readers on many threads against a writer) {
     m.assign(k, std::vector<int>{k});
   CAF_CHECK_EQUAL(m.size(), static_cast<size_t>(keys));
   CAF_CHECK((*m.find(42))[0] == 42);
+}
+
+using read_mostly_map
+  = sharded_map<std::string, std::string, 4, std::hash<std::string>, true>;
+
+} // namespace
+
+CAF_TEST(readers on many threads against a writer) {
+  readers_against_a_writer<false>();
+}
+
+CAF_TEST(readers of a read mostly map on many threads against a writer) {
+  readers_against_a_writer<true>();
+  // Readers that read in place see whole values too.
+  read_mostly_map m;
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r)
+    readers.emplace_back([&] {
+      while (!done.load())
+        for (int k = 0; k < 64; ++k)
+          m.read(std::to_string(k), [&](const std::string& v) {
+            // Longer than the small-string buffer: a torn read would see
+            // freed or mixed memory.
+            if (v.size() < 20 || v != std::string(v.size(), v[0]))
+              ++torn;
+          });
+    });
+  for (int g = 0; g < 200; ++g)
+    for (int k = 0; k < 64; ++k)
+      if (g % 5 == 4)
+        m.erase(std::to_string(k));
+      else
+        m.assign(std::to_string(k),
+                 std::string(20 + g % 30, static_cast<char>('a' + g % 26)));
+  done = true;
+  for (auto& t : readers)
+    t.join();
+  CAF_CHECK_EQUAL(torn.load(), 0);
+}
+
+CAF_TEST(a writer waits for a reader that is in its shard) {
+  read_mostly_map m;
+  m.assign("k", "old");
+  std::atomic<bool> inside{false};
+  std::atomic<bool> go{false};
+  std::string before, after;
+  std::thread reader{[&] {
+    m.read("k", [&](const std::string& v) {
+      before = v;
+      inside = true;
+      while (!go.load())
+        std::this_thread::yield();
+      after = v; // still the value it read: no writer got in
+    });
+  }};
+  while (!inside.load())
+    std::this_thread::yield();
+  std::atomic<bool> written{false};
+  std::thread writer{[&] {
+    m.assign("k", "new");
+    written = true;
+  }};
+  // The writer has flagged the shard and waits for the reader.
+  while (!m.being_written("k"))
+    std::this_thread::yield();
+  CAF_CHECK(!written.load());
+  go = true;
+  reader.join();
+  writer.join();
+  CAF_CHECK_EQUAL(before, "old");
+  CAF_CHECK_EQUAL(after, "old");
+  CAF_CHECK(written.load());
+  CAF_CHECK_EQUAL(*m.find("k"), "new");
+  CAF_CHECK(!m.being_written("k"));
+}
+
+CAF_TEST(a read inside a read and threads beyond the reader slots) {
+  read_mostly_map m;
+  for (int k = 0; k < 16; ++k)
+    m.assign(std::to_string(k), std::to_string(k * k));
+  // Nested: the inner read takes the shared lock; the outer stays valid.
+  std::string outer, inner;
+  CAF_CHECK(m.read("3", [&](const std::string& v) {
+    CAF_CHECK(m.read("4", [&](const std::string& w) { inner = w; }));
+    outer = v;
+  }));
+  CAF_CHECK_EQUAL(outer, "9");
+  CAF_CHECK_EQUAL(inner, "16");
+  // More threads at once than there are slots: the rest read under the
+  // shared lock, and a writer meanwhile waits for whoever holds a slot.
+  constexpr int n = static_cast<int>(detail::reader_registry::capacity) + 44;
+  std::atomic<int> started{0};
+  std::atomic<bool> go{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < n; ++i)
+    ts.emplace_back([&, i] {
+      auto key = std::to_string(i % 16);
+      m.read(key, [](const std::string&) {}); // takes a slot, if any left
+      ++started;
+      while (!go.load())
+        std::this_thread::yield();
+      for (int j = 0; j < 50; ++j)
+        if (!m.read(key, [&](const std::string& v) {
+              auto x = std::stoi(key);
+              if (v != std::to_string(x * x) && v != "w" + key)
+                ++wrong;
+            }))
+          ++wrong;
+    });
+  while (started.load() < n)
+    std::this_thread::yield();
+  go = true;
+  for (int k = 0; k < 16; ++k)
+    m.assign(std::to_string(k), "w" + std::to_string(k));
+  for (auto& t : ts)
+    t.join();
+  CAF_CHECK_EQUAL(wrong.load(), 0);
+  // The slots came back when those threads ended.
+  std::thread fresh{[&] {
+    CAF_CHECK(detail::reader_registry::mine() != nullptr);
+  }};
+  fresh.join();
 }
 
 namespace {
