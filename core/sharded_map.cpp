@@ -1,5 +1,6 @@
 #include "core/sharded_map.hpp"
 
+#include <chrono>
 #include <thread>
 
 namespace am::detail {
@@ -21,6 +22,7 @@ struct holder {
     if (slot) {
       slot->reading.store(nullptr, std::memory_order_release);
       slot->taken.store(false, std::memory_order_release);
+      slot = nullptr; // a later thread_local's destructor reads locked
     }
   }
 };
@@ -57,8 +59,10 @@ void reader_registry::wait_for_readers(const void* shard) noexcept {
   for (size_t i = 0; i < n; ++i)
     for (unsigned spins = 0;
          slots[i].reading.load(std::memory_order_seq_cst) == shard; ++spins)
-      if (spins >= 64)
-        std::this_thread::yield(); // the reader may be descheduled
+      if (spins >= 128) // descheduled inside its read: give it the core
+        std::this_thread::sleep_for(std::chrono::microseconds{50});
+      else if (spins >= 64)
+        std::this_thread::yield();
 }
 
 } // namespace am::detail

@@ -41,8 +41,8 @@ public:
 } // namespace detail
 
 /// A concurrent hash map split into `Shards` independently locked shards.
-/// Readers on any thread take a shared lock on one shard; writers take an
-/// exclusive lock on one shard. A reader sees a value only while no writer
+/// Readers on any thread take a shared lock on one shard (unless the map is
+/// read-mostly, below); writers take an exclusive lock on one shard. A reader sees a value only while no writer
 /// changes its shard.
 ///
 /// `ReadMostly` maps (the directory: read on every request, written when an
@@ -72,9 +72,10 @@ public:
   sharded_map& operator=(const sharded_map&) = delete;
 
   /// Calls `f(value)` for `key`'s value while no writer can change it, and
-  /// returns whether there was one. `f` must not use this map or another
-  /// read-mostly one (that read would take the shared lock), and must not
-  /// keep references to the value.
+  /// returns whether there was one. `f` must not write this map (the writer
+  /// would wait for its own read) and must not keep references to the
+  /// value. A read inside `f` works, but of another shard it takes the
+  /// shared lock; two read-mostly maps must not read each other crosswise.
   template <class F>
   bool read(const K& key, F&& f) const {
     auto h = Hash{}(key);
@@ -88,6 +89,10 @@ public:
     };
     if constexpr (ReadMostly) {
       auto me = detail::reader_registry::mine();
+      // A read inside a read of the same shard: the outer one protects it
+      // (the shared lock could wait for a writer that waits for us).
+      if (me && me->reading.load(std::memory_order_relaxed) == &s)
+        return visit();
       if (me && me->reading.load(std::memory_order_relaxed) == nullptr) {
         me->reading.store(&s, std::memory_order_seq_cst);
         if (!s.writing.load(std::memory_order_seq_cst)) {
@@ -224,9 +229,9 @@ private:
     entry* ptr = nullptr;
   };
 
-  /// Aligned to a cache line (a shard takes two): a reader writes its
-  /// shard's lock word, which must not share a line with a neighbour's or
-  /// straddle two lines.
+  /// Aligned to a cache line (a shard takes two): a reader that takes the
+  /// shared lock writes its shard's lock word, which must not share a line
+  /// with a neighbour's or straddle two lines.
   /// Measured: 4.9 -> 7.2 M lookups/s from 1 thread on 100,000 names.
   struct alignas(64) shard {
     mutable std::shared_mutex mtx;
