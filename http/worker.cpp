@@ -114,14 +114,19 @@ caf::behavior relay(caf::event_based_actor* self,
   };
 }
 
-/// The agent's status from its board, if `e` is an agent of this node
-/// whose board is open (see agent_board).
+/// The status of `agent` from its board, if it is an agent of this node
+/// whose board is open (see agent_board). The board is read in place in
+/// the directory map (no copy of the entry); the status is built after.
 std::optional<agent_status> board_status(const node_context& ctx,
-                                         const dir_entry& e) {
+                                         const std::string& agent) {
   agent_board::view v;
-  if (!e.board || e.node != ctx.node_name || !e.board->read(v))
+  bool open = false;
+  ctx.directory->read(agent, [&](const dir_entry& e) {
+    open = e.board && e.node == ctx.node_name && e.board->read(v);
+  });
+  if (!open)
     return std::nullopt;
-  return to_status(e.name, std::move(v), ctx.node_name);
+  return to_status(agent, std::move(v), ctx.node_name);
 }
 
 class actor_backend : public rpc::backend {
@@ -215,16 +220,10 @@ public:
 
   void get_agent_state(const std::string& agent,
                        rpc::callback<agent_status> cb) override {
-    // A local agent whose actor serves it: read its board in place, no
-    // copy of its entry and no message.
-    if (read_boards_) {
-      std::optional<agent_status> st;
-      ctx_->directory->read(agent, [&](const dir_entry& e) {
-        st = board_status(*ctx_, e);
-      });
-      if (st)
+    // A local agent whose actor serves it: read its board, no message.
+    if (read_boards_)
+      if (auto st = board_status(*ctx_, agent))
         return cb(std::move(*st));
-    }
     auto entry = ctx_->directory->find(agent);
     if (!entry)
       return lookup_and_send<agent_status>(agent, {}, {}, timeout_, cb,
@@ -687,10 +686,7 @@ public:
                        rpc::callback<agent_status> cb) override {
     if (declined) // a batch goes to a worker as a whole
       return;
-    std::optional<agent_status> st;
-    ctx_.directory->read(agent, [&](const dir_entry& e) {
-      st = board_status(ctx_, e);
-    });
+    auto st = board_status(ctx_, agent);
     if (!st) {
       declined = true;
       return;

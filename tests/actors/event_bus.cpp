@@ -30,6 +30,16 @@ struct fixture : node_fixture {
     self->send(bus, publish_atom::value, std::move(ev));
     sched.run();
   }
+
+  /// Announces a fake peer named `node` to the bus (after what was sent to
+  /// it before; nothing runs yet); returns what the peer will receive.
+  std::shared_ptr<batches> add_peer(const std::string& node) {
+    auto out = std::make_shared<batches>();
+    auto peer = sys.spawn(fake_peer, out);
+    extras.push_back(peer);
+    self->send(bus, peer_up_atom::value, node, peer);
+    return out;
+  }
 };
 
 } // namespace
@@ -105,13 +115,7 @@ CAF_TEST(terminated subscribers are dropped) {
 }
 
 CAF_TEST(a burst of agent events reaches each peer in order in few messages) {
-  auto p2 = std::make_shared<batches>();
-  auto p3 = std::make_shared<batches>();
-  auto peer2 = sys.spawn(fake_peer, p2);
-  auto peer3 = sys.spawn(fake_peer, p3);
-  extras.push_back(peer2);
-  extras.push_back(peer3);
-  self->send(bus, peer_up_atom::value, std::string{"n2@h"}, peer2);
+  auto p2 = add_peer("n2@h");
   sched.run();
   auto local = record({agent_events_topic});
   // One burst: three agent events and a cluster event (which stays local),
@@ -124,7 +128,7 @@ CAF_TEST(a burst of agent events reaches each peer in order in few messages) {
     self->send(bus, publish_atom::value, ev(i));
   self->send(bus, publish_atom::value,
              make_cluster_event("node_up", "n9@h", "n1@h", {}));
-  self->send(bus, peer_up_atom::value, std::string{"n3@h"}, peer3);
+  auto p3 = add_peer("n3@h");
   for (int i = 3; i < 5; ++i)
     self->send(bus, publish_atom::value, ev(i));
   sched.run();
@@ -158,14 +162,8 @@ CAF_TEST(a burst of agent events reaches each peer in order in few messages) {
 }
 
 CAF_TEST(a peer that leaves gets what was published before it left) {
-  auto p2 = std::make_shared<batches>();
-  auto p3 = std::make_shared<batches>();
-  auto peer2 = sys.spawn(fake_peer, p2);
-  auto peer3 = sys.spawn(fake_peer, p3);
-  extras.push_back(peer2);
-  extras.push_back(peer3);
-  self->send(bus, peer_up_atom::value, std::string{"n2@h"}, peer2);
-  self->send(bus, peer_up_atom::value, std::string{"n3@h"}, peer3);
+  auto p2 = add_peer("n2@h");
+  auto p3 = add_peer("n3@h");
   sched.run();
   auto ev = [](const char* agent) {
     return make_agent_event("task_received", agent, "n1@h", "n1@h");
@@ -186,10 +184,7 @@ CAF_TEST(a peer that leaves gets what was published before it left) {
 
 CAF_TEST(events from a peer are delivered here and not forwarded again) {
   auto local = record({agent_topic("x")});
-  auto relayed = std::make_shared<batches>();
-  auto peer = sys.spawn(fake_peer, relayed);
-  extras.push_back(peer);
-  self->send(bus, peer_up_atom::value, std::string{"n2@h"}, peer);
+  auto relayed = add_peer("n2@h");
   self->send(bus, forward_atom::value,
              std::vector<event>{
                make_agent_event("task_received", "x", "n2@h", "n2@h"),
