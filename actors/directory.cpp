@@ -97,9 +97,9 @@ void directory_state::update(dir_entry& entry) {
   auto existing = ctx->directory->find(entry.name);
   if (existing && existing->node != ctx->node_name
       && wins_conflict(*existing, entry)) {
-    // Lost a name conflict while restarting: the conflict message went to
-    // the dead actor, so tell the new one.
-    self->send(entry.handle, conflict_atom::value);
+    // Lost a name conflict while restarting (the conflict message went to
+    // the dead actor) or while dormant: stop this one.
+    lost_conflict(entry);
     return;
   }
   assign(entry);
@@ -108,8 +108,11 @@ void directory_state::update(dir_entry& entry) {
 
 caf::result<bool> directory_state::erase(const std::string& name,
                                          const agent_actor& handle) {
-  auto erased = ctx->directory->erase_if(
-    name, [&](const dir_entry& e) { return e.handle == handle; });
+  // Of this node: a dormant agent's entry has no handle, and neither may
+  // the entry of a member's agent that won the name meanwhile.
+  auto erased = ctx->directory->erase_if(name, [&](const dir_entry& e) {
+    return e.node == ctx->node_name && e.handle == handle;
+  });
   if (!erased)
     return false;
   // Answer once every connected node forgot it ("removed everywhere").
@@ -200,7 +203,15 @@ void directory_state::apply_remote(const dir_entry& entry) {
   else
     log::warning("[Directory] name conflict: " + entry.name + " on "
                  + entry.node + " wins; stopping the local agent");
-  self->send(existing->handle, conflict_atom::value);
+  lost_conflict(*existing);
+}
+
+void directory_state::lost_conflict(const dir_entry& local) {
+  if (local.handle)
+    self->send(local.handle, conflict_atom::value);
+  else if (supervisor)
+    caf::anon_send(supervisor, stop_atom::value, local.name,
+                   std::string{"name_conflict"});
 }
 
 void directory_state::resync(const std::string& node,
@@ -457,12 +468,17 @@ directory_actor::behavior_type directory(directory_pointer self,
       // Only remote entries: local ones belong to the supervisor (a failed
       // local handle is an agent being restarted).
       auto& ctx = self->state.ctx;
+      if (!handle)
+        return; // dormant entries have none: nothing failed
       ctx->directory->erase_if(name, [&](const dir_entry& e) {
         return e.handle == handle && e.node != ctx->node_name;
       });
     },
     [self](caf::get_atom) { return self->state.local_entries(); },
     [](sync_atom) { return true; },
+    [self](watch_atom, const caf::actor& supervisor) {
+      self->state.supervisor = caf::actor_cast<supervisor_actor>(supervisor);
+    },
     [self](move_atom, const std::string& name, bool starts) {
       auto& st = self->state;
       if (starts) {

@@ -45,6 +45,8 @@ struct directory_state {
   /// Local agents that moved away: peers asking for them get the new entry
   /// (they may ask before the new node's own directory knows it).
   std::unordered_map<std::string, dir_entry> moved;
+  /// The node's supervisor (it stops dormant agents: they have no handle).
+  supervisor_actor supervisor;
   static inline const char* name = "directory";
 
   void init(directory_pointer ptr, node_context_ptr context,
@@ -64,6 +66,9 @@ struct directory_state {
   void update(dir_entry& entry);
   caf::result<bool> erase(const std::string& name, const agent_actor& handle);
   void on_down(const caf::down_msg& dm);
+
+  /// The local agent of `local` lost a name conflict: it stops.
+  void lost_conflict(const dir_entry& local);
 
   // -- peers ----------------------------------------------------------------
 

@@ -210,6 +210,9 @@ using directory_actor = caf::typed_actor<
   // Answers once the sender's earlier messages are handled: the
   // supervisor's updates of recovered agents are in the map after it.
   caf::replies_to<sync_atom>::with<bool>,
+  // From the node's supervisor, once: where local agents without a handle
+  // (dormant) are stopped when they lose a name conflict.
+  caf::reacts_to<watch_atom, caf::actor>,
   // From the supervisor: a local agent is moving (true) or stays (false).
   // A peer's lookup of a moving agent is answered once its new entry is
   // known.

@@ -40,6 +40,10 @@ struct agent_settings {
   std::chrono::milliseconds handoff_drain{3000};
   /// Unfinished tasks an agent takes; more are refused (-32029).
   size_t max_inbox = 10000;
+  /// A started (or recovered) agent that holds no task is dormant: a
+  /// record in its supervisor and an entry without a handle, until a
+  /// message, a stop or a move needs its actor.
+  bool passivate = true;
 };
 
 /// What every actor of a node shares: immutable settings plus the two

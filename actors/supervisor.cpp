@@ -143,6 +143,97 @@ struct env {
     sa.handle = std::move(handle);
   }
 
+  /// The board owner of a dormant agent: no actor has this id.
+  static constexpr uint64_t dormant_owner = ~uint64_t{0};
+
+  /// Keeps `st` as the dormant agent of `sa`, without an actor: workers
+  /// read its board, and its first message wakes it (`wake`).
+  void rest(supervised_agent& sa, std::shared_ptr<agent_state> st,
+            backup_ref backup) const {
+    sa.board = std::shared_ptr<const agent_board>(st, &st->board());
+    st->open_board(dormant_owner);
+    sa.dormant = std::make_unique<dormant_agent>(
+      dormant_agent{std::move(st), std::move(backup)});
+    ctx->metrics->agents.add(1);
+    ctx->metrics->dormant_agents.add(1);
+  }
+
+  /// Takes the record of a dormant agent out of `sa` (its actor, if any,
+  /// counts itself from now on).
+  std::unique_ptr<dormant_agent> take_dormant(supervised_agent& sa) const {
+    if (sa.dormant) {
+      ctx->metrics->agents.add(-1);
+      ctx->metrics->dormant_agents.add(-1);
+    }
+    return std::move(sa.dormant);
+  }
+
+  /// Starts the actor of `st` (a new, recovered or restored agent), or
+  /// keeps it dormant if passivation is on and it holds no task.
+  void bring_up(supervised_agent& sa, const std::string& name,
+                std::shared_ptr<agent_state> st, backup_ref backup) const {
+    if (ctx->agents.passivate && st->task_ids().empty())
+      rest(sa, std::move(st), std::move(backup));
+    else
+      spawn_agent(sa, name,
+                  agent_parcel{std::move(st),
+                               std::make_shared<agent_observers>()},
+                  std::move(backup));
+  }
+
+  /// Gives a dormant agent its actor and the directory its handle.
+  void wake(const std::string& name, supervised_agent& sa) const {
+    auto d = take_dormant(sa);
+    if (!d)
+      return;
+    spawn_agent(sa, name,
+                agent_parcel{std::move(d->st),
+                             std::make_shared<agent_observers>()},
+                std::move(d->backup));
+    self->send(directory, update_atom::value, entry(name, sa));
+  }
+
+  /// Stops a dormant agent for good, as its actor would on `retire_atom`:
+  /// the store and its backup forget it; `then(err)` once they confirmed.
+  void retire_dormant(const std::string& name, dormant_agent& d,
+                      std::function<void(caf::error)> then) const {
+    d.st->board().close(dormant_owner);
+    struct tally {
+      size_t left = 2;
+      caf::error err;
+      std::function<void(caf::error)> then;
+    };
+    auto t = std::make_shared<tally>();
+    t->then = std::move(then);
+    auto one = [t](const caf::error& err) {
+      if (err && !t->err)
+        t->err = err;
+      if (--t->left == 0)
+        t->then(t->err);
+    };
+    store(removal(name), one);
+    auto backup = d.backup.node.empty() || !ctx->cluster
+                    ? replica_actor{}
+                    : ctx->cluster->keeper_of(d.backup.node);
+    if (!backup) {
+      one(caf::error{});
+      return;
+    }
+    // Not confirmed: the stop is not acknowledged (the copy could be
+    // promoted later).
+    self
+      ->request(backup, std::chrono::seconds(5), store_atom::value,
+                ctx->node_name, removal(name))
+      .then([one](bool) { one(caf::error{}); },
+            [one, name](caf::error& err) {
+              log::warning("[Supervisor] " + name
+                           + ": the backup did not confirm the removal: "
+                           + to_string(err));
+              one(make_error(errc::store_failed,
+                             "the backup did not confirm the removal"));
+            });
+  }
+
   /// Logs tasks the supervisor failed (the agent was gone): a warning
   /// with the task's trace id in JSON logs.
   static void log_failed(const std::string& name,
@@ -201,7 +292,7 @@ struct env {
     st.leaving_self = true;
     std::vector<std::string> names;
     for (auto& kvp : st.agents)
-      if (kvp.second.handle && !kvp.second.moving)
+      if ((kvp.second.handle || kvp.second.dormant) && !kvp.second.moving)
         names.push_back(kvp.first);
     struct tally {
       size_t pending;
@@ -236,6 +327,8 @@ struct env {
   /// what it left (see `restart`).
   void hand_off(const std::string& name, std::function<void(bool)> done) const {
     auto& sa = self->state.agents[name];
+    // A dormant agent moves as any other: its actor drains and hands over.
+    wake(name, sa);
     sa.moving = true;
     sa.moved = done;
     auto handle = sa.handle;
@@ -472,9 +565,21 @@ struct env {
       return;
     // Moving ones too: a drained agent hands over only once its changes
     // are kept, which may need a new backup.
-    for (auto& kvp : self->state.agents)
-      if (kvp.second.handle)
-        self->send(kvp.second.handle, backup_atom::value);
+    for (auto& kvp : self->state.agents) {
+      auto& sa = kvp.second;
+      // A dormant agent whose copy must go elsewhere gets its actor, which
+      // seeds the new backup as it starts.
+      if (sa.dormant) {
+        auto& b = sa.dormant->backup;
+        auto target = ctx->cluster->backup_for(kvp.first);
+        if (target ? target->incarnation != b.incarnation
+                   : static_cast<bool>(b.handle))
+          wake(kvp.first, sa);
+        continue;
+      }
+      if (sa.handle)
+        self->send(sa.handle, backup_atom::value);
+    }
   }
 
   /// Puts every task of `st` into the node's task index.
@@ -592,8 +697,10 @@ struct env {
     auto& st = self->state;
     moved(name, false);
     auto i = st.agents.find(name);
-    auto handle = i->second.handle;
-    st.names.erase(handle.address());
+    auto handle = i->second.handle; // invalid if dormant
+    auto dormant = take_dormant(i->second);
+    if (handle)
+      st.names.erase(handle.address());
     st.agents.erase(i);
     answer_waiting(name, agent_actor{});
     auto e = *this;
@@ -606,6 +713,10 @@ struct env {
           done(err);
         });
     };
+    if (dormant) {
+      retire_dormant(name, *dormant, std::move(leave));
+      return;
+    }
     self->request(handle, caf::infinite, retire_atom::value)
       .then([leave](bool) mutable { leave(caf::error{}); },
             [leave](caf::error& err) mutable {
@@ -623,6 +734,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                                            directory_actor directory,
                                            event_bus_actor bus) {
   env e{self, std::move(ctx), std::move(directory), std::move(bus)};
+  // The directory stops dormant agents that lose a name conflict here.
+  self->send(e.directory, watch_atom::value, caf::actor_cast<caf::actor>(self));
   self->set_down_handler([e](caf::down_msg& dm) { e.on_down(dm); });
   // A request without an error handler of its own (the directory or a
   // peer gone, as at shutdown) must not take the supervisor down with it:
@@ -680,10 +793,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           return;
         }
         auto& sa = i->second;
-        e.spawn_agent(
-          sa, name, agent_parcel{st, std::make_shared<agent_observers>()},
-          std::move(backup));
-        st.reset(); // the actor's alone now
+        e.bring_up(sa, name, std::move(st), std::move(backup));
         auto entry = e.entry(name, sa);
         self->request(e.directory, caf::infinite, put_atom::value, entry)
           .then([e, name, rp](const std::string& holder) mutable {
@@ -714,8 +824,18 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         // Moved away: callers that were late follow it.
         if (auto m = st.moved_to.find(name); m != st.moved_to.end())
           return m->second;
+        // A dormant agent of a member: its supervisor wakes it. Only for
+        // callers of this node (a delegated request is not passed on).
+        auto x = e.ctx->directory->find(name);
+        auto sender = e.self->current_sender();
+        if (x && x->node != e.ctx->node_name && sender
+            && sender->node() == e.self->node())
+          if (auto p = st.peers.find(x->node); p != st.peers.end())
+            return e.self->delegate(p->second, resolve_atom::value, name,
+                                    failed);
         return agent_actor{};
       }
+      e.wake(name, i->second);
       if (i->second.handle && i->second.handle != failed
           && !i->second.moving)
         return i->second.handle;
@@ -727,7 +847,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
     [e](stop_atom, const std::string& name,
         const std::string& reason) -> caf::result<bool> {
       auto i = e.self->state.agents.find(name);
-      if (i == e.self->state.agents.end() || !i->second.handle)
+      if (i == e.self->state.agents.end()
+          || (!i->second.handle && !i->second.dormant))
         return false;
       // A lost name conflict stops the copy the cluster no longer wants,
       // quorum or not.
@@ -848,10 +969,7 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
             return;
           }
           auto& sa = i->second;
-          e.spawn_agent(
-            sa, name, agent_parcel{st, std::make_shared<agent_observers>()},
-            e.known(err, std::move(backup)));
-          st.reset();
+          e.bring_up(sa, name, std::move(st), e.known(err, std::move(backup)));
           e.self->send(e.directory, update_atom::value, e.entry(name, sa));
           e.publish("agent_started", name, json{{"reason", "recovered"}});
           ++*adopted;

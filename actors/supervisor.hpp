@@ -20,11 +20,22 @@
 
 namespace am {
 
+/// An agent that holds no task and has no actor (`agents.passivate`): its
+/// state and the backup that keeps its copy, until a message needs it.
+struct dormant_agent {
+  std::shared_ptr<agent_state> st;
+  cluster_view::keeper_ref backup;
+};
+
 /// One supervised agent. Its state belongs to its actor; a crashing actor
 /// hands it back (`agent_parcel`) for the restart.
 struct supervised_agent {
-  /// Invalid while the agent's start or restart waits for the store.
+  /// Invalid while the agent's start or restart waits for the store, and
+  /// while it is dormant.
   agent_actor handle;
+  /// Set while the agent is dormant (then `handle` is invalid): its actor
+  /// starts on the first message (`resolve_atom`), a stop or a move.
+  std::unique_ptr<dormant_agent> dormant;
   /// The agent's board (see dir_entry), part of its state.
   std::shared_ptr<const agent_board> board;
   int64_t started_at = 0;

@@ -65,7 +65,9 @@ config::config() {
     .add(replicas, "replicas",
          "members that keep a copy of each agent (0 or 1; clustering only)")
     .add(max_inbox, "max-inbox",
-         "unfinished tasks an agent takes; more get -32029");
+         "unfinished tasks an agent takes; more get -32029")
+    .add(passivate, "passivate",
+         "an agent without tasks is a record until a message needs its actor");
   opt_group{custom_options_, "store"}
     .add(store_path, "path", "folder of the node's agent store (\"\": none)")
     .add(store_fsync, "fsync", "sync every commit to disk (power cuts)");

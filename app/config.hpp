@@ -54,6 +54,8 @@ public:
   /// Backups per agent with clustering on (0 or 1).
   size_t replicas = 1;
   size_t max_inbox = 10000;
+  /// Agents without tasks start dormant (no actor until a message).
+  bool passivate = true;
 
   // -- [store] --------------------------------------------------------------
   std::string store_path; // "" = memory only

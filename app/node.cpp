@@ -107,6 +107,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
   ctx->agents.history_limit = cfg.task_history;
   ctx->agents.handoff_drain = duration_cast<milliseconds>(cfg.handoff_drain);
   ctx->agents.max_inbox = cfg.max_inbox;
+  ctx->agents.passivate = cfg.passivate;
   ctx->max_batch = cfg.max_batch;
   ctx->bearer = !cfg.auth_token.empty();
   if (cfg.cluster_enabled && cfg.replicas > 0)

@@ -135,6 +135,10 @@ std::string node_metrics::exposition() const {
   one("agentmesh_agents",
       "Agents hosted on this node.",
       "gauge", static_cast<double>(agents.value()));
+  one("agentmesh_agents_dormant",
+      "Agents hosted on this node that hold no task and have no actor yet "
+      "(included in agentmesh_agents).",
+      "gauge", static_cast<double>(dormant_agents.value()));
   one("agentmesh_cluster_nodes",
       "Members of the cluster this node is connected to, itself included.",
       "gauge", static_cast<double>(cluster_nodes.value()));

@@ -86,8 +86,11 @@ struct node_metrics {
   bool enabled = true;
 
   /// Agents hosted here: agent actors alive on this node (each counts
-  /// itself; a restart is a moment without).
+  /// itself; a restart is a moment without) plus dormant agents.
   metrics::gauge agents;
+  /// Agents hosted here that are dormant: a record, no actor (the
+  /// supervisor counts them; they are in `agents` too).
+  metrics::gauge dormant_agents;
   /// Members including this node (set by the membership).
   metrics::gauge cluster_nodes;
   task_counters tasks;

@@ -417,6 +417,9 @@ private:
 
   /// A local agent's handle failed: it is being restarted (or was stopped).
   /// Its supervisor answers with the new handle once the restart is done.
+  /// Also for an entry without a handle (a dormant agent, here or on a
+  /// member): the supervisor wakes it, or has its member's supervisor wake
+  /// it.
   template <class Answer, class Out, class F, class... Ts>
   void resolve_and_send(const dir_entry& e, const std::string& task_id,
                         std::chrono::milliseconds timeout,
@@ -443,6 +446,9 @@ private:
                std::chrono::milliseconds timeout, rpc::callback<Out> cb, F f,
                int attempt, Ts... xs) {
     auto& sys = self_->system();
+    // A dormant agent: its actor starts first (the answer has a handle).
+    if (!e.handle)
+      return resolve_and_send<Answer>(e, task_id, timeout, cb, f, xs...);
     // What to do when the handle turned out stale: the request was not
     // carried out.
     auto retry = [=]() {

@@ -192,10 +192,16 @@ struct node_fixture : test_coordinator_fixture<test_config> {
                              default_action);
   }
 
+  /// The agent's actor; a dormant agent is woken for it (the supervisor
+  /// answers resolve_atom with its new actor).
   agent_actor handle_of(const std::string& name) {
     auto e = ctx->directory->find(name);
     CAF_REQUIRE(e.has_value());
-    return e->handle;
+    if (e->handle)
+      return e->handle;
+    auto h = ask<agent_actor>(sup, resolve_atom::value, name, agent_actor{});
+    CAF_REQUIRE(h);
+    return h;
   }
 };
 

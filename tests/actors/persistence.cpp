@@ -309,6 +309,34 @@ CAF_TEST(a crash keeps the store in step) {
   CAF_CHECK_EQUAL(a->tasks.at(0).status, "failed");
 }
 
+CAF_TEST(a recovered agent without tasks is dormant until a message) {
+  start("A");
+  enqueue("A", "x");
+  start("B", R"({"k":"v"})");
+  CAF_CHECK_EQUAL(restart_node(), 2u);
+  CAF_CHECK(ctx->directory->find("A")->handle);
+  CAF_CHECK(!ctx->directory->find("B")->handle);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 1);
+  CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 2);
+  auto st = ask<agent_status>(handle_of("B"), state_atom::value);
+  CAF_CHECK_EQUAL(st.memory_keys, std::vector<std::string>{"k"});
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 0);
+  // Woken, it keeps its changes as before.
+  enqueue("B", "y");
+  auto b = kept("B");
+  CAF_REQUIRE(b.has_value());
+  CAF_CHECK_EQUAL(b->tasks.size(), 1u);
+}
+
+CAF_TEST(a dormant agent that is stopped leaves the store) {
+  start("D");
+  CAF_REQUIRE(kept("D").has_value());
+  CAF_CHECK(ask<bool>(sup, stop_atom::value, std::string{"D"},
+                      std::string{"stopped"}));
+  CAF_CHECK(!kept("D").has_value());
+  CAF_CHECK_EQUAL(restart_node(), 0u);
+}
+
 CAF_TEST(a stopped agent leaves the store) {
   start("A");
   enqueue("A", "x");

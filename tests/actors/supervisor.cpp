@@ -221,6 +221,89 @@ CAF_TEST(an agent that loses a name conflict stops with that reason) {
   CAF_CHECK(ev["reason"] == "name_conflict");
 }
 
+CAF_TEST(a started agent is dormant until its first message) {
+  CAF_CHECK(start("D", R"({"k":1})").status == "started");
+  auto e = ctx->directory->find("D");
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK(!e->handle);
+  CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 1);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 1);
+  // GetAgentState reads its board without waking it.
+  CAF_REQUIRE(e->board != nullptr);
+  agent_board::view v;
+  CAF_CHECK(e->board->read(v));
+  CAF_CHECK_EQUAL(v.memory_keys, std::vector<std::string>{"k"});
+  CAF_CHECK_EQUAL(v.inbox_count, 0u);
+  // The first message wakes it; the directory learns its handle.
+  auto h = ask<agent_actor>(sup, resolve_atom::value, std::string{"D"},
+                            agent_actor{});
+  CAF_REQUIRE(h);
+  CAF_CHECK(ctx->directory->find("D")->handle == h);
+  CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 1);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 0);
+  // Once awake it stays the same actor, on the same state.
+  CAF_CHECK(ask<agent_actor>(sup, resolve_atom::value, std::string{"D"},
+                             agent_actor{})
+            == h);
+  enqueue("D", "search");
+  auto st = ask<agent_status>(h, state_atom::value);
+  CAF_CHECK_EQUAL(st.memory_keys, std::vector<std::string>{"k"});
+  CAF_CHECK_EQUAL(st.inbox_count, 1u);
+  CAF_CHECK(e->board->read(v));
+  CAF_CHECK_EQUAL(v.inbox_count, 1u);
+}
+
+CAF_TEST(a dormant agent stops without waking) {
+  start("S");
+  CAF_CHECK(ask<bool>(sup, stop_atom::value, std::string{"S"},
+                      std::string{"stopped"}));
+  CAF_CHECK(!ctx->directory->contains("S"));
+  CAF_CHECK(saw("agent_stopped", "S"));
+  CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 0);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 0);
+  CAF_CHECK(!ask<agent_actor>(sup, resolve_atom::value, std::string{"S"},
+                              agent_actor{}));
+  CAF_CHECK(!ask<bool>(sup, stop_atom::value, std::string{"S"},
+                       std::string{"stopped"}));
+  // The name is free again.
+  CAF_CHECK(start("S").status == "started");
+}
+
+CAF_TEST(a dormant agent that loses a name conflict stops) {
+  start("C");
+  // A member reports C with an older start: it wins.
+  auto theirs = spawn_stub();
+  extras.push_back(caf::actor_cast<caf::actor>(theirs));
+  auto dir2 = sys.spawn(directory, node_context_ptr{std::make_shared<node_context>()},
+                        std::chrono::milliseconds{2000});
+  extras.push_back(caf::actor_cast<caf::actor>(dir2));
+  self->send(dir, peer_up_atom::value, std::string{"other@host"},
+             caf::actor_cast<caf::actor>(dir2));
+  sched.run();
+  CAF_CHECK(ask<bool>(dir, replicate_atom::value,
+                      dir_entry{"C", "other@host", theirs, 1, 0, nullptr}));
+  sched.run();
+  CAF_CHECK(saw("agent_stopped", "C"));
+  auto ev = json::parse(events->back().json);
+  CAF_CHECK(ev["reason"] == "name_conflict");
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 0);
+  // The winner's entry stays.
+  auto e = ctx->directory->find("C");
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK_EQUAL(e->node, "other@host");
+  CAF_CHECK(e->handle == theirs);
+}
+
+CAF_TEST(with passivation off every agent has its actor from the start) {
+  ctx->agents.passivate = false;
+  start("P");
+  auto e = ctx->directory->find("P");
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK(e->handle);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 0);
+  CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 1);
+}
+
 CAF_TEST(may_restart implements a sliding window) {
   std::vector<caf::actor_clock::time_point> xs;
   caf::actor_clock::time_point t0{};
@@ -335,6 +418,39 @@ CAF_TEST(a running task gets the drain time and then fails) {
   auto view = ask<task_view>(e->handle, task_atom::value, v.task_id);
   CAF_CHECK_EQUAL(view.status, "failed");
   CAF_CHECK(view.result.value == json({{"error", "node_shutdown"}}));
+}
+
+CAF_TEST(a dormant agent of a member wakes through its supervisor) {
+  start("R", R"({"k":1})");
+  auto e = ctx2->directory->find("R");
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK_EQUAL(e->node, ctx->node_name);
+  CAF_CHECK(!e->handle);
+  // The member's supervisor passes the request to ours.
+  auto h = ask<agent_actor>(sup2, resolve_atom::value, std::string{"R"},
+                            agent_actor{});
+  CAF_REQUIRE(h);
+  CAF_CHECK(ctx->directory->find("R")->handle == h);
+  CAF_CHECK(ctx2->directory->find("R")->handle == h);
+  // Unknown everywhere: no handle.
+  CAF_CHECK(!ask<agent_actor>(sup2, resolve_atom::value, std::string{"nobody"},
+                              agent_actor{}));
+}
+
+CAF_TEST(a dormant agent moves on handoff with its memory) {
+  start("H", R"({"k":"v"})");
+  CAF_REQUIRE(!ctx->directory->find("H")->handle);
+  CAF_CHECK_EQUAL(ask<size_t>(sup, handoff_atom::value), 1u);
+  auto e = ctx2->directory->find("H");
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK_EQUAL(e->node, ctx2->node_name);
+  CAF_CHECK_EQUAL(e->generation, 1u);
+  CAF_REQUIRE(e->handle);
+  auto st = ask<agent_status>(e->handle, state_atom::value);
+  CAF_CHECK_EQUAL(st.memory_keys, std::vector<std::string>{"k"});
+  CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 0);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 0);
+  CAF_CHECK_EQUAL(reason_of("agent_stopped", "H"), "handoff");
 }
 
 CAF_TEST(without members an agent stays) {

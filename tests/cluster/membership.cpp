@@ -169,13 +169,23 @@ struct fixture : test_network_fixture_base<planet_type> {
     return result;
   }
 
+  /// The actor of agent `name` on `p`; a dormant one is woken for it.
+  agent_actor handle_on(planet_type& p, const std::string& name) {
+    auto e = nodes[&p].ctx->directory->find(name);
+    CAF_REQUIRE(e.has_value());
+    if (e->handle)
+      return e->handle;
+    return ask<agent_actor>(p, nodes[&p].sup, resolve_atom::value, name,
+                            agent_actor{});
+  }
+
   /// Starts `n` agents on `p`, each with one queued task.
   std::vector<std::string> start_queued(planet_type& p, int n) {
     std::vector<std::string> names;
     for (int i = 0; i < n; ++i) {
       names.push_back("j" + std::to_string(i));
       start_agent(p, names.back());
-      auto h = nodes[&p].ctx->directory->find(names.back())->handle;
+      auto h = handle_on(p, names.back());
       ask<std::string>(p, h, enqueue_atom::value, std::string{"search"},
                        json_box{json{{"query", names.back()}}}, std::string{});
     }
@@ -194,7 +204,7 @@ struct fixture : test_network_fixture_base<planet_type> {
       ++per_node[e->node];
       CAF_CHECK(host_of(mars, name) == std::optional<std::string>{e->node});
       auto& host = e->node == "earth@sim" ? earth : mars;
-      auto local = nodes[&host].ctx->directory->find(name)->handle;
+      auto local = handle_on(host, name);
       CAF_CHECK_EQUAL(ask<agent_status>(host, local, state_atom::value)
                         .inbox_count,
                       1u);
