@@ -92,6 +92,30 @@ caf::result<std::string> directory_state::put(dir_entry& entry) {
   return rp;
 }
 
+caf::result<std::vector<std::string>>
+directory_state::put(std::vector<dir_entry>& entries) {
+  std::vector<std::string> holders;
+  holders.reserve(entries.size());
+  std::vector<dir_entry> inserted;
+  inserted.reserve(entries.size());
+  for (auto& entry : entries) {
+    if (auto existing = ctx->directory->find(entry.name)) {
+      holders.push_back(existing->node);
+      continue;
+    }
+    holders.emplace_back();
+    watch(entry);
+    ctx->directory->insert(entry.name, entry);
+    inserted.push_back(std::move(entry));
+  }
+  if (inserted.empty() || peers.empty())
+    return holders;
+  auto rp = self->make_response_promise<std::vector<std::string>>();
+  to_peers([rp, holders{std::move(holders)}]() mutable { rp.deliver(holders); },
+           replicate_atom::value, inserted);
+  return rp;
+}
+
 void directory_state::update(dir_entry& entry) {
   watch(entry);
   auto existing = ctx->directory->find(entry.name);
@@ -417,6 +441,9 @@ directory_actor::behavior_type directory(directory_pointer self,
     [self](caf::down_msg& dm) { self->state.on_down(dm); });
   return {
     [self](put_atom, dir_entry& entry) { return self->state.put(entry); },
+    [self](put_atom, std::vector<dir_entry>& entries) {
+      return self->state.put(entries);
+    },
     [self](update_atom, dir_entry& entry) { self->state.update(entry); },
     [self](move_atom, dir_entry& entry) -> caf::result<bool> {
       auto& st = self->state;
@@ -435,6 +462,12 @@ directory_actor::behavior_type directory(directory_pointer self,
     [self](replicate_atom, const dir_entry& entry) {
       if (self->state.peers.count(entry.node) > 0)
         self->state.apply_remote(entry);
+      return true;
+    },
+    [self](replicate_atom, const std::vector<dir_entry>& entries) {
+      for (auto& entry : entries)
+        if (self->state.peers.count(entry.node) > 0)
+          self->state.apply_remote(entry);
       return true;
     },
     [self](erase_atom, const std::string& name, const std::string& node) {

@@ -63,6 +63,7 @@ struct directory_state {
   void release(const std::string& name, const std::vector<dir_entry>& answer);
 
   caf::result<std::string> put(dir_entry& entry);
+  caf::result<std::vector<std::string>> put(std::vector<dir_entry>& entries);
   void update(dir_entry& entry);
   caf::result<bool> erase(const std::string& name, const agent_actor& handle);
   void on_down(const caf::down_msg& dm);

@@ -126,11 +126,28 @@ struct agent_parcel {
   caf::actor_addr source; // the terminated actor
 };
 
+/// One agent to start: name, memory object, default action.
+struct start_request {
+  std::string name;
+  json_box memory;
+  std::string default_action;
+};
+
+/// What starting one agent of a group came to: its result, or the error.
+struct start_answer {
+  start_result result;
+  caf::error error;
+};
+
 /// Spawns, watches and restarts the agents of one node.
 using supervisor_actor = caf::typed_actor<
   // Starts an agent (name, memory object, default action).
   caf::replies_to<start_atom, std::string, json_box,
                   std::string>::with<start_result>,
+  // Starts a group of agents (the StartAgent calls of a JSON-RPC batch),
+  // each as above, with one directory round for the group. Local only.
+  caf::replies_to<start_atom, std::vector<start_request>>::with<
+    std::vector<start_answer>>,
   // Stops a local agent by name with a reason; false if there is none.
   caf::replies_to<stop_atom, std::string, std::string>::with<bool>,
   // The current handle of a local agent whose handle `failed` (answers once
@@ -179,6 +196,10 @@ struct dir_entry {
 using directory_actor = caf::typed_actor<
   // Inserts a local entry; answers "" on success, else the holder's node.
   caf::replies_to<put_atom, dir_entry>::with<std::string>,
+  // The same for a group of entries, one answer each (in order); answers
+  // once every connected node knows the inserted ones.
+  caf::replies_to<put_atom, std::vector<dir_entry>>::with<
+    std::vector<std::string>>,
   // A moved agent arrived here (generation + 1): inserts or replaces its
   // entry; answers once every connected node knows it.
   caf::replies_to<move_atom, dir_entry>::with<bool>,
@@ -189,6 +210,8 @@ using directory_actor = caf::typed_actor<
   // From a peer: an entry was added or replaced there (conflict rule);
   // answers once applied.
   caf::replies_to<replicate_atom, dir_entry>::with<bool>,
+  // From a peer: a group of entries added there (as above, in order).
+  caf::replies_to<replicate_atom, std::vector<dir_entry>>::with<bool>,
   // From a peer: its agent `name` on `node` is gone; answers once applied.
   caf::replies_to<erase_atom, std::string, std::string>::with<bool>,
   // A node joined: its directory (we send it our local entries).
@@ -365,3 +388,5 @@ using worker_actor
 } // namespace am
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(am::agent_parcel)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<am::start_request>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<am::start_answer>)

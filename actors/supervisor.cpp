@@ -234,6 +234,59 @@ struct env {
             });
   }
 
+  /// Why agent `name` cannot start here: an error, or an answer of its own
+  /// (already_exists); nothing if it can, and then `taken` is its new
+  /// record (the name is taken from now on).
+  std::optional<start_answer> refuse_start(const std::string& name,
+                                           const json& memory,
+                                           const std::string& action,
+                                           supervised_agent*& taken) const {
+    auto no = [](caf::error err) {
+      return start_answer{start_result{}, std::move(err)};
+    };
+    if (self->state.leaving_self)
+      return no(make_error(errc::shutting_down, "this node is leaving"));
+    if (auto err = refuse_changes())
+      return no(std::move(err));
+    if (auto x = ctx->directory->find(name))
+      return start_answer{start_result{"already_exists", name, x->node}, {}};
+    auto exists = [&] {
+      return start_answer{
+        start_result{"already_exists", name, ctx->node_name}, {}};
+    };
+    if (!memory.is_null() && !memory.is_object())
+      return self->state.agents.count(name) > 0
+               ? exists()
+               : no(make_error(errc::invalid_argument,
+                               "memory must be an object"));
+    if (!ctx->actions->contains(action.empty() ? "search" : action))
+      return self->state.agents.count(name) > 0
+               ? exists()
+               : no(make_error(errc::invalid_argument,
+                               "unknown action: "
+                                 + (action.empty() ? "search" : action)));
+    // Takes the name (one lookup for the check and the insertion).
+    auto [i, fresh] = self->state.agents.try_emplace(name);
+    if (!fresh)
+      return exists();
+    taken = &i->second;
+    return std::nullopt;
+  }
+
+  /// The state of agent `name`, whose name `refuse_start` took (its actor
+  /// starts once the store holds it).
+  std::shared_ptr<agent_state> reserve(supervised_agent& sa,
+                                       const std::string& name, json memory,
+                                       const std::string& action) const {
+    auto st = make_state(std::make_shared<agent_state>(
+                           name, std::move(memory), ctx->agents.history_limit,
+                           action.empty() ? std::string{"search"} : action),
+                         true);
+    sa.started_at = st->started_at();
+    sa.generation = st->generation();
+    return st;
+  }
+
   /// Logs tasks the supervisor failed (the agent was gone): a warning
   /// with the task's trace id in JSON logs.
   static void log_failed(const std::string& name,
@@ -757,29 +810,13 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
     [e](start_atom, const std::string& name, json_box& memory,
         const std::string& default_action) -> caf::result<start_result> {
       auto self = e.self;
-      auto& ctx = e.ctx;
-      if (self->state.leaving_self)
-        return make_error(errc::shutting_down, "this node is leaving");
-      if (auto err = e.refuse_changes())
-        return err;
-      if (auto x = ctx->directory->find(name))
-        return start_result{"already_exists", name, x->node};
-      if (self->state.agents.count(name) > 0)
-        return start_result{"already_exists", name, ctx->node_name};
-      if (!memory.value.is_null() && !memory.value.is_object())
-        return make_error(errc::invalid_argument, "memory must be an object");
-      auto action = default_action.empty() ? std::string{"search"}
-                                           : default_action;
-      if (!ctx->actions->contains(action))
-        return make_error(errc::invalid_argument, "unknown action: " + action);
-      auto st = e.make_state(std::make_shared<agent_state>(
-                               name, std::move(memory.value),
-                               ctx->agents.history_limit, action),
-                             true);
-      // The name is taken from now on; the actor starts once the store
-      // holds the agent.
-      self->state.agents[name].started_at = st->started_at();
-      self->state.agents[name].generation = st->generation();
+      supervised_agent* sa = nullptr;
+      if (auto no = e.refuse_start(name, memory.value, default_action, sa)) {
+        if (no->error)
+          return std::move(no->error);
+        return std::move(no->result);
+      }
+      auto st = e.reserve(*sa, name, std::move(memory.value), default_action);
       auto rp = self->make_response_promise<start_result>();
       e.keep(*st, [e, st, name, rp](const caf::error& err,
                                     backup_ref backup) mutable {
@@ -814,6 +851,99 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       });
+      return rp;
+    },
+    [e](start_atom, std::vector<start_request>& xs)
+      -> caf::result<std::vector<start_answer>> {
+      auto self = e.self;
+      // The agents that came up, and their entries: one directory round
+      // for all of them once every one is kept.
+      struct group {
+        std::vector<start_answer> out;
+        std::vector<size_t> up;
+        std::vector<dir_entry> entries;
+        size_t left = 1;
+      };
+      auto g = std::make_shared<group>();
+      g->out.resize(xs.size());
+      auto rp = self->make_response_promise<std::vector<start_answer>>();
+      auto one_done = [e, g, rp]() mutable {
+        if (--g->left > 0)
+          return;
+        if (g->up.empty()) {
+          rp.deliver(std::move(g->out));
+          return;
+        }
+        e.self
+          ->request(e.directory, caf::infinite, put_atom::value,
+                    std::move(g->entries))
+          .then(
+            [e, g, rp](std::vector<std::string>& holders) mutable {
+              for (size_t k = 0; k < g->up.size(); ++k) {
+                auto& out = g->out[g->up[k]];
+                auto& name = out.result.agent;
+                if (holders[k].empty()) {
+                  e.publish("agent_started", name);
+                  out.result = start_result{"started", name, e.ctx->node_name};
+                  continue;
+                }
+                // Lost a race against an entry from another node.
+                if (e.self->state.agents.count(name) > 0)
+                  e.stop(name, "", [](const caf::error&) {});
+                out.result = start_result{"already_exists", name, holders[k]};
+              }
+              rp.deliver(std::move(g->out));
+            },
+            [g, rp](caf::error& err) mutable {
+              for (auto i : g->up)
+                g->out[i].error = err;
+              rp.deliver(std::move(g->out));
+            });
+      };
+      g->up.reserve(xs.size());
+      g->entries.reserve(xs.size());
+      for (size_t i = 0; i < xs.size(); ++i) {
+        auto& x = xs[i];
+        supervised_agent* taken = nullptr;
+        if (auto no = e.refuse_start(x.name, x.memory.value, x.default_action,
+                                     taken)) {
+          g->out[i] = std::move(*no);
+          continue;
+        }
+        auto& sa = *taken;
+        auto st = e.reserve(sa, x.name, std::move(x.memory.value),
+                            x.default_action);
+        if (!e.ctx->keeps_changes()) {
+          // Nothing to keep: it comes up at once.
+          e.bring_up(sa, x.name, std::move(st), backup_ref{});
+          g->out[i].result.agent = x.name;
+          g->up.push_back(i);
+          g->entries.push_back(e.entry(x.name, sa));
+          continue;
+        }
+        ++g->left;
+        e.keep(*st, [e, st, g, i, name{x.name},
+                     one_done](const caf::error& err,
+                               backup_ref backup) mutable {
+          auto self = e.self;
+          auto j = self->state.agents.find(name);
+          if (err || j == self->state.agents.end()) {
+            if (j != self->state.agents.end() && !j->second.handle)
+              self->state.agents.erase(j);
+            e.discard(name, backup);
+            g->out[i].error = err ? err
+                                  : make_error(errc::agent_not_found, name);
+            one_done();
+            return;
+          }
+          e.bring_up(j->second, name, std::move(st), std::move(backup));
+          g->out[i].result.agent = name;
+          g->up.push_back(i);
+          g->entries.push_back(e.entry(name, j->second));
+          one_done();
+        });
+      }
+      one_done();
       return rp;
     },
     [e](resolve_atom, const std::string& name,

@@ -92,6 +92,10 @@ failure failure::version_not_supported(const std::string& version) {
           error_info("VERSION_NOT_SUPPORTED")};
 }
 
+void backend::flush() {
+  // nop
+}
+
 backend::~backend() {
   // nop
 }
@@ -128,8 +132,23 @@ size_t nesting_depth(const std::string& text) {
 namespace {
 
 /// Receives a method's result as JSON text (the envelope goes around it
-/// without parsing it again), or its failure.
-using result_fn = std::function<void(outcome<std::string>)>;
+/// without parsing it again), or its failure. Not `wanted` for a
+/// notification: a result is then not rendered at all.
+struct result_fn {
+  template <class F, class = std::enable_if_t<
+                       !std::is_same_v<std::decay_t<F>, result_fn>>>
+  result_fn(F fn, bool is_wanted = true)
+    : f(std::move(fn)), wanted(is_wanted) {
+    // nop
+  }
+
+  void operator()(outcome<std::string> x) const {
+    f(std::move(x));
+  }
+
+  std::function<void(outcome<std::string>)> f;
+  bool wanted = true;
+};
 
 /// Adapts a typed backend callback to a JSON result. `shape` returns the
 /// result as a json value or, for the hottest methods, already as text.
@@ -138,6 +157,8 @@ callback<T> shaped(result_fn k, F shape) {
   return [k{std::move(k)}, shape](outcome<T> x) {
     if (auto f = std::get_if<failure>(&x)) {
       k(*f);
+    } else if (!k.wanted) {
+      k(std::string{}); // a notification: nobody reads it
     } else {
       auto result = shape(std::get<T>(x));
       if constexpr (std::is_same_v<decltype(result), std::string>)
@@ -472,7 +493,7 @@ void handle_one(backend& b, const json& req, const call_context& cx,
     return reply(failure::method_not_found(name));
   if (!params.is_object())
     return reply(failure::invalid_params("params must be an object"));
-  m->second(b, params, reply);
+  m->second(b, params, result_fn{reply, !notification});
 }
 
 } // namespace
@@ -508,7 +529,7 @@ void handle(backend& b, const std::string& body, const call_context& cx,
                                + std::to_string(max_nesting)),
       nullptr)));
   if (!req.is_array()) {
-    return handle_one(b, req, cx, false, [done](one_result r) {
+    handle_one(b, req, cx, false, [done](one_result r) {
       if (r.stream)
         done(response_body{response_body::stream, {}});
       else if (r.text)
@@ -516,6 +537,8 @@ void handle(backend& b, const std::string& body, const call_context& cx,
       else
         done(response_body{response_body::empty, {}});
     });
+    b.flush();
+    return;
   }
   if (req.empty())
     return done(text(error_response(failure::invalid_request("empty batch"),
@@ -533,6 +556,12 @@ void handle(backend& b, const std::string& body, const call_context& cx,
   st->pending = req.size();
   st->done = std::move(done);
   for (size_t i = 0; i < req.size(); ++i) {
+    // StartAgent calls may be held back to go as a group; any other call
+    // goes after the ones before it.
+    auto m = req[i].is_object() ? req[i].find("method") : req[i].end();
+    if (m == req[i].end() || !m->is_string()
+        || m->get_ref<const std::string&>() != "StartAgent")
+      b.flush();
     handle_one(b, req[i], cx, true, [st, i](one_result r) {
       st->results[i] = std::move(r);
       if (--st->pending > 0)
@@ -550,6 +579,7 @@ void handle(backend& b, const std::string& body, const call_context& cx,
         st->done(response_body{response_body::json_text, out + "]"});
     });
   }
+  b.flush();
 }
 
 } // namespace am::rpc

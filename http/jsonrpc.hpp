@@ -125,6 +125,11 @@ class backend {
 public:
   virtual ~backend();
 
+  /// `handle` calls this once it handed every call of a request to the
+  /// backend, and before any call that is not a StartAgent: a backend may
+  /// hold StartAgent calls back until then, to start them as a group.
+  virtual void flush();
+
   virtual void start_agent(const std::string& name, const json& memory,
                            const std::string& default_action,
                            callback<start_result> cb)

@@ -166,9 +166,75 @@ public:
     return sink_;
   }
 
+  /// StartAgent calls wait here until `flush`: the calls of a batch go to
+  /// the supervisor as one group.
   void start_agent(const std::string& name, const json& memory,
                    const std::string& default_action,
                    rpc::callback<start_result> cb) override {
+    starts_.push_back(
+      held_start{start_request{name, json_box{memory}, default_action},
+                 std::move(cb)});
+  }
+
+  void flush() override {
+    if (starts_.empty())
+      return;
+    auto held = std::move(starts_);
+    starts_.clear();
+    if (held.size() == 1) {
+      auto& x = held.front();
+      return start_one(x.req.name, x.req.memory.value, x.req.default_action,
+                       std::move(x.cb));
+    }
+    std::vector<start_request> reqs;
+    reqs.reserve(held.size());
+    auto cbs = std::make_shared<std::vector<rpc::callback<start_result>>>();
+    cbs->reserve(held.size());
+    for (auto& x : held) {
+      reqs.push_back(std::move(x.req));
+      cbs->push_back(std::move(x.cb));
+    }
+    auto& sys = self_->system();
+    auto names = std::make_shared<std::vector<std::string>>();
+    for (auto& r : reqs)
+      names->push_back(r.name);
+    auto once = std::make_shared<bool>(false);
+    auto deadline = expire_after(timeout_, [=, &sys] {
+      if (std::exchange(*once, true))
+        return;
+      for (size_t i = 0; i < cbs->size(); ++i)
+        (*cbs)[i](to_failure(sys, caf::make_error(caf::sec::request_timeout),
+                             (*names)[i], {}));
+    });
+    self_
+      ->request(handles_.supervisor, caf::infinite, start_atom::value,
+                std::move(reqs))
+      .then(
+        [=, &sys](std::vector<start_answer>& xs) {
+          if (std::exchange(*once, true))
+            return;
+          forget(deadline);
+          for (size_t i = 0; i < cbs->size(); ++i) {
+            if (i >= xs.size())
+              (*cbs)[i](failure::internal("no answer"));
+            else if (xs[i].error)
+              (*cbs)[i](to_failure(sys, xs[i].error, (*names)[i], {}));
+            else
+              (*cbs)[i](std::move(xs[i].result));
+          }
+        },
+        [=, &sys](caf::error& err) {
+          if (std::exchange(*once, true))
+            return;
+          forget(deadline);
+          for (size_t i = 0; i < cbs->size(); ++i)
+            (*cbs)[i](to_failure(sys, err, (*names)[i], {}));
+        });
+  }
+
+  void start_one(const std::string& name, const json& memory,
+                 const std::string& default_action,
+                 rpc::callback<start_result> cb) {
     auto& sys = self_->system();
     // The worker's own deadline, not a CAF request timeout (a clock entry
     // per request: a fifth of the CPU of starting agents in batches).
@@ -669,6 +735,11 @@ private:
   bool read_boards_;
   caf::actor sink_;
   std::shared_ptr<reply_sink> reply_;
+  struct held_start {
+    start_request req;
+    rpc::callback<start_result> cb;
+  };
+  std::vector<held_start> starts_;
   uint64_t seq_ = 0;
   std::string trace_id_;
 };

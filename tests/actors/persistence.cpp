@@ -337,6 +337,19 @@ CAF_TEST(a dormant agent that is stopped leaves the store) {
   CAF_CHECK_EQUAL(restart_node(), 0u);
 }
 
+CAF_TEST(a group start answers once the store holds every agent) {
+  std::vector<start_request> xs{{"G1", json_box{json{{"k", 1}}}, ""},
+                                {"G2", json_box{}, ""}};
+  auto rs = ask<std::vector<start_answer>>(sup, start_atom::value, xs);
+  CAF_REQUIRE_EQUAL(rs.size(), 2u);
+  CAF_CHECK_EQUAL(rs[0].result.status, "started");
+  CAF_CHECK_EQUAL(rs[1].result.status, "started");
+  CAF_CHECK(kept("G1").has_value());
+  CAF_CHECK(kept("G2").has_value());
+  CAF_CHECK_EQUAL(restart_node(), 2u);
+  CAF_CHECK(ctx->directory->contains("G1"));
+}
+
 CAF_TEST(a stopped agent leaves the store) {
   start("A");
   enqueue("A", "x");

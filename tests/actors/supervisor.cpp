@@ -294,6 +294,41 @@ CAF_TEST(a dormant agent that loses a name conflict stops) {
   CAF_CHECK(e->handle == theirs);
 }
 
+CAF_TEST(a group start answers each agent in order) {
+  start("old");
+  std::vector<start_request> xs{
+    {"g1", json_box{json{{"k", 1}}}, ""},
+    {"old", json_box{}, ""},
+    {"g1", json_box{}, ""},
+    {"bad", json_box{json::array()}, ""},
+    {"noact", json_box{}, "nope"},
+    {"g2", json_box{}, "analyze"},
+  };
+  auto rs = ask<std::vector<start_answer>>(sup, start_atom::value, xs);
+  CAF_REQUIRE_EQUAL(rs.size(), xs.size());
+  CAF_CHECK_EQUAL(rs[0].result.status, "started");
+  CAF_CHECK_EQUAL(rs[0].result.agent, "g1");
+  CAF_CHECK_EQUAL(rs[1].result.status, "already_exists");
+  CAF_CHECK_EQUAL(rs[2].result.status, "already_exists");
+  CAF_CHECK_EQUAL(code_of(rs[3].error),
+                  static_cast<uint8_t>(errc::invalid_argument));
+  CAF_CHECK_EQUAL(code_of(rs[4].error),
+                  static_cast<uint8_t>(errc::invalid_argument));
+  CAF_CHECK_EQUAL(rs[5].result.status, "started");
+  for (auto name : {"g1", "g2"}) {
+    CAF_CHECK(ctx->directory->contains(name));
+    CAF_CHECK(saw("agent_started", name));
+  }
+  CAF_CHECK(!ctx->directory->contains("bad"));
+  CAF_CHECK(!ctx->directory->contains("noact"));
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 3);
+  auto st = ask<agent_status>(handle_of("g1"), state_atom::value);
+  CAF_CHECK_EQUAL(st.memory_keys, std::vector<std::string>{"k"});
+  CAF_CHECK_EQUAL(ask<agent_info>(handle_of("g2"), info_atom::value)
+                    .default_action,
+                  "analyze");
+}
+
 CAF_TEST(with passivation off every agent has its actor from the start) {
   ctx->agents.passivate = false;
   start("P");
@@ -451,6 +486,32 @@ CAF_TEST(a dormant agent moves on handoff with its memory) {
   CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 0);
   CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 0);
   CAF_CHECK_EQUAL(reason_of("agent_stopped", "H"), "handoff");
+}
+
+CAF_TEST(a group start that loses a name to a member stops its copy) {
+  // The member's entry for "race" reaches our directory after the
+  // supervisor checked the name and before its group's entries arrive.
+  auto theirs = spawn_stub();
+  extras.push_back(caf::actor_cast<caf::actor>(theirs));
+  std::vector<start_request> xs{{"race", json_box{}, ""},
+                                {"fine", json_box{}, ""}};
+  auto rh = self->request(sup, caf::infinite, start_atom::value, xs);
+  self->send(dir, replicate_atom::value,
+             dir_entry{"race", ctx2->node_name, theirs, 1, 0, nullptr});
+  sched.run();
+  std::vector<start_answer> rs;
+  rh.receive([&](std::vector<start_answer>& x) { rs = std::move(x); },
+             [](caf::error& err) { CAF_FAIL(err); });
+  CAF_REQUIRE_EQUAL(rs.size(), 2u);
+  CAF_CHECK_EQUAL(rs[0].result.status, "already_exists");
+  CAF_CHECK_EQUAL(rs[0].result.node, ctx2->node_name);
+  CAF_CHECK_EQUAL(rs[1].result.status, "started");
+  // Ours is gone; theirs stays; the other one is known on both nodes.
+  CAF_CHECK(!ask<agent_actor>(sup, resolve_atom::value, std::string{"race"},
+                              agent_actor{}));
+  CAF_CHECK_EQUAL(ctx->directory->find("race")->node, ctx2->node_name);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 1);
+  CAF_CHECK(ctx2->directory->contains("fine"));
 }
 
 CAF_TEST(without members an agent stays) {

@@ -2,6 +2,7 @@
 
 #include <caf/test/unit_test.hpp>
 
+#include <functional>
 #include <map>
 
 #include "core/names.hpp"
@@ -302,6 +303,62 @@ CAF_TEST(batches answer every request in order) {
   CAF_CHECK(r[3]["result"]["count"] == 2);
   CAF_CHECK_EQUAL(code(call("[]")), -32600);
   CAF_CHECK(call(R"([{"jsonrpc":"2.0","method":"ListAgents"}])").is_null());
+}
+
+namespace {
+
+/// Holds StartAgent calls back until `flush`, as the node's backend does
+/// (it starts them as a group).
+struct holding_backend : am::rpc::test::fake_backend {
+  std::vector<std::function<void()>> held;
+
+  void start_agent(const std::string& name, const json& memory,
+                   const std::string& default_action,
+                   callback<start_result> cb) override {
+    held.push_back([this, name, memory, default_action, cb] {
+      am::rpc::test::fake_backend::start_agent(name, memory, default_action,
+                                               cb);
+    });
+  }
+
+  void flush() override {
+    calls.push_back("flush");
+    auto xs = std::move(held);
+    held.clear();
+    for (auto& f : xs)
+      f();
+  }
+};
+
+} // namespace
+
+CAF_TEST(StartAgent calls of a batch go as a group before any other call) {
+  holding_backend hb;
+  std::optional<std::string> out;
+  handle(hb, R"([
+    {"jsonrpc":"2.0","method":"StartAgent","params":{"name":"A"},"id":1},
+    {"jsonrpc":"2.0","method":"StartAgent","params":{"name":"B"}},
+    {"jsonrpc":"2.0","method":"ListAgents","id":2},
+    {"jsonrpc":"2.0","method":"StartAgent","params":{"name":"C"},"id":3}])",
+         cx, [&](response_body res) { out = std::move(res.text); });
+  CAF_CHECK(hb.held.empty());
+  CAF_CHECK_EQUAL(hb.calls,
+                  (std::vector<std::string>{"flush", "start A {}",
+                                            "start B {}", "flush",
+                                            "start C {}"}));
+  CAF_REQUIRE(out.has_value());
+  auto r = json::parse(*out);
+  CAF_REQUIRE_EQUAL(r.size(), 3u);
+  CAF_CHECK(r[0]["result"]["status"] == "started");
+  // The starts before it were handed on before ListAgents ran.
+  CAF_CHECK(r[1]["result"]["count"] == 2);
+  CAF_CHECK(r[2]["result"]["agent"] == "C");
+  // A single call is flushed too.
+  hb.calls.clear();
+  handle(hb, R"({"jsonrpc":"2.0","method":"StartAgent","params":{"name":"D"},"id":4})",
+         cx, [&](response_body res) { out = std::move(res.text); });
+  CAF_CHECK(hb.held.empty());
+  CAF_CHECK(json::parse(*out)["result"]["status"] == "started");
 }
 
 CAF_TEST(a batch over the limit gets one error and runs nothing) {
