@@ -110,52 +110,54 @@ agent_state::agent_state(const agent_snapshot& x, size_t history_limit)
     auto rec = from_stored(*st);
     seq_ = std::max(seq_, rec.seq);
     if (rec.t.standard && !rec.t.message_id.empty())
-      message_ids_[rec.t.message_id] = rec.t.id;
+      tw().message_ids[rec.t.message_id] = rec.t.id;
     switch (rec.status) {
       case task_status::queued:
-        push_live(rec.t.standard ? standard_ : inbox_, std::move(rec));
+        push_live(rec.t.standard ? tw().standard : tw().inbox, std::move(rec));
         break;
       case task_status::running:
-        push_live(running_, std::move(rec));
+        push_live(tw().running, std::move(rec));
         break;
       default: {
         auto id = rec.t.id;
-        history_order_.push_back(id);
-        history_.insert_or_assign(std::move(id), std::move(rec));
+        tw().history_order.push_back(id);
+        tw().history.insert_or_assign(std::move(id), std::move(rec));
       }
     }
   }
   // A smaller limit than the one the agent was stored with.
-  while (history_order_.size() > history_limit_) {
-    auto i = history_.find(history_order_.front());
-    if (i != history_.end()) {
-      auto m = message_ids_.find(i->second.t.message_id);
-      if (m != message_ids_.end() && m->second == i->first)
-        message_ids_.erase(m);
-      history_.erase(i);
+  while (tasks_.ptr && tw().history_order.size() > history_limit_) {
+    auto i = tw().history.find(tw().history_order.front());
+    if (i != tw().history.end()) {
+      auto m = tw().message_ids.find(i->second.t.message_id);
+      if (m != tw().message_ids.end() && m->second == i->first)
+        tw().message_ids.erase(m);
+      tw().history.erase(i);
     }
-    evicted_.push_back(history_order_.front());
-    history_order_.pop_front();
+    tw().evicted.push_back(tw().history_order.front());
+    tw().history_order.pop_front();
   }
 }
 
 void agent_state::track_changes(bool on, bool everything) {
   tracking_ = on;
-  upserts_.clear();
-  deletes_.clear();
   header_dirty_ = on && everything;
   replace_ = on && everything;
+  if (!tasks_.ptr)
+    return; // no task, no row to keep
+  tw().upserts.clear();
+  tw().deletes.clear();
   if (on && !everything)
-    deletes_ = evicted_; // rows a smaller history limit dropped
+    tw().deletes = tw().evicted; // rows a smaller history limit dropped
   if (!on || !everything)
     return;
-  for (auto* xs : {&running_, &inbox_, &standard_})
+  for (auto* xs : {&tw().running, &tw().inbox, &tw().standard})
     for (auto& r : *xs)
-      upserts_.push_back(to_stored(r));
-  for (auto& id : history_order_)
-    if (auto i = history_.find(id); i != history_.end())
-      upserts_.push_back(to_stored(i->second));
-  deletes_ = evicted_;
+      tw().upserts.push_back(to_stored(r));
+  for (auto& id : tw().history_order)
+    if (auto i = tw().history.find(id); i != tw().history.end())
+      tw().upserts.push_back(to_stored(i->second));
+  tw().deletes = tw().evicted;
 }
 
 void agent_state::incarnate(int64_t started_at, uint64_t generation) {
@@ -177,8 +179,10 @@ agent_delta agent_state::take_changes() {
     result.header = header();
     header_dirty_ = false;
   }
-  result.upserts = std::exchange(upserts_, {});
-  result.deletes = std::exchange(deletes_, {});
+  if (tasks_.ptr) {
+    result.upserts = std::exchange(tw().upserts, {});
+    result.deletes = std::exchange(tw().deletes, {});
+  }
   result.replace = std::exchange(replace_, false);
   return result;
 }
@@ -186,11 +190,12 @@ agent_delta agent_state::take_changes() {
 agent_snapshot agent_state::snapshot() const {
   agent_snapshot result;
   result.header = header();
-  for (auto* xs : {&running_, &inbox_, &standard_})
+  auto& t = tr();
+  for (auto* xs : {&t.running, &t.inbox, &t.standard})
     for (auto& r : *xs)
       result.tasks.push_back(to_stored(r));
-  for (auto& id : history_order_)
-    if (auto i = history_.find(id); i != history_.end())
+  for (auto& id : t.history_order)
+    if (auto i = t.history.find(id); i != t.history.end())
       result.tasks.push_back(to_stored(i->second));
   return result;
 }
@@ -200,7 +205,7 @@ void agent_state::stamp(task_record& rec, bool created) {
   if (!tracking_)
     return;
   if (created) {
-    upserts_.push_back(to_stored(rec));
+    tw().upserts.push_back(to_stored(rec));
     return;
   }
   stored_task x;
@@ -211,11 +216,11 @@ void agent_state::stamp(task_record& rec, bool created) {
     x.result = dump(rec.result);
   x.updated_us = rec.updated_us;
   x.full = false;
-  upserts_.push_back(std::move(x));
+  tw().upserts.push_back(std::move(x));
 }
 
 void agent_state::show() {
-  board_.show(inbox_.size(), processed_count_, busy(), memory_.size(),
+  board_.show(tr().inbox.size(), processed_count_, busy(), memory_.size(),
               [this] { return memory_keys(); });
 }
 
@@ -233,36 +238,43 @@ std::vector<std::string> agent_state::memory_keys() const {
 }
 
 std::optional<task_record> agent_state::find(const std::string& id) const {
-  if (auto i = history_.find(id); i != history_.end())
+  if (!tasks_.ptr)
+    return std::nullopt;
+  auto& t = *tasks_.ptr;
+  if (auto i = t.history.find(id); i != t.history.end())
     return i->second;
-  auto& live = this->live();
+  auto& live = this->live(t);
   if (auto i = live.find(id); i != live.end())
     return *i->second.pos;
   return std::nullopt;
 }
 
-agent_state::location_map& agent_state::live() const {
-  if (live_.owner != this) {
-    live_.map.clear();
-    auto self = const_cast<agent_state*>(this);
-    for (auto* xs : {&self->running_, &self->inbox_, &self->standard_})
+const agent_state::task_part& agent_state::no_tasks() {
+  static const task_part none;
+  return none;
+}
+
+agent_state::location_map& agent_state::live(task_part& t) const {
+  if (t.live.owner != this) {
+    t.live.map.clear();
+    for (auto* xs : {&t.running, &t.inbox, &t.standard})
       for (auto i = xs->begin(); i != xs->end(); ++i)
-        live_.map.insert_or_assign(i->t.id, location{xs, i});
-    live_.owner = this;
+        t.live.map.insert_or_assign(i->t.id, location{xs, i});
+    t.live.owner = this;
   }
-  return live_.map;
+  return t.live.map;
 }
 
 void agent_state::push_live(task_list& xs, task_record rec) {
   auto id = rec.t.id;
-  auto& live = this->live();
+  auto& live = this->live(tw());
   xs.push_back(std::move(rec));
   live.insert_or_assign(std::move(id), location{&xs, std::prev(xs.end())});
 }
 
 task_record agent_state::take_live(location_map::iterator i) {
   auto [list, pos] = i->second;
-  live_.map.erase(i);
+  tw().live.map.erase(i);
   auto rec = std::move(*pos);
   list->erase(pos);
   return rec;
@@ -270,18 +282,19 @@ task_record agent_state::take_live(location_map::iterator i) {
 
 std::vector<std::string> agent_state::task_ids() const {
   std::vector<std::string> result;
-  result.reserve(inbox_.size() + standard_.size() + running_.size()
-                 + history_.size());
-  for (auto* xs : {&running_, &inbox_, &standard_})
+  auto& t = tr();
+  result.reserve(t.inbox.size() + t.standard.size() + t.running.size()
+                 + t.history.size());
+  for (auto* xs : {&t.running, &t.inbox, &t.standard})
     for (auto& r : *xs)
       result.push_back(r.t.id);
-  for (auto& kvp : history_)
+  for (auto& kvp : t.history)
     result.push_back(kvp.first);
   return result;
 }
 
 std::optional<std::string> agent_state::running_standard() const {
-  for (auto& r : running_)
+  for (auto& r : tr().running)
     if (r.t.standard)
       return r.t.id;
   return std::nullopt;
@@ -298,7 +311,7 @@ std::string agent_state::enqueue(std::string action, json params,
   rec.t.params = std::move(params);
   rec.updated_us = now_us();
   stamp(rec, true);
-  push_live(inbox_, std::move(rec));
+  push_live(tw().inbox, std::move(rec));
   if (counters_)
     counters_->created.inc();
   show();
@@ -306,14 +319,14 @@ std::string agent_state::enqueue(std::string action, json params,
 }
 
 task_record& agent_state::start_head(std::list<task_record>& queue) {
-  running_.splice(running_.end(), queue, queue.begin());
-  auto& rec = running_.back();
-  auto& live = this->live();
+  tw().running.splice(tw().running.end(), queue, queue.begin());
+  auto& rec = tw().running.back();
+  auto& live = this->live(tw());
   if (auto i = live.find(rec.t.id);
-      i != live.end() && i->second.pos == std::prev(running_.end()))
-    i->second.list = &running_;
+      i != live.end() && i->second.pos == std::prev(tw().running.end()))
+    i->second.list = &tw().running;
   else
-    live_.owner = nullptr; // a duplicate id: index the lists afresh
+    tw().live.owner = nullptr; // a duplicate id: index the lists afresh
   rec.status = task_status::running;
   rec.updated_us = now_us();
   stamp(rec, false);
@@ -322,9 +335,9 @@ task_record& agent_state::start_head(std::list<task_record>& queue) {
 }
 
 std::optional<task_record> agent_state::begin_next() {
-  if (inbox_.empty())
+  if (tr().inbox.empty())
     return std::nullopt;
-  return start_head(inbox_);
+  return start_head(tw().inbox);
 }
 
 std::optional<task_record>
@@ -337,9 +350,11 @@ agent_state::process_next(const action_registry& actions) {
 }
 
 std::optional<task_record> agent_state::cancel(const std::string& id) {
-  auto& live = this->live();
+  if (!tasks_.ptr)
+    return std::nullopt;
+  auto& live = this->live(tw());
   auto i = live.find(id);
-  if (i == live.end() || i->second.list == &running_)
+  if (i == live.end() || i->second.list == &tw().running)
     return std::nullopt;
   auto rec = take_live(i);
   rec.status = task_status::cancelled;
@@ -350,28 +365,29 @@ std::optional<task_record> agent_state::cancel(const std::string& id) {
 
 std::pair<task_record, bool> agent_state::submit(task t) {
   if (!t.message_id.empty()) {
-    if (auto i = message_ids_.find(t.message_id); i != message_ids_.end())
+    if (auto i = tr().message_ids.find(t.message_id);
+        i != tr().message_ids.end())
       if (auto existing = find(i->second))
         return {std::move(*existing), false};
   }
   t.id = random_task_id();
   if (!t.message_id.empty())
-    message_ids_[t.message_id] = t.id;
+    tw().message_ids[t.message_id] = t.id;
   t.standard = true;
   task_record rec;
   rec.t = std::move(t);
   rec.updated_us = now_us();
   stamp(rec, true);
-  push_live(standard_, rec);
+  push_live(tw().standard, rec);
   if (counters_)
     counters_->created.inc();
   return {std::move(rec), true};
 }
 
 std::optional<task_record> agent_state::begin_standard() {
-  if (standard_.empty() || running_standard())
+  if (tr().standard.empty() || running_standard())
     return std::nullopt;
-  return start_head(standard_);
+  return start_head(tw().standard);
 }
 
 cancel_outcome agent_state::cancel_task(const std::string& id,
@@ -381,8 +397,10 @@ cancel_outcome agent_state::cancel_task(const std::string& id,
     out = std::move(*rec);
     return cancel_outcome::cancelled;
   }
-  if (auto i = live().find(id);
-      i != live_.map.end() && i->second.list == &running_) {
+  if (!tasks_.ptr)
+    return cancel_outcome::not_found;
+  if (auto i = live(tw()).find(id);
+      i != tw().live.map.end() && i->second.list == &tw().running) {
     if (!running_cancelable) {
       out = *i->second.pos;
       return cancel_outcome::not_cancelable;
@@ -394,7 +412,7 @@ cancel_outcome agent_state::cancel_task(const std::string& id,
     out = std::move(rec);
     return cancel_outcome::cancelled;
   }
-  if (auto h = history_.find(id); h != history_.end()) {
+  if (auto h = tw().history.find(id); h != tw().history.end()) {
     out = h->second;
     return cancel_outcome::not_cancelable;
   }
@@ -403,9 +421,11 @@ cancel_outcome agent_state::cancel_task(const std::string& id,
 
 std::optional<task_record> agent_state::complete(const std::string& id,
                                                  json result) {
-  auto& live = this->live();
+  if (!tasks_.ptr)
+    return std::nullopt;
+  auto& live = this->live(tw());
   auto i = live.find(id);
-  if (i == live.end() || i->second.list != &running_)
+  if (i == live.end() || i->second.list != &tw().running)
     return std::nullopt;
   auto rec = take_live(i);
   memory_["last_result"] = result;
@@ -424,12 +444,12 @@ std::optional<task_record> agent_state::complete(const std::string& id,
 
 std::vector<task_record> agent_state::fail_running(const std::string& reason) {
   std::vector<task_record> result;
-  while (!running_.empty()) {
-    auto& live = this->live();
-    auto i = live.find(running_.front().t.id);
-    if (i == live.end() || i->second.pos != running_.begin()) {
-      live_.owner = nullptr; // a duplicate id: index the lists afresh
-      i = this->live().find(running_.front().t.id);
+  while (!tr().running.empty()) {
+    auto& live = this->live(tw());
+    auto i = live.find(tw().running.front().t.id);
+    if (i == live.end() || i->second.pos != tw().running.begin()) {
+      tw().live.owner = nullptr; // a duplicate id: index the lists afresh
+      i = this->live(tw()).find(tw().running.front().t.id);
     }
     auto rec = take_live(i);
     rec.status = task_status::failed;
@@ -442,7 +462,9 @@ std::vector<task_record> agent_state::fail_running(const std::string& reason) {
 }
 
 std::vector<std::string> agent_state::take_evicted() {
-  return std::exchange(evicted_, {});
+  if (!tasks_.ptr)
+    return {};
+  return std::exchange(tw().evicted, {});
 }
 
 void agent_state::finish(task_record& rec) {
@@ -455,20 +477,20 @@ void agent_state::finish(task_record& rec) {
     else
       counters_->cancelled.inc();
   }
-  history_order_.push_back(rec.t.id);
-  history_.insert_or_assign(rec.t.id, rec);
-  while (history_order_.size() > history_limit_) {
-    auto& old = history_order_.front();
-    if (auto i = history_.find(old); i != history_.end()) {
-      auto m = message_ids_.find(i->second.t.message_id);
-      if (m != message_ids_.end() && m->second == i->first)
-        message_ids_.erase(m);
-      history_.erase(i);
+  tw().history_order.push_back(rec.t.id);
+  tw().history.insert_or_assign(rec.t.id, rec);
+  while (tw().history_order.size() > history_limit_) {
+    auto& old = tw().history_order.front();
+    if (auto i = tw().history.find(old); i != tw().history.end()) {
+      auto m = tw().message_ids.find(i->second.t.message_id);
+      if (m != tw().message_ids.end() && m->second == i->first)
+        tw().message_ids.erase(m);
+      tw().history.erase(i);
     }
     if (tracking_)
-      deletes_.push_back(old);
-    evicted_.push_back(std::move(old));
-    history_order_.pop_front();
+      tw().deletes.push_back(old);
+    tw().evicted.push_back(std::move(old));
+    tw().history_order.pop_front();
   }
   show();
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -84,7 +85,7 @@ public:
 
   /// True while an action runs.
   bool busy() const {
-    return !running_.empty();
+    return !tr().running.empty();
   }
 
   const json& memory() const {
@@ -95,12 +96,12 @@ public:
 
   /// Tasks in the dialect inbox.
   size_t inbox_count() const {
-    return inbox_.size();
+    return tr().inbox.size();
   }
 
   /// Standard tasks waiting to run.
   size_t standard_count() const {
-    return standard_.size();
+    return tr().standard.size();
   }
 
   uint64_t processed_count() const {
@@ -109,12 +110,12 @@ public:
 
   /// Tasks queued (both queues) or running.
   size_t unfinished_count() const {
-    return inbox_.size() + standard_.size() + running_.size();
+    return tr().inbox.size() + tr().standard.size() + tr().running.size();
   }
 
   /// True if a standard message with this id made a task still known.
   bool knows_message(const std::string& message_id) const {
-    return !message_id.empty() && message_ids_.count(message_id) > 0;
+    return !message_id.empty() && tr().message_ids.count(message_id) > 0;
   }
 
   /// Looks up a queued, running or finished task.
@@ -159,10 +160,10 @@ public:
   /// Calls `f(record)` for every task this agent knows.
   template <class F>
   void for_each_task(F f) const {
-    for (auto* xs : {&running_, &inbox_, &standard_})
+    for (auto* xs : {&tr().running, &tr().inbox, &tr().standard})
       for (auto& r : *xs)
         f(r);
-    for (auto& kvp : history_)
+    for (auto& kvp : tr().history)
       f(kvp.second);
   }
 
@@ -174,7 +175,7 @@ public:
 
   /// True if `take_changes` would return something to keep.
   bool has_changes() const {
-    return header_dirty_ || !upserts_.empty() || !deletes_.empty();
+    return header_dirty_ || !tr().upserts.empty() || !tr().deletes.empty();
   }
 
   /// Everything about this agent, for a store, a replica or a handoff.
@@ -188,7 +189,7 @@ public:
 
   /// The task `enqueue` appended last (valid until the inbox changes).
   const task_record& last_enqueued() const {
-    return inbox_.back();
+    return tr().inbox.back();
   }
 
   /// Moves the inbox head to the running tasks; `nullopt` on an empty inbox.
@@ -252,11 +253,6 @@ private:
   size_t history_limit_;
   std::string default_action_;
   uint64_t processed_count_ = 0;
-  // Lists, not deques: an empty std::deque allocates about 600 bytes, and
-  // most of a node's agents have empty queues.
-  std::list<task_record> inbox_;
-  std::list<task_record> standard_;
-  std::list<task_record> running_;
   using task_list = std::list<task_record>;
   /// Where each queued or running task is (list iterators stay valid when
   /// a task moves between lists by splice): finding one must not walk a
@@ -293,27 +289,65 @@ private:
       return *this;
     }
   };
-  mutable live_index live_;
-  /// The index, (re)built if it is not ours.
-  location_map& live() const;
+  /// Everything about tasks. Allocated with the first task or change: an
+  /// agent that never had one (most of a node's agents, and every dormant
+  /// one) holds a null pointer instead of about 350 bytes of empty
+  /// containers.
+  struct task_part {
+    // Lists, not deques: an empty std::deque allocates about 600 bytes.
+    task_list inbox;
+    task_list standard;
+    task_list running;
+    live_index live;
+    std::unordered_map<std::string, task_record> history;
+    std::list<std::string> history_order;
+    /// message id -> task id of the standard tasks this agent knows.
+    std::unordered_map<std::string, std::string> message_ids;
+    std::vector<std::string> evicted;
+    // Changes since `take_changes` (only while tracking).
+    std::vector<stored_task> upserts;
+    std::vector<std::string> deletes;
+  };
+  /// Owns the task part; a copy of the state copies it.
+  struct task_box {
+    std::unique_ptr<task_part> ptr;
+    task_box() = default;
+    task_box(const task_box& other)
+      : ptr(other.ptr ? std::make_unique<task_part>(*other.ptr) : nullptr) {
+      // nop
+    }
+    task_box& operator=(const task_box& other) {
+      ptr = other.ptr ? std::make_unique<task_part>(*other.ptr) : nullptr;
+      return *this;
+    }
+    task_box(task_box&&) noexcept = default;
+    task_box& operator=(task_box&&) noexcept = default;
+  };
+  task_box tasks_;
+  /// The task part, made on first use.
+  task_part& tw() {
+    if (!tasks_.ptr)
+      tasks_.ptr = std::make_unique<task_part>();
+    return *tasks_.ptr;
+  }
+  /// An empty task part, for reading an agent that has none.
+  static const task_part& no_tasks();
+  /// The task part for reading: an empty one if there is none yet.
+  const task_part& tr() const {
+    return tasks_.ptr ? *tasks_.ptr : no_tasks();
+  }
+  /// The index of `t`, (re)built if it is not ours.
+  location_map& live(task_part& t) const;
   /// Appends to `xs` and indexes it.
   void push_live(task_list& xs, task_record rec);
   /// Takes a queued or running task out of its list (and the index).
   task_record take_live(location_map::iterator i);
-  std::unordered_map<std::string, task_record> history_;
-  std::list<std::string> history_order_;
-  /// message id -> task id of the standard tasks this agent knows.
-  std::unordered_map<std::string, std::string> message_ids_;
-  std::vector<std::string> evicted_;
   int64_t started_at_ = 0;
   uint64_t generation_ = 0;
   uint64_t seq_ = 0;
-  // Changes since `take_changes` (only while tracking).
   bool tracking_ = false;
   bool header_dirty_ = false;
   bool replace_ = false; // the next delta is the whole agent
-  std::vector<stored_task> upserts_;
-  std::vector<std::string> deletes_;
   task_counters* counters_ = nullptr;
   agent_board board_;
 };
