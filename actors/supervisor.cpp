@@ -193,6 +193,45 @@ struct env {
     self->send(directory, update_atom::value, entry(name, sa));
   }
 
+  /// Sends a dormant agent's copy where the cluster wants it now, as its
+  /// actor would (`reseed` in agent.cpp): the member that held it drops
+  /// it. Without waking it: a member joining a node that ran alone would
+  /// otherwise wake every agent of that node.
+  void reseed_dormant(const std::string& name, dormant_agent& d) const {
+    auto target = ctx->cluster->backup_for(name);
+    if (target ? target->incarnation == d.backup.incarnation
+               : !d.backup.handle)
+      return; // where it is
+    if (!d.backup.node.empty() && (!target || target->node != d.backup.node))
+      if (auto old = ctx->cluster->keeper_of(d.backup.node))
+        caf::anon_send(old, store_atom::value, ctx->node_name, removal(name));
+    if (!target) {
+      d.backup = backup_ref{};
+      return;
+    }
+    // Current once it answered; until then an actor that wakes meanwhile
+    // seeds it itself (its backup has no handle).
+    d.backup = backup_ref{target->node, replica_actor{}, 0};
+    auto e = *this;
+    auto st = d.st;
+    auto fresh = *target;
+    self
+      ->request(fresh.handle, caf::infinite, seed_atom::value, ctx->node_name,
+                st->snapshot())
+      .then(
+        [e, name, st, fresh](bool) {
+          auto i = e.self->state.agents.find(name);
+          if (i != e.self->state.agents.end() && i->second.dormant
+              && i->second.dormant->st == st)
+            i->second.dormant->backup = fresh;
+        },
+        [name](caf::error& err) {
+          // Tried again at the next change of the members.
+          log::warning("[Supervisor] " + name
+                       + ": the replica was refused: " + to_string(err));
+        });
+  }
+
   /// Stops a dormant agent for good, as its actor would on `retire_atom`:
   /// the store and its backup forget it; `then(err)` once they confirmed.
   void retire_dormant(const std::string& name, dormant_agent& d,
@@ -380,8 +419,18 @@ struct env {
   /// what it left (see `restart`).
   void hand_off(const std::string& name, std::function<void(bool)> done) const {
     auto& sa = self->state.agents[name];
-    // A dormant agent moves as any other: its actor drains and hands over.
-    wake(name, sa);
+    if (sa.dormant) {
+      // Nothing runs on a dormant agent: its state moves as it is. Resolves
+      // of it wait for the move from now on (no handle, no record).
+      auto d = take_dormant(sa);
+      d->st->board().close(dormant_owner);
+      sa.moving = true;
+      sa.moved = done;
+      sa.backup = d->backup.node;
+      self->send(directory, move_atom::value, name, true);
+      place(name, std::make_shared<agent_snapshot>(d->st->snapshot()));
+      return;
+    }
     sa.moving = true;
     sa.moved = done;
     auto handle = sa.handle;
@@ -620,14 +669,8 @@ struct env {
     // are kept, which may need a new backup.
     for (auto& kvp : self->state.agents) {
       auto& sa = kvp.second;
-      // A dormant agent whose copy must go elsewhere gets its actor, which
-      // seeds the new backup as it starts.
       if (sa.dormant) {
-        auto& b = sa.dormant->backup;
-        auto target = ctx->cluster->backup_for(kvp.first);
-        if (target ? target->incarnation != b.incarnation
-                   : static_cast<bool>(b.handle))
-          wake(kvp.first, sa);
+        reseed_dormant(kvp.first, *sa.dormant);
         continue;
       }
       if (sa.handle)
@@ -797,7 +840,11 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
     log::debug("[Supervisor] a request failed: " + to_string(err));
   });
   // Agents are not linked to us: take them down when we are told to go.
-  self->set_exit_handler([self](caf::exit_msg& em) {
+  self->set_exit_handler([self, e](caf::exit_msg& em) {
+    // Dormant agents end with the supervisor: readers stop seeing them.
+    for (auto& kvp : self->state.agents)
+      if (auto d = e.take_dormant(kvp.second))
+        d->st->board().close(env::dormant_owner);
     // After shutdown_atom the caller has stopped them already (in batches,
     // see app/node.cpp); a second exit to a dead actor costs nothing, and
     // stops any agent the caller could not know of.
@@ -834,7 +881,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         auto entry = e.entry(name, sa);
         self->request(e.directory, caf::infinite, put_atom::value, entry)
           .then([e, name, rp](const std::string& holder) mutable {
-            if (!holder.empty()) {
+            // This node: its own entry (see the group start).
+            if (!holder.empty() && holder != e.ctx->node_name) {
               // Lost a race against an entry from another node.
               auto self = e.self;
               auto i = self->state.agents.find(name);
@@ -882,7 +930,9 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
               for (size_t k = 0; k < g->up.size(); ++k) {
                 auto& out = g->out[g->up[k]];
                 auto& name = out.result.agent;
-                if (holders[k].empty()) {
+                // This node: the agent's own entry, which a wake or a
+                // restart wrote while the group waited for the store.
+                if (holders[k].empty() || holders[k] == e.ctx->node_name) {
                   e.publish("agent_started", name);
                   out.result = start_result{"started", name, e.ctx->node_name};
                   continue;
@@ -965,7 +1015,15 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                                     failed);
         return agent_actor{};
       }
-      e.wake(name, i->second);
+      if (i->second.dormant) {
+        // The directory may hold a member's entry that won the name (this
+        // record is about to stop): no wake for a copy the cluster does not
+        // want.
+        auto x = e.ctx->directory->find(name);
+        if (x && x->node != e.ctx->node_name)
+          return agent_actor{};
+        e.wake(name, i->second);
+      }
       if (i->second.handle && i->second.handle != failed
           && !i->second.moving)
         return i->second.handle;

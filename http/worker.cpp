@@ -176,6 +176,11 @@ public:
                  std::move(cb)});
   }
 
+  /// Forgets the StartAgent calls held back (their request failed).
+  void drop_held() {
+    starts_.clear();
+  }
+
   void flush() override {
     if (starts_.empty())
       return;
@@ -883,6 +888,9 @@ worker(worker_actor::stateful_pointer<worker_state> self, node_context_ptr ctx,
                     rpc::call_context{c.version, c.agent, ctx->max_batch},
                     answer);
       } catch (const std::exception& e) {
+        // The client is told the request failed: what it held back must
+        // not start with the next request.
+        b.drop_held();
         answer(rpc::response_body{
           rpc::response_body::json_text,
           dump(rpc::error_response(rpc::failure::internal(e.what()),

@@ -255,8 +255,11 @@ CAF_TEST(a started agent is dormant until its first message) {
 
 CAF_TEST(a dormant agent stops without waking) {
   start("S");
+  auto actors = sys.registry().running();
   CAF_CHECK(ask<bool>(sup, stop_atom::value, std::string{"S"},
                       std::string{"stopped"}));
+  // No actor came (and went) for it.
+  CAF_CHECK_EQUAL(sys.registry().running(), actors);
   CAF_CHECK(!ctx->directory->contains("S"));
   CAF_CHECK(saw("agent_stopped", "S"));
   CAF_CHECK_EQUAL(ctx->metrics->agents.value(), 0);
@@ -498,6 +501,12 @@ CAF_TEST(a group start that loses a name to a member stops its copy) {
   auto rh = self->request(sup, caf::infinite, start_atom::value, xs);
   self->send(dir, replicate_atom::value,
              dir_entry{"race", ctx2->node_name, theirs, 1, 0, nullptr});
+  // The supervisor takes the group (both agents come up) while the name
+  // is still free here.
+  while (ctx->metrics->dormant_agents.value() < 2 && sched.try_run_once())
+    ; // next job
+  CAF_REQUIRE_EQUAL(ctx->metrics->dormant_agents.value(), 2);
+  CAF_REQUIRE(!ctx->directory->contains("race"));
   sched.run();
   std::vector<start_answer> rs;
   rh.receive([&](std::vector<start_answer>& x) { rs = std::move(x); },
@@ -653,6 +662,27 @@ CAF_TEST(without the quorum a node changes nothing but still answers reads) {
   CAF_CHECK_EQUAL(ask<agent_status>(handle_of("C"), state_atom::value)
                     .inbox_count,
                   2u);
+}
+
+CAF_TEST(a member joining seeds the copies of dormant agents without waking them) {
+  // This node runs alone, then a member joins.
+  ctx->cluster->down(ctx2->node_name);
+  self->send(sup, backup_atom::value);
+  sched.run();
+  start("Z", R"({"k":"v"})");
+  auto actors = sys.registry().running();
+  ctx->cluster->up(ctx2->node_name, k2);
+  self->send(sup, backup_atom::value);
+  sched.run();
+  CAF_CHECK_EQUAL(sys.registry().running(), actors);
+  CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 1);
+  // The member holds the copy: it takes the agent over when we go down.
+  CAF_CHECK_EQUAL(fail_over_first(), 1u);
+  auto e = ctx2->directory->find("Z");
+  CAF_REQUIRE(e.has_value());
+  CAF_CHECK_EQUAL(e->node, ctx2->node_name);
+  auto st = ask<agent_status>(e->handle, state_atom::value);
+  CAF_CHECK_EQUAL(st.memory_keys, std::vector<std::string>{"k"});
 }
 
 CAF_TEST(a stopped agent leaves its backup) {
