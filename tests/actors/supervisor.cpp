@@ -518,7 +518,9 @@ CAF_TEST(a group start that loses a name to a member stops its copy) {
   // Ours is gone; theirs stays; the other one is known on both nodes.
   CAF_CHECK(!ask<agent_actor>(sup, resolve_atom::value, std::string{"race"},
                               agent_actor{}));
-  CAF_CHECK_EQUAL(ctx->directory->find("race")->node, ctx2->node_name);
+  auto held = ctx->directory->find("race");
+  CAF_REQUIRE(held.has_value());
+  CAF_CHECK_EQUAL(held->node, ctx2->node_name);
   CAF_CHECK_EQUAL(ctx->metrics->dormant_agents.value(), 1);
   CAF_CHECK(ctx2->directory->contains("fine"));
 }
