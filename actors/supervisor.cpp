@@ -23,6 +23,25 @@ namespace {
 /// The member holding an agent's replica.
 using backup_ref = cluster_view::keeper_ref;
 
+/// A callback to call twice (the store's and the backup's answer): the
+/// second call calls `then` with the first error, if any.
+std::function<void(const caf::error&)>
+after_both(std::function<void(const caf::error&)> then) {
+  struct tally {
+    size_t left = 2;
+    caf::error err;
+    std::function<void(const caf::error&)> then;
+  };
+  auto t = std::make_shared<tally>();
+  t->then = std::move(then);
+  return [t](const caf::error& err) {
+    if (err && !t->err)
+      t->err = err;
+    if (--t->left == 0)
+      t->then(t->err);
+  };
+}
+
 /// The supervisor's handles, captured once by every handler.
 struct env {
   supervisor_pointer self;
@@ -71,27 +90,17 @@ struct env {
       then(err, backup_ref{});
       return;
     }
-    struct tally {
-      size_t left = 2;
-      caf::error err;
-      backup_ref backup;
-      std::function<void(const caf::error&, backup_ref)> then;
-    };
-    auto t = std::make_shared<tally>();
-    t->then = std::move(then);
-    auto one = [t](const caf::error& err) {
-      if (err && !t->err)
-        t->err = err;
-      if (--t->left == 0)
-        t->then(t->err, t->backup);
-    };
+    auto chosen = std::make_shared<backup_ref>();
+    auto one = after_both([then, chosen](const caf::error& err) {
+      then(err, *chosen);
+    });
     store(st.take_changes(), one);
     auto target = ctx->cluster->backup_for(st.name());
     if (!target) {
       one(caf::error{});
       return;
     }
-    t->backup = *target;
+    *chosen = *target;
     // Bounded: a backup that goes down meanwhile would never answer.
     self
       ->request(target->handle, std::chrono::seconds(5), seed_atom::value,
@@ -237,19 +246,7 @@ struct env {
   void retire_dormant(const std::string& name, dormant_agent& d,
                       std::function<void(caf::error)> then) const {
     d.st->board().close(dormant_owner);
-    struct tally {
-      size_t left = 2;
-      caf::error err;
-      std::function<void(caf::error)> then;
-    };
-    auto t = std::make_shared<tally>();
-    t->then = std::move(then);
-    auto one = [t](const caf::error& err) {
-      if (err && !t->err)
-        t->err = err;
-      if (--t->left == 0)
-        t->then(t->err);
-    };
+    auto one = after_both([then](const caf::error& err) { then(err); });
     store(removal(name), one);
     auto backup = d.backup.node.empty() || !ctx->cluster
                     ? replica_actor{}
@@ -310,6 +307,22 @@ struct env {
       return exists();
     taken = &i->second;
     return std::nullopt;
+  }
+
+  /// After `keep` of a new agent: its record, or null if the keep failed
+  /// (`err`) or the agent was stopped meanwhile; then what may have been
+  /// kept is undone, the name is free again and `why` says what happened.
+  supervised_agent* kept_new(const std::string& name, const caf::error& err,
+                             const backup_ref& backup, caf::error& why) const {
+    auto& agents = self->state.agents;
+    auto i = agents.find(name);
+    if (!err && i != agents.end())
+      return &i->second;
+    if (i != agents.end() && !i->second.handle)
+      agents.erase(i);
+    discard(name, backup);
+    why = err ? err : make_error(errc::agent_not_found, name);
+    return nullptr;
   }
 
   /// The state of agent `name`, whose name `refuse_start` took (its actor
@@ -868,15 +881,13 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       e.keep(*st, [e, st, name, rp](const caf::error& err,
                                     backup_ref backup) mutable {
         auto self = e.self;
-        auto i = self->state.agents.find(name);
-        if (err || i == self->state.agents.end()) {
-          if (i != self->state.agents.end() && !i->second.handle)
-            self->state.agents.erase(i);
-          e.discard(name, backup);
-          rp.deliver(err ? err : make_error(errc::agent_not_found, name));
+        caf::error why;
+        auto* taken = e.kept_new(name, err, backup, why);
+        if (!taken) {
+          rp.deliver(std::move(why));
           return;
         }
-        auto& sa = i->second;
+        auto& sa = *taken;
         e.bring_up(sa, name, std::move(st), std::move(backup));
         auto entry = e.entry(name, sa);
         self->request(e.directory, caf::infinite, put_atom::value, entry)
@@ -975,21 +986,13 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         e.keep(*st, [e, st, g, i, name{x.name},
                      one_done](const caf::error& err,
                                backup_ref backup) mutable {
-          auto self = e.self;
-          auto j = self->state.agents.find(name);
-          if (err || j == self->state.agents.end()) {
-            if (j != self->state.agents.end() && !j->second.handle)
-              self->state.agents.erase(j);
-            e.discard(name, backup);
-            g->out[i].error = err ? err
-                                  : make_error(errc::agent_not_found, name);
-            one_done();
-            return;
+          auto* taken = e.kept_new(name, err, backup, g->out[i].error);
+          if (taken) {
+            e.bring_up(*taken, name, std::move(st), std::move(backup));
+            g->out[i].result.agent = name;
+            g->up.push_back(i);
+            g->entries.push_back(e.entry(name, *taken));
           }
-          e.bring_up(j->second, name, std::move(st), std::move(backup));
-          g->out[i].result.agent = name;
-          g->up.push_back(i);
-          g->entries.push_back(e.entry(name, j->second));
           one_done();
         });
       }
