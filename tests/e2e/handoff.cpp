@@ -8,6 +8,7 @@
 #include <mutex>
 #include <csignal>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace e2e;
@@ -76,6 +77,55 @@ CAF_TEST(SIGTERM moves every agent with its queue and memory to the survivors) {
   auto next = t.n1.call("ProcessNext", {{"agent", name_of(0)}});
   CAF_CHECK_EQUAL(next["result"]["status"], "completed");
   CAF_CHECK(t.n3.proc->stderr_text().find("handed off 30 agents")
+            != std::string::npos);
+}
+
+namespace {
+
+/// A gauge of the node's /metrics.
+double gauge(const cluster_node& n, const std::string& name) {
+  auto res = request(n.port(), "GET", "/metrics");
+  std::istringstream in{res.body};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(name + " ", 0) == 0)
+      return std::stod(line.substr(name.size() + 1));
+  return -1;
+}
+
+} // namespace
+
+CAF_TEST(dormant agents move on SIGTERM with their memory and wake there) {
+  trio t;
+  constexpr int n = 20;
+  for (int i = 0; i < n; ++i) {
+    auto r = t.n3.call("StartAgent", {{"name", "D" + std::to_string(i)},
+                                      {"memory", {{"i", i}}}});
+    CAF_REQUIRE_EQUAL(r["result"]["node"], t.n3.name());
+  }
+  CAF_REQUIRE(eventually([&] { return t.n1.agents().size() == n; }));
+  CAF_CHECK_EQUAL(gauge(t.n3, "agentmesh_agents_dormant"), n);
+  CAF_CHECK_EQUAL(t.n3.proc->stop(SIGTERM), 0);
+  CAF_CHECK(t.n1.sees(2));
+  auto agents = t.n1.agents();
+  CAF_CHECK_EQUAL(agents.size(), static_cast<size_t>(n));
+  for (auto& [name, node] : agents)
+    CAF_CHECK_NOT_EQUAL(node, t.n3.name());
+  CAF_CHECK_EQUAL(gauge(t.n1, "agentmesh_agents")
+                    + gauge(t.n2, "agentmesh_agents"),
+                  n);
+  for (int i = 0; i < n; ++i) {
+    auto name = "D" + std::to_string(i);
+    auto st = t.n2.call("GetAgentState", {{"agent", name}})["result"];
+    CAF_CHECK_EQUAL(st["memory_keys"], json({"i"}));
+    CAF_CHECK_EQUAL(st["processed_count"], 0);
+    // The first message through a node that may not host it.
+    auto r = t.n1.call("SendMessage", {{"agent", name},
+                                       {"action", "search"},
+                                       {"params", {{"query", "q"}}}});
+    CAF_CHECK_EQUAL(r["result"]["status"], "created");
+  }
+  CAF_CHECK(t.n3.proc->stderr_text().find("handed off 20 agents")
             != std::string::npos);
 }
 

@@ -90,6 +90,13 @@ CAF_TEST(kill -9 and a restart keep agents with memory and queues and history) {
                                               {"action", "sleep"},
                                               {"params", {{"ms", 1}}}}));
   CAF_CHECK_EQUAL(again["result"]["task"]["id"], waiting);
+  // The agent that never had a task came back dormant and takes one.
+  auto other = n.call("SendMessage", {{"agent", "Other"},
+                                      {"action", "search"},
+                                      {"params", {{"query", "q"}}}});
+  CAF_CHECK_EQUAL(other["result"]["status"], "created");
+  auto next_other = n.call("ProcessNext", {{"agent", "Other"}});
+  CAF_CHECK_EQUAL(next_other["result"]["status"], "completed");
 }
 
 CAF_TEST(a stopped agent does not come back) {
