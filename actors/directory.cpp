@@ -79,17 +79,34 @@ void directory_state::release(const std::string& name,
   moving.erase(i);
 }
 
-caf::result<std::string> directory_state::put(dir_entry& entry) {
+std::string directory_state::insert_free(dir_entry& entry,
+                                         std::vector<dir_entry>& inserted) {
   if (auto existing = ctx->directory->find(entry.name))
     return existing->node;
   watch(entry);
   ctx->directory->insert(entry.name, entry);
-  // Answer once every connected node knows the name: a StartAgent for it
-  // anywhere afterwards gets already_exists.
-  auto rp = self->make_response_promise<std::string>();
-  to_peers([rp]() mutable { rp.deliver(std::string{}); },
-           replicate_atom::value, entry);
+  inserted.push_back(std::move(entry));
+  return {};
+}
+
+template <class Answer>
+caf::result<Answer>
+directory_state::answer_once_known(Answer answer,
+                                   std::vector<dir_entry> inserted) {
+  if (inserted.empty() || peers.empty())
+    return answer;
+  // Answer once every connected node knows the names: a StartAgent for one
+  // of them anywhere afterwards gets already_exists.
+  auto rp = self->make_response_promise<Answer>();
+  to_peers([rp, answer{std::move(answer)}]() mutable { rp.deliver(answer); },
+           replicate_atom::value, inserted);
   return rp;
+}
+
+caf::result<std::string> directory_state::put(dir_entry& entry) {
+  std::vector<dir_entry> inserted;
+  auto holder = insert_free(entry, inserted);
+  return answer_once_known(std::move(holder), std::move(inserted));
 }
 
 caf::result<std::vector<std::string>>
@@ -98,22 +115,9 @@ directory_state::put(std::vector<dir_entry>& entries) {
   holders.reserve(entries.size());
   std::vector<dir_entry> inserted;
   inserted.reserve(entries.size());
-  for (auto& entry : entries) {
-    if (auto existing = ctx->directory->find(entry.name)) {
-      holders.push_back(existing->node);
-      continue;
-    }
-    holders.emplace_back();
-    watch(entry);
-    ctx->directory->insert(entry.name, entry);
-    inserted.push_back(std::move(entry));
-  }
-  if (inserted.empty() || peers.empty())
-    return holders;
-  auto rp = self->make_response_promise<std::vector<std::string>>();
-  to_peers([rp, holders{std::move(holders)}]() mutable { rp.deliver(holders); },
-           replicate_atom::value, inserted);
-  return rp;
+  for (auto& entry : entries)
+    holders.push_back(insert_free(entry, inserted));
+  return answer_once_known(std::move(holders), std::move(inserted));
 }
 
 void directory_state::update(dir_entry& entry) {

@@ -62,6 +62,15 @@ struct directory_state {
   /// The move of `name` is over: waiting lookups get `answer`.
   void release(const std::string& name, const std::vector<dir_entry>& answer);
 
+  /// Inserts `entry` unless its name is taken: answers the holder's node,
+  /// else "" (and appends the entry to `inserted`).
+  std::string insert_free(dir_entry& entry, std::vector<dir_entry>& inserted);
+
+  /// `answer`, once every connected node knows the `inserted` entries.
+  template <class Answer>
+  caf::result<Answer> answer_once_known(Answer answer,
+                                        std::vector<dir_entry> inserted);
+
   caf::result<std::string> put(dir_entry& entry);
   caf::result<std::vector<std::string>> put(std::vector<dir_entry>& entries);
   void update(dir_entry& entry);

@@ -81,6 +81,10 @@ struct env {
   /// `known` and `discard`).
   void keep(agent_state& st,
             std::function<void(const caf::error&, backup_ref)> then) const {
+    if (!ctx->keeps_changes()) {
+      then(caf::error{}, backup_ref{}); // nothing records changes
+      return;
+    }
     if (!ctx->cluster) {
       store(st.take_changes(),
             [then](const caf::error& err) { then(err, backup_ref{}); });
@@ -337,6 +341,87 @@ struct env {
     sa.started_at = st->started_at();
     sa.generation = st->generation();
     return st;
+  }
+
+  /// Starts a group of agents (the StartAgent calls of a batch, or one):
+  /// each is kept, comes up (dormant if it may), and the group's entries go
+  /// to the directory in one round; `done` gets one answer per request, in
+  /// order.
+  void start_group(std::vector<start_request> xs,
+                   std::function<void(std::vector<start_answer>)> done) const {
+    auto e = *this;
+    // The agents that came up, and their entries: one directory round
+    // for all of them once every one is kept.
+    struct group {
+      std::vector<start_answer> out;
+      std::vector<size_t> up;
+      std::vector<dir_entry> entries;
+      size_t left = 1;
+    };
+    auto g = std::make_shared<group>();
+    g->out.resize(xs.size());
+    auto one_done = [e, g, done]() mutable {
+      if (--g->left > 0)
+        return;
+      if (g->up.empty()) {
+        done(std::move(g->out));
+        return;
+      }
+      e.self
+        ->request(e.directory, caf::infinite, put_atom::value,
+                  std::move(g->entries))
+        .then(
+          [e, g, done](std::vector<std::string>& holders) mutable {
+            for (size_t k = 0; k < g->up.size(); ++k) {
+              auto& out = g->out[g->up[k]];
+              auto& name = out.result.agent;
+              // This node: the agent's own entry, which a wake or a
+              // restart wrote while the group waited for the store.
+              if (holders[k].empty() || holders[k] == e.ctx->node_name) {
+                e.publish("agent_started", name);
+                out.result = start_result{"started", name, e.ctx->node_name};
+                continue;
+              }
+              // Lost a race against an entry from another node.
+              if (e.self->state.agents.count(name) > 0)
+                e.stop(name, "", [](const caf::error&) {});
+              out.result = start_result{"already_exists", name, holders[k]};
+            }
+            done(std::move(g->out));
+          },
+          [g, done](caf::error& err) mutable {
+            for (auto i : g->up)
+              g->out[i].error = err;
+            done(std::move(g->out));
+          });
+    };
+    g->up.reserve(xs.size());
+    g->entries.reserve(xs.size());
+    for (size_t i = 0; i < xs.size(); ++i) {
+      auto& x = xs[i];
+      supervised_agent* taken = nullptr;
+      if (auto no = e.refuse_start(x.name, x.memory.value, x.default_action,
+                                   taken)) {
+        g->out[i] = std::move(*no);
+        continue;
+      }
+      auto st = e.reserve(*taken, x.name, std::move(x.memory.value),
+                          x.default_action);
+      ++g->left;
+      e.keep(*st, [e, st, g, i, name{x.name},
+                   one_done](const caf::error& err,
+                             backup_ref backup) mutable {
+        auto* taken = e.kept_new(name, err, backup, g->out[i].error);
+        if (taken) {
+          e.bring_up(*taken, name, std::move(st), std::move(backup));
+          g->out[i].result.agent = name;
+          g->up.push_back(i);
+          g->entries.push_back(e.entry(name, *taken));
+        }
+        one_done();
+      });
+    }
+    one_done();
   }
 
   /// Logs tasks the supervisor failed (the agent was gone): a warning
@@ -867,136 +952,27 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
     self->quit(em.reason);
   });
   return {
-    [e](start_atom, const std::string& name, json_box& memory,
-        const std::string& default_action) -> caf::result<start_result> {
-      auto self = e.self;
-      supervised_agent* sa = nullptr;
-      if (auto no = e.refuse_start(name, memory.value, default_action, sa)) {
-        if (no->error)
-          return std::move(no->error);
-        return std::move(no->result);
-      }
-      auto st = e.reserve(*sa, name, std::move(memory.value), default_action);
-      auto rp = self->make_response_promise<start_result>();
-      e.keep(*st, [e, st, name, rp](const caf::error& err,
-                                    backup_ref backup) mutable {
-        auto self = e.self;
-        caf::error why;
-        auto* taken = e.kept_new(name, err, backup, why);
-        if (!taken) {
-          rp.deliver(std::move(why));
-          return;
-        }
-        auto& sa = *taken;
-        e.bring_up(sa, name, std::move(st), std::move(backup));
-        auto entry = e.entry(name, sa);
-        self->request(e.directory, caf::infinite, put_atom::value, entry)
-          .then([e, name, rp](const std::string& holder) mutable {
-            // This node: its own entry (see the group start).
-            if (!holder.empty() && holder != e.ctx->node_name) {
-              // Lost a race against an entry from another node.
-              auto self = e.self;
-              auto i = self->state.agents.find(name);
-              if (i == self->state.agents.end()) {
-                rp.deliver(start_result{"already_exists", name, holder});
-                return;
-              }
-              e.stop(name, "", [](const caf::error&) {});
-              rp.deliver(start_result{"already_exists", name, holder});
-              return;
-            }
-            e.publish("agent_started", name);
-            rp.deliver(start_result{"started", name, e.ctx->node_name});
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      });
+    [e](start_atom, std::string& name, json_box& memory,
+        std::string& default_action) -> caf::result<start_result> {
+      auto rp = e.self->make_response_promise<start_result>();
+      std::vector<start_request> one;
+      one.push_back(start_request{std::move(name), std::move(memory),
+                                  std::move(default_action)});
+      e.start_group(std::move(one),
+                    [rp](std::vector<start_answer> xs) mutable {
+                      if (xs.front().error)
+                        rp.deliver(std::move(xs.front().error));
+                      else
+                        rp.deliver(std::move(xs.front().result));
+                    });
       return rp;
     },
     [e](start_atom, std::vector<start_request>& xs)
       -> caf::result<std::vector<start_answer>> {
-      auto self = e.self;
-      // The agents that came up, and their entries: one directory round
-      // for all of them once every one is kept.
-      struct group {
-        std::vector<start_answer> out;
-        std::vector<size_t> up;
-        std::vector<dir_entry> entries;
-        size_t left = 1;
-      };
-      auto g = std::make_shared<group>();
-      g->out.resize(xs.size());
-      auto rp = self->make_response_promise<std::vector<start_answer>>();
-      auto one_done = [e, g, rp]() mutable {
-        if (--g->left > 0)
-          return;
-        if (g->up.empty()) {
-          rp.deliver(std::move(g->out));
-          return;
-        }
-        e.self
-          ->request(e.directory, caf::infinite, put_atom::value,
-                    std::move(g->entries))
-          .then(
-            [e, g, rp](std::vector<std::string>& holders) mutable {
-              for (size_t k = 0; k < g->up.size(); ++k) {
-                auto& out = g->out[g->up[k]];
-                auto& name = out.result.agent;
-                // This node: the agent's own entry, which a wake or a
-                // restart wrote while the group waited for the store.
-                if (holders[k].empty() || holders[k] == e.ctx->node_name) {
-                  e.publish("agent_started", name);
-                  out.result = start_result{"started", name, e.ctx->node_name};
-                  continue;
-                }
-                // Lost a race against an entry from another node.
-                if (e.self->state.agents.count(name) > 0)
-                  e.stop(name, "", [](const caf::error&) {});
-                out.result = start_result{"already_exists", name, holders[k]};
-              }
-              rp.deliver(std::move(g->out));
-            },
-            [g, rp](caf::error& err) mutable {
-              for (auto i : g->up)
-                g->out[i].error = err;
-              rp.deliver(std::move(g->out));
-            });
-      };
-      g->up.reserve(xs.size());
-      g->entries.reserve(xs.size());
-      for (size_t i = 0; i < xs.size(); ++i) {
-        auto& x = xs[i];
-        supervised_agent* taken = nullptr;
-        if (auto no = e.refuse_start(x.name, x.memory.value, x.default_action,
-                                     taken)) {
-          g->out[i] = std::move(*no);
-          continue;
-        }
-        auto& sa = *taken;
-        auto st = e.reserve(sa, x.name, std::move(x.memory.value),
-                            x.default_action);
-        if (!e.ctx->keeps_changes()) {
-          // Nothing to keep: it comes up at once.
-          e.bring_up(sa, x.name, std::move(st), backup_ref{});
-          g->out[i].result.agent = x.name;
-          g->up.push_back(i);
-          g->entries.push_back(e.entry(x.name, sa));
-          continue;
-        }
-        ++g->left;
-        e.keep(*st, [e, st, g, i, name{x.name},
-                     one_done](const caf::error& err,
-                               backup_ref backup) mutable {
-          auto* taken = e.kept_new(name, err, backup, g->out[i].error);
-          if (taken) {
-            e.bring_up(*taken, name, std::move(st), std::move(backup));
-            g->out[i].result.agent = name;
-            g->up.push_back(i);
-            g->entries.push_back(e.entry(name, *taken));
-          }
-          one_done();
-        });
-      }
-      one_done();
+      auto rp = e.self->make_response_promise<std::vector<start_answer>>();
+      e.start_group(std::move(xs), [rp](std::vector<start_answer> out) mutable {
+        rp.deliver(std::move(out));
+      });
       return rp;
     },
     [e](resolve_atom, const std::string& name,

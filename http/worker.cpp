@@ -186,30 +186,26 @@ public:
       return;
     auto held = std::move(starts_);
     starts_.clear();
-    if (held.size() == 1) {
-      auto& x = held.front();
-      return start_one(x.req.name, x.req.memory.value, x.req.default_action,
-                       std::move(x.cb));
-    }
     std::vector<start_request> reqs;
     reqs.reserve(held.size());
     auto cbs = std::make_shared<std::vector<rpc::callback<start_result>>>();
-    cbs->reserve(held.size());
+    auto names = std::make_shared<std::vector<std::string>>();
     for (auto& x : held) {
+      names->push_back(x.req.name);
       reqs.push_back(std::move(x.req));
       cbs->push_back(std::move(x.cb));
     }
     auto& sys = self_->system();
-    auto names = std::make_shared<std::vector<std::string>>();
-    for (auto& r : reqs)
-      names->push_back(r.name);
-    auto once = std::make_shared<bool>(false);
-    auto deadline = expire_after(timeout_, [=, &sys] {
-      if (std::exchange(*once, true))
-        return;
+    auto fail_all = [=, &sys](const caf::error& err) {
       for (size_t i = 0; i < cbs->size(); ++i)
-        (*cbs)[i](to_failure(sys, caf::make_error(caf::sec::request_timeout),
-                             (*names)[i], {}));
+        (*cbs)[i](to_failure(sys, err, (*names)[i], {}));
+    };
+    // The worker's own deadline, not a CAF request timeout (a clock entry
+    // per request: a fifth of the CPU of starting agents in batches).
+    auto once = std::make_shared<bool>(false);
+    auto deadline = expire_after(timeout_, [=] {
+      if (!std::exchange(*once, true))
+        fail_all(caf::make_error(caf::sec::request_timeout));
     });
     self_
       ->request(handles_.supervisor, caf::infinite, start_atom::value,
@@ -228,43 +224,11 @@ public:
               (*cbs)[i](std::move(xs[i].result));
           }
         },
-        [=, &sys](caf::error& err) {
+        [=](caf::error& err) {
           if (std::exchange(*once, true))
             return;
           forget(deadline);
-          for (size_t i = 0; i < cbs->size(); ++i)
-            (*cbs)[i](to_failure(sys, err, (*names)[i], {}));
-        });
-  }
-
-  void start_one(const std::string& name, const json& memory,
-                 const std::string& default_action,
-                 rpc::callback<start_result> cb) {
-    auto& sys = self_->system();
-    // The worker's own deadline, not a CAF request timeout (a clock entry
-    // per request: a fifth of the CPU of starting agents in batches).
-    auto once = std::make_shared<bool>(false);
-    auto deadline = expire_after(timeout_, [=, &sys] {
-      if (std::exchange(*once, true))
-        return;
-      cb(to_failure(sys, caf::make_error(caf::sec::request_timeout), name,
-                    {}));
-    });
-    self_
-      ->request(handles_.supervisor, caf::infinite, start_atom::value, name,
-                json_box{memory}, default_action)
-      .then(
-        [=](start_result& r) {
-          if (std::exchange(*once, true))
-            return;
-          forget(deadline);
-          cb(std::move(r));
-        },
-        [=, &sys](caf::error& err) {
-          if (std::exchange(*once, true))
-            return;
-          forget(deadline);
-          cb(to_failure(sys, err, name, {}));
+          fail_all(err);
         });
   }
 
