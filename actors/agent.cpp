@@ -19,12 +19,12 @@ task_view view_of(const node_context& ctx, const agent_state& st,
   v.agent = st.name();
   v.node = ctx.node_name;
   v.action = rec.t.action;
-  v.params.value = rec.t.params;
+  v.params = rec.t.params;
   v.status = to_string(rec.status);
-  v.result.value = rec.result;
+  v.result = rec.result;
   v.standard = rec.t.standard;
   v.context_id = rec.t.context_id;
-  v.message.value = rec.t.message;
+  v.message = rec.t.message;
   v.updated_us = rec.updated_us;
   v.trace_id = rec.t.trace_id;
   return v;
@@ -63,7 +63,7 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
   auto view = view_of(ctx, st, rec);
   if (w != obs.watchers.end()) {
     std::vector<std::string> results;
-    if (terminal && !view.result.value.is_null())
+    if (terminal && !view.result.is_null())
       results.push_back(dump(a2a::artifact_update(view)));
     results.push_back(dump(a2a::status_update(view)));
     send_events(w->second, results, terminal);
@@ -81,7 +81,7 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
     if (crashed)
       p->second.deliver(make_error(errc::agent_crashed));
     else
-      p->second.deliver(process_result{false, id, json_box{rec.result}});
+      p->second.deliver(process_result{false, id, json_box{*rec.result}});
     obs.processing.erase(p);
   }
 }
@@ -426,7 +426,7 @@ void received(agent_pointer self, const task_record& rec) {
     return json{{"task",
                  {{"task_id", rec.t.id},
                   {"action", rec.t.action},
-                  {"params", rec.t.params}}},
+                  {"params", *rec.t.params}}},
                 {"trace_id", rec.t.trace_id}};
   });
 }
@@ -484,7 +484,7 @@ void run_task(agent_pointer self, const task_record& rec) {
   auto& actions = *self->state.ctx->actions;
   if (!actions.is_async(rec.t.action)) {
     // May throw: the actor then dies and its supervisor fails the task.
-    finished(self, rec.t.id, actions.run(rec.t.action, rec.t.params));
+    finished(self, rec.t.id, actions.run(rec.t.action, *rec.t.params));
     return;
   }
   caf::weak_actor_ptr weak{self->ctrl()};
@@ -498,7 +498,7 @@ void run_task(agent_pointer self, const task_record& rec) {
                      id, json_box{std::move(result)});
   };
   auto env = std::make_shared<agent_env>(self, id);
-  actions.start(rec.t.action, rec.t.params, *env, std::move(done));
+  actions.start(rec.t.action, *rec.t.params, *env, std::move(done));
 }
 
 /// Starts a task's action once its running mark is kept: a task that was
@@ -804,10 +804,10 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (!info)
         return make_error(errc::invalid_argument, "unknown action: " + action);
       // Without params, the text fills the action's one parameter.
-      auto params = req.params.value.is_object()
-                      ? std::move(req.params.value)
-                      : json{{info->text_param, req.text}};
-      if (auto problem = actions.check(action, params))
+      auto params = req.params->is_object()
+                      ? std::move(req.params)
+                      : shared_json{json{{info->text_param, req.text}}};
+      if (auto problem = actions.check(action, *params))
         return make_error(errc::invalid_argument, *problem);
       task t;
       t.action = std::move(action);
@@ -817,7 +817,7 @@ agent_actor::behavior_type agent(agent_pointer self,
                                             : std::move(req.context_id);
       t.message_id = std::move(req.message_id);
       t.trace_id = std::move(req.trace_id);
-      t.message = std::move(req.message.value);
+      t.message = std::move(req.message);
       auto [rec, created] = s.st->submit(std::move(t));
       if (created) {
         received(self, rec);

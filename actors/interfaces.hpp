@@ -23,9 +23,9 @@ namespace am {
 /// A standard A2A message for an agent, already parsed and routed.
 struct submit_request {
   std::string action; // "" = the agent's default action
-  json_box params;    // null = built from `text`
+  shared_json params; // null = built from `text`
   std::string text;   // the message's text parts, joined
-  json_box message;   // the user message as received
+  shared_json message; // the user message as received
   std::string context_id;
   std::string message_id;
   std::string trace_id; // W3C trace of the request

@@ -59,6 +59,28 @@ inspect(Inspector& f, json_box& x) {
   return f(caf::meta::type_name("json"), text, load);
 }
 
+/// Shared JSON travels as its text too; the receiver gets its own value.
+template <class Inspector>
+typename std::enable_if<Inspector::reads_state,
+                        typename Inspector::result_type>::type
+inspect(Inspector& f, shared_json& x) {
+  auto text = x.is_null() ? std::string{} : dump(*x);
+  return f(caf::meta::type_name("json"), text);
+}
+
+template <class Inspector>
+typename std::enable_if<Inspector::writes_state,
+                        typename Inspector::result_type>::type
+inspect(Inspector& f, shared_json& x) {
+  std::string text;
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    auto value = text.empty() ? json{} : json::parse(text, nullptr, false);
+    x = value.is_discarded() ? json{} : std::move(value);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("json"), text, load);
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_view& x) {
   return f(caf::meta::type_name("task_view"), x.task_id, x.agent, x.node,

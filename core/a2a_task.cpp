@@ -54,7 +54,7 @@ void add_ids(json& obj, const task_view& t) {
 json status_json(const task_view& t) {
   json result{{"state", state_name(t.status)},
               {"timestamp", timestamp(t.updated_us)}};
-  auto& r = t.result.value;
+  auto& r = *t.result;
   if (t.status == "failed" && r.is_object() && r.contains("error")) {
     auto& e = r["error"];
     json msg{{"messageId", t.task_id + "-status"},
@@ -68,7 +68,7 @@ json status_json(const task_view& t) {
 }
 
 json artifact_json(const task_view& t) {
-  auto& r = t.result.value;
+  auto& r = *t.result;
   if (r.is_null())
     return nullptr;
   auto parts = json::array();
@@ -85,14 +85,14 @@ json artifact_json(const task_view& t) {
 
 json history_message(const task_view& t) {
   json msg;
-  if (t.standard && t.message.value.is_object()) {
-    msg = t.message.value;
+  if (t.standard && t.message->is_object()) {
+    msg = *t.message;
   } else {
     msg = json{{"messageId", t.task_id},
                {"role", "ROLE_USER"},
                {"parts",
                 {{{"data",
-                   {{"action", t.action}, {"params", t.params.value}}}}}}};
+                   {{"action", t.action}, {"params", *t.params}}}}}}};
   }
   add_ids(msg, t);
   return msg;
@@ -124,7 +124,7 @@ std::string task_text(const task_view& t,
   // The members in nlohmann's (sorted) order: artifacts, contextId,
   // history, id, metadata, status.
   std::string out = "{";
-  auto& r = t.result.value;
+  auto& r = *t.result;
   if (include_artifacts) {
     out += "\"artifacts\":[";
     if (!r.is_null()) {

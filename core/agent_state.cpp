@@ -60,14 +60,14 @@ stored_task to_stored(const task_record& rec) {
   x.status = to_string(rec.status);
   x.standard = rec.t.standard;
   x.action = rec.t.action;
-  x.params = dump(rec.t.params);
+  x.params = dump(*rec.t.params);
   x.context_id = rec.t.context_id;
   x.message_id = rec.t.message_id;
   x.trace_id = rec.t.trace_id;
   if (!rec.t.message.is_null())
-    x.message = dump(rec.t.message);
+    x.message = dump(*rec.t.message);
   if (!rec.result.is_null())
-    x.result = dump(rec.result);
+    x.result = dump(*rec.result);
   x.updated_us = rec.updated_us;
   return x;
 }
@@ -213,7 +213,7 @@ void agent_state::stamp(task_record& rec, bool created) {
   x.seq = rec.seq;
   x.status = to_string(rec.status);
   if (!rec.result.is_null())
-    x.result = dump(rec.result);
+    x.result = dump(*rec.result);
   x.updated_us = rec.updated_us;
   x.full = false;
   tw().upserts.push_back(std::move(x));
@@ -346,7 +346,7 @@ agent_state::process_next(const action_registry& actions) {
   if (!rec)
     return std::nullopt;
   // May throw: the task then stays running until `fail_running`.
-  return complete(rec->t.id, actions.run(rec->t.action, rec->t.params));
+  return complete(rec->t.id, actions.run(rec->t.action, *rec->t.params));
 }
 
 std::optional<task_record> agent_state::cancel(const std::string& id) {

@@ -29,7 +29,7 @@ bool is_terminal(task_status x);
 struct task {
   std::string id;
   std::string action;
-  json params;
+  shared_json params;
   /// The A2A context; a dialect task is its own.
   std::string context_id;
   /// The W3C trace the task belongs to (32 hex characters; "" for tasks
@@ -38,14 +38,14 @@ struct task {
   // Standard A2A tasks only:
   bool standard = false;
   std::string message_id;
-  json message; // the user message, first entry of the task's history
+  shared_json message; // the user message, first entry of the task's history
 };
 
 /// A task together with its status and, once finished, its result.
 struct task_record {
   task t;
   task_status status = task_status::queued;
-  json result; // null until the task finished
+  shared_json result; // null until the task finished
   int64_t updated_us = 0; // when `status` last changed
   uint64_t seq = 0; // the agent's stamp of this change (see stored_task)
 };

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -52,6 +53,49 @@ namespace am {
 /// dump and re-parse between actors of one node); it crosses nodes as text.
 struct json_box {
   json value;
+};
+
+} // namespace am
+
+namespace am {
+
+/// An immutable JSON value that every copy shares: a task's params, user
+/// message and result are written once and then copied with the task, its
+/// views and the messages that carry them (a copy is a reference count,
+/// not a tree). Null is the empty pointer. Crosses nodes as text, like
+/// json_box.
+class shared_json {
+public:
+  shared_json() noexcept = default;
+
+  shared_json(json x) // NOLINT: implicit, a json is assigned in place
+    : ptr_(x.is_null() ? nullptr
+                       : std::make_shared<const json>(std::move(x))) {
+  }
+
+  const json& operator*() const noexcept {
+    return ptr_ ? *ptr_ : null_value();
+  }
+
+  const json* operator->() const noexcept {
+    return &**this;
+  }
+
+  bool is_null() const noexcept {
+    return !ptr_;
+  }
+
+  friend bool operator==(const shared_json& x, const shared_json& y) {
+    return *x == *y;
+  }
+
+private:
+  static const json& null_value() noexcept {
+    static const json null;
+    return null;
+  }
+
+  std::shared_ptr<const json> ptr_;
 };
 
 } // namespace am

@@ -44,14 +44,14 @@ struct task_view {
   std::string agent;
   std::string node;
   std::string action;
-  json_box params;
+  shared_json params;
   /// queued, running, completed, failed or cancelled.
   std::string status;
-  json_box result; // null while queued or running, and when cancelled
+  shared_json result; // null while queued or running, and when cancelled
   /// A standard A2A task (else a dialect task from SendMessage/ProcessNext).
   bool standard = false;
   std::string context_id;
-  json_box message; // the user message (standard tasks)
+  shared_json message; // the user message (standard tasks)
   /// When the status last changed (microseconds since the epoch).
   int64_t updated_us = 0;
   /// The W3C trace of the request that created the task.

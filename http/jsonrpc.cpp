@@ -384,10 +384,10 @@ void get_task(backend& b, const json& p, result_fn k) {
              shaped<task_view>(std::move(k), [](const task_view& t) {
                json result{{"task_id", t.task_id}, {"agent", t.agent},
                            {"node", t.node},       {"action", t.action},
-                           {"params", t.params.value},
+                           {"params", *t.params},
                            {"status", t.status}};
-               if (!t.result.value.is_null())
-                 result["result"] = t.result.value;
+               if (!t.result.is_null())
+                 result["result"] = *t.result;
                if (!t.trace_id.empty())
                  result["trace_id"] = t.trace_id;
                return result;

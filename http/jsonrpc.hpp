@@ -61,7 +61,7 @@ struct send_params {
   std::string action; // "" = the agent's default action
   json params;        // null = the text, as the action's one parameter
   std::string text;   // text parts joined
-  json message;       // the user message as received
+  shared_json message; // the user message as received
   std::string context_id;
   std::string message_id;
   bool return_immediately = false;

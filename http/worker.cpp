@@ -393,9 +393,9 @@ private:
   submit_request submit_of(const rpc::send_params& p) const {
     submit_request req;
     req.action = p.action;
-    req.params.value = p.params;
+    req.params = p.params;
     req.text = p.text;
-    req.message.value = p.message;
+    req.message = p.message;
     req.context_id = p.context_id;
     req.message_id = p.message_id;
     req.trace_id = trace_id_;

@@ -41,10 +41,10 @@ struct fixture : node_fixture {
                                 json params = nullptr) {
     submit_request req;
     req.action = action;
-    req.params.value = std::move(params);
+    req.params = std::move(params);
     req.text = "OTP";
     req.message_id = id;
-    req.message.value = json{{"messageId", id}};
+    req.message = json{{"messageId", id}};
     return req;
   }
 
@@ -116,11 +116,11 @@ CAF_TEST(standard tasks queue and run by themselves in arrival order) {
   sched.run();
   auto done = get(a.task_id);
   CAF_CHECK_EQUAL(done.status, "completed");
-  CAF_CHECK(done.result.value == json({{"ok", "slept 100 ms"}}));
+  CAF_CHECK(*done.result == json({{"ok", "slept 100 ms"}}));
   // The text became the default action's parameter.
   done = get(b.task_id);
   CAF_CHECK_EQUAL(done.status, "completed");
-  CAF_CHECK(done.result.value == json({{"ok", "Search results for: OTP"}}));
+  CAF_CHECK(*done.result == json({{"ok", "Search results for: OTP"}}));
   CAF_CHECK_EQUAL(ask<agent_status>(worker, state_atom::value).status, "idle");
   CAF_CHECK_EQUAL(count_events("task_received"), 2u);
   CAF_CHECK_EQUAL(count_events("task_completed"), 2u);
@@ -360,7 +360,7 @@ CAF_TEST(tasks can be looked up and cancelled) {
   auto view = ask<task_view>(worker, task_atom::value, a);
   CAF_CHECK_EQUAL(view.status, "queued");
   CAF_CHECK_EQUAL(view.agent, "W");
-  CAF_CHECK(view.result.value.is_null());
+  CAF_CHECK(view.result.is_null());
   CAF_CHECK(ask<bool>(worker, cancel_atom::value, b));
   CAF_CHECK(!ask<bool>(worker, cancel_atom::value, b));
   CAF_CHECK(ask<task_view>(worker, task_atom::value, b).status ==
@@ -368,7 +368,7 @@ CAF_TEST(tasks can be looked up and cancelled) {
   ask<process_result>(worker, process_atom::value);
   view = ask<task_view>(worker, task_atom::value, a);
   CAF_CHECK_EQUAL(view.status, "completed");
-  CAF_CHECK(view.result.value["ok"] == "Search results for: ");
+  CAF_CHECK((*view.result)["ok"] == "Search results for: ");
   auto err = ask_error<task_view>(worker, task_atom::value,
                                   std::string{"0000000000000000"});
   CAF_CHECK_EQUAL(code_of(err), static_cast<uint8_t>(errc::task_not_found));

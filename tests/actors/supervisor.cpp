@@ -108,7 +108,7 @@ CAF_TEST(the task in flight during a crash is reported failed) {
   auto fresh = handle_of("A");
   auto view = ask<task_view>(fresh, task_atom::value, doomed);
   CAF_CHECK_EQUAL(view.status, "failed");
-  CAF_CHECK(view.result.value == json({{"error", "agent_crashed"}}));
+  CAF_CHECK(*view.result == json({{"error", "agent_crashed"}}));
   auto st = ask<agent_status>(fresh, state_atom::value);
   CAF_CHECK_EQUAL(st.inbox_count, 1u);
   CAF_CHECK_EQUAL(st.processed_count, 0u);
@@ -137,7 +137,7 @@ CAF_TEST(a crash while WORKING fails the task and the queue goes on) {
   rh.receive([&](task_view& v) { failed = std::move(v); },
              [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
   CAF_CHECK_EQUAL(failed.status, "failed");
-  CAF_CHECK(failed.result.value == json({{"error", "agent_crashed"}}));
+  CAF_CHECK(*failed.result == json({{"error", "agent_crashed"}}));
   auto indexed = ctx->tasks->find(failed.task_id);
   CAF_REQUIRE(indexed);
   CAF_CHECK_EQUAL(indexed->status, "failed");
@@ -146,7 +146,7 @@ CAF_TEST(a crash while WORKING fails the task and the queue goes on) {
   CAF_CHECK_NOT_EQUAL(fresh, old);
   auto view = ask<task_view>(fresh, task_atom::value, queued.task_id);
   CAF_CHECK_EQUAL(view.status, "completed");
-  CAF_CHECK(view.result.value == json({{"ok", "Search results for: after"}}));
+  CAF_CHECK(*view.result == json({{"ok", "Search results for: after"}}));
   CAF_CHECK_EQUAL(ask<task_view>(fresh, task_atom::value, failed.task_id).status,
                   "failed");
 }
@@ -155,12 +155,12 @@ CAF_TEST(a blocking sender outlives a crash and is answered when its wait ends) 
   start("A");
   submit_request hold;
   hold.action = "sleep";
-  hold.params.value = json{{"ms", 10000}};
+  hold.params = json{{"ms", 10000}};
   hold.message_id = "m0";
   ask<task_view>(handle_of("A"), submit_atom::value, hold);
   submit_request req;
   req.action = "sleep";
-  req.params.value = json{{"ms", 10000}};
+  req.params = json{{"ms", 10000}};
   req.message_id = "m1";
   req.wait_ms = 100;
   auto rh = self->request(caf::actor_cast<caf::actor>(handle_of("A")),
@@ -433,7 +433,7 @@ CAF_TEST(a running task gets the drain time and then fails) {
   start("S");
   submit_request req;
   req.action = "sleep";
-  req.params.value = json{{"ms", 60000}};
+  req.params = json{{"ms", 60000}};
   auto v = ask<task_view>(handle_of("S"), submit_atom::value, req);
   sched.run();
   auto rh = self->request(sup, caf::infinite, handoff_atom::value);
@@ -455,7 +455,7 @@ CAF_TEST(a running task gets the drain time and then fails) {
   CAF_REQUIRE(e.has_value());
   auto view = ask<task_view>(e->handle, task_atom::value, v.task_id);
   CAF_CHECK_EQUAL(view.status, "failed");
-  CAF_CHECK(view.result.value == json({{"error", "node_shutdown"}}));
+  CAF_CHECK(*view.result == json({{"error", "node_shutdown"}}));
 }
 
 CAF_TEST(a dormant agent of a member wakes through its supervisor) {
@@ -581,7 +581,7 @@ CAF_TEST(the backup has every acknowledged change and promotes it) {
   ask<process_result>(handle_of("A"), process_atom::value);
   submit_request req;
   req.action = "sleep";
-  req.params.value = json{{"ms", 60000}};
+  req.params = json{{"ms", 60000}};
   auto running = ask<task_view>(handle_of("A"), submit_atom::value, req);
   sched.run();
   CAF_REQUIRE_EQUAL(ask<task_view>(handle_of("A"), task_atom::value,
@@ -602,7 +602,7 @@ CAF_TEST(the backup has every acknowledged change and promotes it) {
   // What ran on the lost host failed there: it does not run again.
   auto view = ask<task_view>(e->handle, task_atom::value, running.task_id);
   CAF_CHECK_EQUAL(view.status, "failed");
-  CAF_CHECK(view.result.value == json({{"error", "node_down"}}));
+  CAF_CHECK(*view.result == json({{"error", "node_down"}}));
   // The first node's copy is older: it stops and its name goes to the
   // newer generation everywhere (a host that comes back drops its copy).
   {

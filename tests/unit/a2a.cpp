@@ -272,7 +272,7 @@ CAF_TEST(task JSON maps both kinds of task) {
   v.agent = "W";
   v.node = "n@h";
   v.action = "search";
-  v.params.value = json{{"query", "q"}};
+  v.params = json{{"query", "q"}};
   v.status = "queued";
   v.updated_us = 1;
   auto t = a2a::task_json(v);
@@ -286,13 +286,13 @@ CAF_TEST(task JSON maps both kinds of task) {
   v.status = "running";
   CAF_CHECK(a2a::task_json(v)["status"]["state"] == "TASK_STATE_WORKING");
   v.status = "failed";
-  v.result.value = json{{"error", "agent_crashed"}};
+  v.result = json{{"error", "agent_crashed"}};
   t = a2a::task_json(v, std::nullopt, false);
   CAF_CHECK(t["status"]["state"] == "TASK_STATE_FAILED");
   CAF_CHECK(t["status"]["message"]["parts"][0]["text"] == "agent_crashed");
   CAF_CHECK(!t.contains("artifacts"));
   v.status = "cancelled";
-  v.result.value = nullptr;
+  v.result = json{};
   CAF_CHECK(a2a::task_json(v)["status"]["state"] == "TASK_STATE_CANCELED");
   for (auto s : {"queued", "running", "completed", "failed", "cancelled"})
     CAF_CHECK_EQUAL(a2a::status_of_state(a2a::state_name(s)), s);
@@ -320,15 +320,15 @@ CAF_TEST(the task written as text is the bytes nlohmann writes) {
           v.agent = "agent " + text;
           v.node = "n@h";
           v.action = text.empty() ? "search" : text;
-          v.params.value = json{{"query", text}};
+          v.params = json{{"query", text}};
           v.status = status;
-          v.result.value = result;
+          v.result = result;
           v.standard = standard;
           v.context_id = standard ? "ctx-" + text : "";
           v.trace_id = standard ? "" : "4bf92f3577b34da6a3ce929d0e0e4736";
           v.updated_us = 1764331200123456 + static_cast<int64_t>(cases);
           if (standard)
-            v.message.value = json{{"messageId", "m-" + text},
+            v.message = json{{"messageId", "m-" + text},
                                    {"role", "ROLE_USER"},
                                    {"parts", {{{"text", text}}}}};
           for (auto history : {std::optional<size_t>{}, std::optional<size_t>{0},

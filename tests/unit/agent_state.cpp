@@ -230,14 +230,14 @@ CAF_TEST(a copy finds tasks in its own queues) {
   CAF_CHECK(copy.complete(a, json{{"ok", 2}}));
   auto done = copy.find(a);
   CAF_REQUIRE(done);
-  CAF_CHECK_EQUAL(done->result["ok"], 2);
+  CAF_CHECK_EQUAL((*done->result)["ok"], 2);
   CAF_CHECK_EQUAL(copy.inbox_count(), 0u);
   // A state assigned over another one forgets the old index too.
   copy = std::move(st);
   CAF_CHECK(copy.find(c)->status == task_status::queued);
   auto first = copy.find(a);
   CAF_REQUIRE(first);
-  CAF_CHECK_EQUAL(first->result["ok"], 1);
+  CAF_CHECK_EQUAL((*first->result)["ok"], 1);
 }
 
 CAF_TEST(finding a task does not depend on the queue length) {

@@ -90,7 +90,7 @@ struct fake_backend : backend {
     v.agent = i->second;
     v.node = "n1@h";
     v.action = "search";
-    v.params.value = json{{"query", "x"}};
+    v.params = json{{"query", "x"}};
     v.status = "queued";
     cb(v);
   }
@@ -118,17 +118,17 @@ struct fake_backend : backend {
     v.agent = p.agent;
     v.node = "n1@h";
     v.action = p.action.empty() ? "search" : p.action;
-    v.params.value = p.params.is_null() ? json{{"query", p.text}} : p.params;
+    v.params = p.params.is_null() ? json{{"query", p.text}} : p.params;
     v.standard = true;
     v.context_id = p.context_id.empty() ? "ctx" : p.context_id;
-    v.message.value = p.message;
+    v.message = p.message;
     v.updated_us = 1000 + next_id;
     if (p.return_immediately) {
       v.status = "queued";
     } else {
       v.status = "completed";
-      v.result.value = json{
-        {"ok", "Search results for: " + v.params.value.value("query", "")}};
+      v.result = json{
+        {"ok", "Search results for: " + v.params->value("query", "")}};
     }
     std_tasks[v.task_id] = v;
     return v;
