@@ -259,13 +259,8 @@ public:
     if (read_boards_)
       if (auto st = board_status(*ctx_, agent))
         return cb(std::move(*st));
-    auto entry = ctx_->directory->find(agent);
-    if (!entry)
-      return lookup_and_send<agent_status>(agent, {}, {}, timeout_, cb,
-                                           pass<agent_status>, 0,
-                                           state_atom::value);
-    send_to<agent_status>(*entry, {}, timeout_, cb, pass<agent_status>, 0,
-                          state_atom::value);
+    call<agent_status>(agent, {}, timeout_, std::move(cb),
+                       pass<agent_status>, state_atom::value);
   }
 
   void process_next(const std::string& agent,
@@ -402,19 +397,52 @@ private:
     return req;
   }
 
+  struct watched_call {
+    bool done = false;
+    std::function<void(const caf::error&)> on_down;
+  };
+
+  /// One call to an agent: what it sends and how its answer is shaped and
+  /// delivered. The handlers of every attempt (answer, error, watch,
+  /// deadline, retry) share it: none copies the request or the callback.
+  template <class Out, class F, class... Ts>
+  struct agent_call {
+    std::string task_id;
+    std::chrono::milliseconds timeout;
+    rpc::callback<Out> cb;
+    F f;
+    std::tuple<Ts...> xs;
+  };
+
+  template <class Out, class F, class... Ts>
+  using call_ptr = std::shared_ptr<agent_call<Out, F, Ts...>>;
+
+  template <class Out, class F, class... Ts>
+  static auto make_call(const std::string& task_id,
+                        std::chrono::milliseconds timeout,
+                        rpc::callback<Out> cb, F f, Ts... xs) {
+    return std::make_shared<agent_call<Out, F, Ts...>>(agent_call<
+      Out, F, Ts...>{task_id, timeout, std::move(cb), std::move(f),
+                     std::tuple<Ts...>{std::move(xs)...}});
+  }
+
   /// Sends `xs...` to the agent holding task `id`, wherever it is.
   template <class Answer, class Out, class F, class... Ts>
   void on_task(const std::string& id, rpc::callback<Out> cb, F f, Ts... xs) {
     auto& sys = self_->system();
+    auto c = make_call(id, timeout_, std::move(cb), std::move(f),
+                       std::move(xs)...);
     self_->request(handles_.directory, timeout_, locate_atom::value, id, true)
       .then(
-        [=](std::vector<dir_entry>& found) {
+        [this, c](std::vector<dir_entry>& found) {
           if (found.empty())
-            return cb(failure::task_not_found(id));
+            return c->cb(failure::task_not_found(c->task_id));
           // A stale handle (the agent restarted or moved) is followed once.
-          send_to<Answer>(found.front(), id, timeout_, cb, f, 0, xs...);
+          send_to<Answer>(found.front(), c, 0);
         },
-        [=, &sys](caf::error& err) { cb(to_failure(sys, err, {}, id)); });
+        [c, &sys](caf::error& err) {
+          c->cb(to_failure(sys, err, {}, c->task_id));
+        });
   }
 
   /// Sends `xs...` to the agent named `agent` and shapes its answer with
@@ -423,30 +451,29 @@ private:
   void call(const std::string& agent, const std::string& task_id,
             std::chrono::milliseconds timeout, rpc::callback<Out> cb, F f,
             Ts... xs) {
+    auto c = make_call(task_id, timeout, std::move(cb), std::move(f),
+                       std::move(xs)...);
     if (auto entry = ctx_->directory->find(agent))
-      return send_to<Answer>(*entry, task_id, timeout, cb, f, 0, xs...);
-    lookup_and_send<Answer>(agent, {}, task_id, timeout, cb, f, 0, xs...);
+      return send_to<Answer>(*entry, c, 0);
+    lookup_and_send<Answer>(agent, {}, c, 0);
   }
 
   /// Asks the directory actor (which widens to every peer) and sends to
   /// what it finds, unless that is the handle that just failed.
   template <class Answer, class Out, class F, class... Ts>
   void lookup_and_send(const std::string& agent, agent_actor failed,
-                       const std::string& task_id,
-                       std::chrono::milliseconds timeout,
-                       rpc::callback<Out> cb, F f, int attempt, Ts... xs) {
+                       call_ptr<Out, F, Ts...> c, int attempt) {
     auto& sys = self_->system();
     self_
       ->request(handles_.directory, timeout_, lookup_atom::value, agent, true)
       .then(
-        [=](std::vector<dir_entry>& found) {
+        [this, agent, failed, c, attempt](std::vector<dir_entry>& found) {
           if (found.empty() || (failed && found.front().handle == failed))
-            return cb(failure::agent_not_found(agent));
-          send_to<Answer>(found.front(), task_id, timeout, cb, f, attempt,
-                          xs...);
+            return c->cb(failure::agent_not_found(agent));
+          send_to<Answer>(found.front(), c, attempt);
         },
-        [=, &sys](caf::error& err) {
-          cb(to_failure(sys, err, agent, task_id));
+        [agent, c, &sys](caf::error& err) {
+          c->cb(to_failure(sys, err, agent, c->task_id));
         });
   }
 
@@ -456,108 +483,120 @@ private:
   /// member): the supervisor wakes it, or has its member's supervisor wake
   /// it.
   template <class Answer, class Out, class F, class... Ts>
-  void resolve_and_send(const dir_entry& e, const std::string& task_id,
-                        std::chrono::milliseconds timeout,
-                        rpc::callback<Out> cb, F f, Ts... xs) {
+  void resolve_and_send(const dir_entry& e, call_ptr<Out, F, Ts...> c) {
     auto& sys = self_->system();
     self_
       ->request(handles_.supervisor, timeout_, resolve_atom::value, e.name,
                 e.handle)
       .then(
-        [=](agent_actor& fresh) {
+        [this, e, c](agent_actor& fresh) {
           if (!fresh)
-            return cb(failure::agent_not_found(e.name));
+            return c->cb(failure::agent_not_found(e.name));
           auto next = e;
           next.handle = std::move(fresh);
-          send_to<Answer>(next, task_id, timeout, cb, f, 1, xs...);
+          send_to<Answer>(next, c, 1);
         },
-        [=, &sys](caf::error& err) {
-          cb(to_failure(sys, err, e.name, task_id));
+        [name{e.name}, c, &sys](caf::error& err) {
+          c->cb(to_failure(sys, err, name, c->task_id));
         });
   }
 
+  /// One attempt of a call: whichever comes first (answer, error, the
+  /// watch, the deadline) ends it; the others find it done.
+  struct call_attempt {
+    dir_entry e;
+    int attempt = 0;
+    bool done = false;
+    std::shared_ptr<watched_call> w;
+    uint64_t deadline = 0;
+  };
+
   template <class Answer, class Out, class F, class... Ts>
-  void send_to(const dir_entry& e, const std::string& task_id,
-               std::chrono::milliseconds timeout, rpc::callback<Out> cb, F f,
-               int attempt, Ts... xs) {
+  void send_to(const dir_entry& e, call_ptr<Out, F, Ts...> c, int attempt) {
     auto& sys = self_->system();
     // A dormant agent: its actor starts first (the answer has a handle).
     if (!e.handle)
-      return resolve_and_send<Answer>(e, task_id, timeout, cb, f, xs...);
+      return resolve_and_send<Answer>(e, std::move(c));
+    auto a = std::make_shared<call_attempt>();
+    a->e = e;
+    a->attempt = attempt;
     // What to do when the handle turned out stale: the request was not
     // carried out.
-    auto retry = [=]() {
-      if (attempt > 0)
-        return cb(failure::agent_not_found(e.name));
+    auto retry = [this, c](const std::shared_ptr<call_attempt>& a) {
+      auto& e = a->e;
+      if (a->attempt > 0)
+        return c->cb(failure::agent_not_found(e.name));
       if (e.node == ctx_->node_name)
-        return resolve_and_send<Answer>(e, task_id, timeout, cb, f, xs...);
+        return resolve_and_send<Answer>(e, c);
       // Drop the stale entry, then look the agent up once more; the
       // directory handles both in this order.
       self_->send(handles_.directory, stop_atom::value, e.name, e.handle);
-      lookup_and_send<Answer>(e.name, e.handle, task_id, timeout, cb, f, 1,
-                              xs...);
+      lookup_and_send<Answer>(e.name, e.handle, c, 1);
     };
     // CAF 0.17 drops requests to a proxy whose remote actor terminated
     // (no error, only a timeout): watch remote handles while we wait. Not
     // for StopAgent: the agent hands it to its supervisor and terminates
     // before the answer arrives.
     constexpr bool stops = (std::is_same_v<Ts, stop_atom> || ...);
-    auto w = stops ? nullptr : watch(e);
-    // Whichever comes first (answer, error, the watch, the deadline) ends
-    // the call; the others find it done.
-    auto once = std::make_shared<bool>(false);
+    if (!stops)
+      a->w = watch(e);
     // No CAF request timeout: CAF 0.17 never cancels one, so every request
     // left an entry in the clock thread's map and a timeout message for
     // later (measured: 11% of the node's CPU under GetAgentState load).
     // The worker's own deadlines expire calls instead.
-    auto deadline = expire_after(timeout, [=, &sys] {
-      if (*once)
+    a->deadline = expire_after(c->timeout, [this, c, a, &sys] {
+      if (std::exchange(a->done, true))
         return;
-      *once = true;
-      settle(e, w);
-      cb(to_failure(sys, caf::make_error(caf::sec::request_timeout), e.name,
-                    task_id));
+      settle(a->e, a->w);
+      c->cb(to_failure(sys, caf::make_error(caf::sec::request_timeout),
+                       a->e.name, c->task_id));
     });
-    auto finish = [=]() {
-      if (*once)
+    auto finish = [this, a]() {
+      if (std::exchange(a->done, true))
         return false;
-      *once = true;
-      settle(e, w);
-      forget(deadline);
+      settle(a->e, a->w);
+      forget(a->deadline);
       return true;
     };
-    self_->request(e.handle, caf::infinite, xs...)
+    std::apply(
+      [&](const auto&... xs) {
+        return self_->request(e.handle, caf::infinite, xs...);
+      },
+      c->xs)
       .then(
-        [=](Answer& answer) {
+        [c, a, finish](Answer& answer) {
           if (finish())
-            cb(f(e, answer));
+            c->cb(c->f(a->e, answer));
         },
-        [=, &sys](caf::error& err) {
+        [c, a, finish, retry, &sys](caf::error& err) {
           if (!finish())
             return;
           if (!handle_is_stale(err))
-            return cb(to_failure(sys, err, e.name, task_id));
-          retry();
+            return c->cb(to_failure(sys, err, a->e.name, c->task_id));
+          retry(a);
         });
-    if (w)
-      w->on_down = [=](const caf::error& reason) {
-        if (*once)
+    // The watch is held by the attempt: it must not hold the attempt back
+    // (the response handler and the deadline keep it while it runs).
+    if (a->w)
+      a->w->on_down = [this, c, weak = std::weak_ptr<call_attempt>{a},
+                       retry](const caf::error& reason) {
+        auto a = weak.lock();
+        if (!a || std::exchange(a->done, true))
           return;
-        *once = true;
-        forget(deadline);
+        forget(a->deadline);
         // Only an agent that quit on purpose (moved, retired: `normal`, or
         // `unknown` as CAF reports some remote ends) answered every request
         // it took before it quit: ours was not taken, it is sent again. A
         // crashed agent, a stopped node or a lost one may have run it.
         switch (down_action_of(reason)) {
           case down_action::retry:
-            return retry();
+            return retry(a);
           case down_action::not_found:
-            return cb(failure::agent_not_found(e.name));
+            return c->cb(failure::agent_not_found(a->e.name));
           case down_action::node_down:
-            return cb(failure::internal("node_down: " + e.node));
+            return c->cb(failure::internal("node_down: " + a->e.node));
           default:
-            cb(failure::internal("agent_crashed"));
+            c->cb(failure::internal("agent_crashed"));
         }
       };
   }
@@ -645,11 +684,6 @@ public:
   }
 
 private:
-  struct watched_call {
-    bool done = false;
-    std::function<void(const caf::error&)> on_down;
-  };
-
   /// Monitors the handle of a remote agent while a request to it runs;
   /// nothing for local ones (CAF bounces requests to dead local actors).
   std::shared_ptr<watched_call> watch(const dir_entry& e) {
