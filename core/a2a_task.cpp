@@ -118,6 +118,60 @@ json task_json(const task_view& t, std::optional<size_t> history_length,
   return result;
 }
 
+namespace {
+
+/// Appends `"key":` to an object being written (`first` says whether a
+/// member came before).
+void append_key(std::string& out, bool& first, const std::string& key) {
+  if (!first)
+    out += ',';
+  first = false;
+  append_text(out, key);
+  out += ':';
+}
+
+/// Appends the history message of `t` as history_message would dump it,
+/// without copying the user message: its members in nlohmann's (sorted)
+/// order, with contextId and taskId merged in.
+void append_history_message(std::string& out, const task_view& t) {
+  auto& msg = *t.message;
+  if (!t.standard || !msg.is_object()) {
+    out += dump(history_message(t));
+    return;
+  }
+  static const std::string context_key = "contextId";
+  static const std::string task_key = "taskId";
+  std::pair<const std::string*, const std::string*> ours[2];
+  size_t n = 0;
+  if (!t.context_id.empty())
+    ours[n++] = {&context_key, &t.context_id};
+  ours[n++] = {&task_key, &t.task_id};
+  out += '{';
+  bool first = true;
+  size_t k = 0;
+  for (auto i = msg.begin(); i != msg.end(); ++i) {
+    auto& key = i.key();
+    for (; k < n && *ours[k].first < key; ++k) {
+      append_key(out, first, *ours[k].first);
+      append_text(out, *ours[k].second);
+    }
+    if (k < n && *ours[k].first == key) {
+      append_key(out, first, key);
+      append_text(out, *ours[k++].second);
+      continue;
+    }
+    append_key(out, first, key);
+    out += dump(i.value());
+  }
+  for (; k < n; ++k) {
+    append_key(out, first, *ours[k].first);
+    append_text(out, *ours[k].second);
+  }
+  out += '}';
+}
+
+} // namespace
+
 std::string task_text(const task_view& t,
                       std::optional<size_t> history_length,
                       bool include_artifacts) {
@@ -152,7 +206,7 @@ std::string task_text(const task_view& t,
   }
   if (!history_length || *history_length > 0) {
     out += "\"history\":[";
-    out += dump(history_message(t));
+    append_history_message(out, t);
     out += "],";
   }
   out += "\"id\":";

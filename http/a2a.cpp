@@ -81,7 +81,7 @@ outcome<std::string> read_id(const json& params) {
 
 } // namespace
 
-outcome<rpc::send_params> parse_send(const json& params,
+outcome<rpc::send_params> parse_send(json& params,
                                      const std::string& endpoint_agent) {
   auto m = params.find("message");
   if (m == params.end() || m->is_null())
@@ -147,7 +147,7 @@ outcome<rpc::send_params> parse_send(const json& params,
     return *f;
   if (auto f = read_bool(config, "returnImmediately", p.return_immediately))
     return *f;
-  p.message = msg;
+  p.message = std::move(msg);
   return p;
 }
 
@@ -277,7 +277,7 @@ rpc::callback<task_view> task_result(result_fn k,
 
 } // namespace
 
-void dispatch(rpc::backend& b, const std::string& method, const json& params,
+void dispatch(rpc::backend& b, const std::string& method, json& params,
               const std::string& endpoint_agent, result_fn k) {
   if (method == "SendMessage") {
     return with(parse_send(params, endpoint_agent), k, [&](auto& p) {
@@ -318,7 +318,7 @@ void dispatch(rpc::backend& b, const std::string& method, const json& params,
 }
 
 void dispatch_stream(rpc::backend& b, const std::string& method,
-                     const json& params, const std::string& endpoint_agent,
+                     json& params, const std::string& endpoint_agent,
                      const std::string& rpc_id,
                      std::function<void(rpc::outcome<bool>)> k) {
   if (method == "SendStreamingMessage") {

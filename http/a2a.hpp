@@ -23,8 +23,9 @@ bool is_stream_method(const std::string& method);
 
 /// Parses SendMessage / SendStreamingMessage params and routes them: the
 /// endpoint's agent, else `message.metadata.agent`, else the `agent` of the
-/// first data part; the action and params likewise (SPEC 9).
-rpc::outcome<rpc::send_params> parse_send(const json& params,
+/// first data part; the action and params likewise (SPEC 9). The message
+/// moves out of `params` into the result.
+rpc::outcome<rpc::send_params> parse_send(json& params,
                                           const std::string& endpoint_agent);
 
 /// `historyLength` of params: nothing when absent.
@@ -55,13 +56,14 @@ std::optional<int64_t> parse_timestamp(const std::string& text);
 using result_fn = std::function<void(rpc::outcome<std::string>)>;
 
 /// Runs a non-streaming standard method. `endpoint_agent` is the agent of
-/// `POST /agents/<name>/a2a` ("" for `POST /a2a`).
-void dispatch(rpc::backend& b, const std::string& method, const json& params,
+/// `POST /agents/<name>/a2a` ("" for `POST /a2a`). `params` may be
+/// taken apart.
+void dispatch(rpc::backend& b, const std::string& method, json& params,
               const std::string& endpoint_agent, result_fn k);
 
 /// Runs a streaming method; `k` gets true once the stream started.
 void dispatch_stream(rpc::backend& b, const std::string& method,
-                     const json& params, const std::string& endpoint_agent,
+                     json& params, const std::string& endpoint_agent,
                      const std::string& rpc_id,
                      std::function<void(rpc::outcome<bool>)> k);
 

@@ -434,7 +434,7 @@ one_result error_text(const failure& f, const json& id) {
 using one_fn = std::function<void(one_result)>;
 
 /// Handles one request object.
-void handle_one(backend& b, const json& req, const call_context& cx,
+void handle_one(backend& b, json& req, const call_context& cx,
                 bool in_batch, one_fn k) {
   if (!req.is_object())
     return k(error_text(failure::invalid_request(), nullptr));
@@ -464,10 +464,10 @@ void handle_one(backend& b, const json& req, const call_context& cx,
   };
   auto name = method->get<std::string>();
   auto params_it = req.find("params");
-  static const json no_params = json::object();
-  const json& params = params_it == req.end() || params_it->is_null()
-                         ? no_params
-                         : *params_it;
+  json none; // no params: an empty object, made only then
+  json& params = params_it == req.end() || params_it->is_null()
+                   ? (none = json::object())
+                   : *params_it;
   if (!cx.agent.empty() || is_standard(name, params)) {
     if (!a2a::is_method(name))
       return reply(failure::method_not_found(name));

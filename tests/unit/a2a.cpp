@@ -327,10 +327,26 @@ CAF_TEST(the task written as text is the bytes nlohmann writes) {
           v.context_id = standard ? "ctx-" + text : "";
           v.trace_id = standard ? "" : "4bf92f3577b34da6a3ce929d0e0e4736";
           v.updated_us = 1764331200123456 + static_cast<int64_t>(cases);
-          if (standard)
-            v.message = json{{"messageId", "m-" + text},
-                                   {"role", "ROLE_USER"},
-                                   {"parts", {{{"text", text}}}}};
+          if (standard) {
+            // The history message is written member by member, with the
+            // ids merged in: members before, between and after them, ids
+            // the client sent (replaced), and a message without a context.
+            auto shape = cases % 3;
+            json msg{{"messageId", "m-" + text},
+                     {"role", "ROLE_USER"},
+                     {"parts", {{{"text", text}}}}};
+            if (shape == 1) {
+              msg["contextId"] = "client context";
+              msg["taskId"] = "client task";
+              msg["aaa"] = 1;
+              msg["zzz " + text] = {{"x", text}};
+              msg["metadata"] = {{"k", nullptr}};
+            } else if (shape == 2) {
+              v.context_id.clear();
+              msg["\xc3\xa9t\xc3\xa9"] = text;
+            }
+            v.message = std::move(msg);
+          }
           for (auto history : {std::optional<size_t>{}, std::optional<size_t>{0},
                                std::optional<size_t>{3}})
             for (bool artifacts : {true, false}) {
