@@ -60,7 +60,14 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
   if (w == obs.watchers.end() && wt == obs.waiters.end()
       && p == obs.processing.end())
     return;
-  auto view = view_of(ctx, st, rec);
+  // A view only for whoever gets one: streams on every change, blocking
+  // senders at the end.
+  if (w == obs.watchers.end() && (!terminal || wt == obs.waiters.end())
+      && p == obs.processing.end())
+    return;
+  task_view view;
+  if (w != obs.watchers.end() || (terminal && wt != obs.waiters.end()))
+    view = view_of(ctx, st, rec);
   if (w != obs.watchers.end()) {
     std::vector<std::string> results;
     if (terminal && !view.result.is_null())
@@ -73,8 +80,12 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
   if (!terminal)
     return;
   if (wt != obs.waiters.end()) {
-    for (auto& x : wt->second)
-      x.rp.deliver(view);
+    auto& xs = wt->second;
+    for (size_t i = 0; i < xs.size(); ++i)
+      if (i + 1 < xs.size())
+        xs[i].rp.deliver(view);
+      else
+        xs[i].rp.deliver(std::move(view));
     obs.waiters.erase(wt);
   }
   if (p != obs.processing.end()) {
@@ -473,7 +484,8 @@ void finished(agent_pointer self, const std::string& id, json result) {
     return;
   drop_timers(self, id);
   changed(self, *rec);
-  if (rec->t.standard)
+  // The next standard task, if one waits (an empty kick would find none).
+  if (rec->t.standard && s.st->standard_count() > 0)
     kick(self);
   maybe_hand_over(self);
 }
@@ -823,18 +835,24 @@ agent_actor::behavior_type agent(agent_pointer self,
         received(self, rec);
         kick(self);
       }
-      auto view = view_of(*s.ctx, *s.st, rec);
+      // A blocking sender gets its view when the task ends, not now.
+      std::optional<task_view> view;
+      auto view_now = [&]() -> task_view& {
+        if (!view)
+          view = view_of(*s.ctx, *s.st, rec);
+        return *view;
+      };
       if (req.sink)
-        watch(self, rec, view, req.sink, req.seq, req.rpc_id);
+        watch(self, rec, view_now(), req.sink, req.seq, req.rpc_id);
       auto rp = self->make_response_promise<task_view>();
       if (req.wait_ms == 0 || is_terminal(rec.status)) {
-        ack(self, rp, std::move(view));
+        ack(self, rp, std::move(view_now()));
         return rp;
       }
       auto deadline = self->clock().now()
                       + std::chrono::milliseconds{req.wait_ms};
-      s.obs->waiters[view.task_id].push_back(task_waiter{deadline, rp});
-      expect_expiry(self, deadline, view.task_id);
+      s.obs->waiters[rec.t.id].push_back(task_waiter{deadline, rp});
+      expect_expiry(self, deadline, rec.t.id);
       return rp;
     },
     [self](abort_atom, const std::string& id) -> caf::result<task_view> {

@@ -175,9 +175,19 @@ void append_history_message(std::string& out, const task_view& t) {
 std::string task_text(const task_view& t,
                       std::optional<size_t> history_length,
                       bool include_artifacts) {
+  std::string out;
+  append_task_text(out, t, history_length, include_artifacts);
+  return out;
+}
+
+void append_task_text(std::string& out, const task_view& t,
+                      std::optional<size_t> history_length,
+                      bool include_artifacts) {
+  // A task with one short message and result takes 600-700 bytes.
+  out.reserve(out.size() + 1024);
   // The members in nlohmann's (sorted) order: artifacts, contextId,
   // history, id, metadata, status.
-  std::string out = "{";
+  out += '{';
   auto& r = *t.result;
   if (include_artifacts) {
     out += "\"artifacts\":[";
@@ -232,7 +242,6 @@ std::string task_text(const task_view& t,
     out += '}';
   }
   out += '}';
-  return out;
 }
 
 json status_update(const task_view& t) {

@@ -42,6 +42,11 @@ std::string task_text(const task_view& t,
                       std::optional<size_t> history_length = {},
                       bool include_artifacts = true);
 
+/// Appends task_text to `out` (a reply is written into one buffer).
+void append_task_text(std::string& out, const task_view& t,
+                      std::optional<size_t> history_length = {},
+                      bool include_artifacts = true);
+
 /// `{"statusUpdate": {...}}` for the current status.
 json status_update(const task_view& t);
 

@@ -270,8 +270,12 @@ rpc::callback<task_view> task_result(result_fn k,
   return [k{std::move(k)}, history, wrap](outcome<task_view> x) {
     if (auto f = std::get_if<failure>(&x))
       return k(*f);
-    auto task = task_text(std::get<task_view>(x), history);
-    k(wrap ? "{\"task\":" + task + "}" : std::move(task));
+    if (!wrap)
+      return k(task_text(std::get<task_view>(x), history));
+    std::string out = "{\"task\":";
+    append_task_text(out, std::get<task_view>(x), history);
+    out += '}';
+    k(std::move(out));
   };
 }
 

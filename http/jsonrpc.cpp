@@ -459,8 +459,15 @@ void handle_one(backend& b, json& req, const call_context& cx,
     if (auto f = std::get_if<failure>(&x))
       return k(error_text(*f, id));
     // The bytes nlohmann writes for the envelope (keys in its order).
-    k({"{\"id\":" + dump(id) + ",\"jsonrpc\":\"2.0\",\"result\":"
-       + std::get<std::string>(x) + "}"});
+    auto& result = std::get<std::string>(x);
+    std::string out;
+    out.reserve(result.size() + 64);
+    out += "{\"id\":";
+    out += dump(id);
+    out += ",\"jsonrpc\":\"2.0\",\"result\":";
+    out += result;
+    out += '}';
+    k({std::move(out)});
   };
   auto name = method->get<std::string>();
   auto params_it = req.find("params");
