@@ -136,7 +136,7 @@ void append_key(std::string& out, bool& first, const std::string& key) {
 void append_history_message(std::string& out, const task_view& t) {
   auto& msg = *t.message;
   if (!t.standard || !msg.is_object()) {
-    out += dump(history_message(t));
+    append_json(out, history_message(t));
     return;
   }
   static const std::string context_key = "contextId";
@@ -161,7 +161,7 @@ void append_history_message(std::string& out, const task_view& t) {
       continue;
     }
     append_key(out, first, key);
-    out += dump(i.value());
+    append_json(out, i.value());
   }
   for (; k < n; ++k) {
     append_key(out, first, *ours[k].first);
@@ -195,13 +195,13 @@ void append_task_text(std::string& out, const task_view& t,
       out += "{\"artifactId\":\"result\",\"name\":";
       append_text(out, t.action);
       out += ",\"parts\":[{\"data\":";
-      out += dump(r);
+      append_json(out, r);
       out += ",\"mediaType\":\"application/json\"}";
       if (r.is_object()) {
         auto ok = r.find("ok");
         if (ok != r.end() && ok->is_string()) {
           out += ",{\"mediaType\":\"text/plain\",\"text\":";
-          out += dump(*ok);
+          append_json(out, *ok);
           out += '}';
         }
       }
@@ -233,7 +233,7 @@ void append_task_text(std::string& out, const task_view& t,
   }
   out += "},\"status\":";
   if (t.status == "failed") {
-    out += dump(status_json(t)); // may carry the error message
+    append_json(out, status_json(t)); // may carry the error message
   } else {
     out += "{\"state\":\"";
     out += state_name(t.status);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <charconv>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,61 @@ inline void append_text(std::string& out, const std::string& x) {
     out += c;
   }
   out += '"';
+}
+
+/// Appends `x` as dump(x) writes it, without dump's own buffer and
+/// serializer for each call: objects in their (sorted) order, strings as
+/// append_text, integers in decimal; floating-point numbers and binary
+/// values go through nlohmann.
+inline void append_json(std::string& out, const json& x) {
+  switch (x.type()) {
+    case json::value_t::null:
+      out += "null";
+      return;
+    case json::value_t::boolean:
+      out += x.get<bool>() ? "true" : "false";
+      return;
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: {
+      char buf[24];
+      auto end = x.is_number_unsigned()
+                   ? std::to_chars(buf, buf + sizeof(buf), x.get<uint64_t>())
+                   : std::to_chars(buf, buf + sizeof(buf), x.get<int64_t>());
+      out.append(buf, end.ptr);
+      return;
+    }
+    case json::value_t::string:
+      append_text(out, x.get_ref<const std::string&>());
+      return;
+    case json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (auto& y : x) {
+        if (!first)
+          out += ',';
+        first = false;
+        append_json(out, y);
+      }
+      out += ']';
+      return;
+    }
+    case json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (auto i = x.begin(); i != x.end(); ++i) {
+        if (!first)
+          out += ',';
+        first = false;
+        append_text(out, i.key());
+        out += ':';
+        append_json(out, i.value());
+      }
+      out += '}';
+      return;
+    }
+    default:
+      out += dump(x);
+  }
 }
 
 /// Parses JSON object text as it travels between actors; empty text is

@@ -298,6 +298,23 @@ CAF_TEST(task JSON maps both kinds of task) {
     CAF_CHECK_EQUAL(a2a::status_of_state(a2a::state_name(s)), s);
 }
 
+CAF_TEST(append_json writes the bytes nlohmann writes) {
+  std::vector<json> values{
+    nullptr, true, false, 0, -1, 42, int64_t{-9223372036854775807LL - 1},
+    uint64_t{18446744073709551615ULL}, 0.5, -1.25e300, 3.0, "",
+    "plain", "quote \" and \\ back / slash", "tab\tnew\nline\x01\x7f",
+    "caf\xc3\xa9 \xe2\x82\xac", "bad \xff\xfe utf-8", json::array(),
+    json::object(), json::array({1, "two", nullptr, json::array({3.5})}),
+    json{{"b", 1}, {"a", {{"z", "\xc3\xa9"}, {"\xc3\xa9", false}}},
+         {"\x02key", json::array()}},
+    json::binary({1, 2, 3})};
+  for (auto& x : values) {
+    std::string out = "prefix:";
+    append_json(out, x);
+    CAF_CHECK_EQUAL(out, "prefix:" + dump(x));
+  }
+}
+
 CAF_TEST(the task written as text is the bytes nlohmann writes) {
   std::vector<std::string> texts{"plain", "quote \" and \\ back",
                                  "tab\tnew\nline\x01", "caf\xc3\xa9 \xe2\x82\xac",
