@@ -830,8 +830,9 @@ agent_actor::behavior_type agent(agent_pointer self,
       t.message_id = std::move(req.message_id);
       t.trace_id = std::move(req.trace_id);
       t.message = std::move(req.message);
-      auto [rec, created] = s.st->submit(std::move(t));
-      if (created) {
+      auto submitted = s.st->submit(std::move(t));
+      auto& rec = submitted.first;
+      if (submitted.second) {
         received(self, rec);
         kick(self);
       }

@@ -433,7 +433,8 @@ one_result error_text(const failure& f, const json& id) {
 
 using one_fn = std::function<void(one_result)>;
 
-/// Handles one request object.
+/// Handles one request object. Takes `req` apart (a standard message moves
+/// into its task): nothing reads it after this call.
 void handle_one(backend& b, json& req, const call_context& cx,
                 bool in_batch, one_fn k) {
   if (!req.is_object())

@@ -4,6 +4,9 @@
 
 #include "actors/agent.hpp"
 
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
 using namespace am;
 using namespace am::test;
 
@@ -145,6 +148,42 @@ CAF_TEST(a blocking submit answers once the task ends or the wait is over) {
   rh.receive([&](task_view& v) { got = std::move(v); },
              [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
   CAF_CHECK_EQUAL(got.status, "running");
+}
+
+CAF_TEST(two blocking senders of one message and a stream all get the end) {
+  // The same message id twice while its task runs: both senders wait for
+  // the one task (the first gets a copy of the view, the last the view
+  // itself), and a stream on it gets its updates.
+  auto req = message("m1", "sleep", {{"ms", 50}});
+  req.wait_ms = 5000;
+  auto first = submit_async(req);
+  auto second = submit_async(req);
+  auto out = std::make_shared<std::vector<stream_event>>();
+  auto sink = sys.spawn(stream_recorder, out);
+  extras.push_back(sink);
+  auto streamed = message("m1", "sleep", {{"ms", 50}});
+  streamed.sink = sink;
+  streamed.rpc_id = "1";
+  auto at_start = submit(streamed);
+  CAF_CHECK_EQUAL(at_start.status, "running");
+  advance_time(std::chrono::milliseconds(50));
+  sched.run();
+  std::vector<task_view> got;
+  for (auto* rh : {&first, &second})
+    rh->receive([&](task_view& v) { got.push_back(std::move(v)); },
+                [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_REQUIRE_EQUAL(got.size(), 2u);
+  for (auto& v : got) {
+    CAF_CHECK_EQUAL(v.task_id, at_start.task_id);
+    CAF_CHECK_EQUAL(v.status, "completed");
+    CAF_CHECK(*v.result == json({{"ok", "slept 50 ms"}}));
+    CAF_CHECK(*v.message == json({{"messageId", "m1"}}));
+  }
+  CAF_REQUIRE(!out->empty());
+  CAF_CHECK(out->back().last);
+  auto last = json::parse(out->back().data)["result"]["statusUpdate"];
+  CAF_CHECK(last["status"]["state"] == "TASK_STATE_COMPLETED");
+  CAF_CHECK_EQUAL(count_events("task_received"), 1u);
 }
 
 CAF_TEST(blocking senders whose waits end get the task as it stands) {
@@ -397,6 +436,34 @@ CAF_TEST(stop removes the agent everywhere and publishes agent_stopped) {
   CAF_CHECK(ev["reason"] == "stopped");
   // The name is free again.
   CAF_CHECK(start("W").status == "started");
+}
+
+CAF_TEST(shared JSON crosses nodes as text and comes back equal) {
+  // Null, an empty object and an object: each arrives as it left (a null
+  // one stays null, not an empty object).
+  for (auto x : {json{}, json::object(), json{{"q", "x"}, {"n", {1, 2}}}}) {
+    task_view v;
+    v.task_id = "t";
+    v.params = x;
+    v.result = x;
+    v.message = x;
+    submit_request r;
+    r.params = x;
+    r.message = x;
+    std::vector<char> buf;
+    caf::binary_serializer sink{sys, buf};
+    CAF_REQUIRE(!sink(v, r));
+    task_view v2;
+    submit_request r2;
+    caf::binary_deserializer source{sys, buf};
+    CAF_REQUIRE(!source(v2, r2));
+    for (auto* y : {&v2.params, &v2.result, &v2.message, &r2.params,
+                    &r2.message}) {
+      CAF_CHECK(**y == x);
+      CAF_CHECK_EQUAL(y->is_null(), x.is_null());
+    }
+    CAF_CHECK_EQUAL(v2.task_id, "t");
+  }
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

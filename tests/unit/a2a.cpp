@@ -327,6 +327,7 @@ CAF_TEST(the task written as text is the bytes nlohmann writes) {
                             json::array({1, "two"}),
                             json("just text")};
   size_t cases = 0;
+  size_t shapes = 0;
   for (auto& text : texts)
     for (auto& result : results)
       for (auto status : {"queued", "running", "completed", "failed",
@@ -348,7 +349,7 @@ CAF_TEST(the task written as text is the bytes nlohmann writes) {
             // The history message is written member by member, with the
             // ids merged in: members before, between and after them, ids
             // the client sent (replaced), and a message without a context.
-            auto shape = cases % 3;
+            auto shape = shapes++ % 4;
             json msg{{"messageId", "m-" + text},
                      {"role", "ROLE_USER"},
                      {"parts", {{{"text", text}}}}};
@@ -361,6 +362,10 @@ CAF_TEST(the task written as text is the bytes nlohmann writes) {
             } else if (shape == 2) {
               v.context_id.clear();
               msg["\xc3\xa9t\xc3\xa9"] = text;
+            } else if (shape == 3) {
+              // No context of its own: the client's contextId stays.
+              v.context_id.clear();
+              msg["contextId"] = "client context " + text;
             }
             v.message = std::move(msg);
           }
@@ -375,6 +380,7 @@ CAF_TEST(the task written as text is the bytes nlohmann writes) {
             }
         }
   CAF_CHECK_EQUAL(cases, 6u * 7u * 6u * 2u * 3u * 2u);
+  CAF_CHECK_EQUAL(shapes, 6u * 7u * 6u);
 }
 
 CAF_TEST(cards) {
