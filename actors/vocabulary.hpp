@@ -36,46 +36,44 @@ typename Inspector::result_type inspect(Inspector& f, process_result& x) {
            x.result);
 }
 
-/// A JSON value travels as its text; within a node it is never serialised.
-template <class Inspector>
-typename std::enable_if<Inspector::reads_state,
+/// A JSON value (json_box, shared_json) travels as its text; within a node
+/// it is never serialised. Malformed text arrives as null.
+inline std::string wire_text(const json_box& x) {
+  return dump(x.value);
+}
+
+inline std::string wire_text(const shared_json& x) {
+  return x.is_null() ? std::string{} : dump(*x);
+}
+
+inline void from_wire(json_box& x, json value) {
+  x.value = std::move(value);
+}
+
+inline void from_wire(shared_json& x, json value) {
+  x = std::move(value);
+}
+
+template <class T>
+constexpr bool is_json_field
+  = std::is_same_v<T, json_box> || std::is_same_v<T, shared_json>;
+
+template <class Inspector, class T>
+typename std::enable_if<Inspector::reads_state && is_json_field<T>,
                         typename Inspector::result_type>::type
-inspect(Inspector& f, json_box& x) {
-  auto text = dump(x.value);
+inspect(Inspector& f, T& x) {
+  auto text = wire_text(x);
   return f(caf::meta::type_name("json"), text);
 }
 
-template <class Inspector>
-typename std::enable_if<Inspector::writes_state,
+template <class Inspector, class T>
+typename std::enable_if<Inspector::writes_state && is_json_field<T>,
                         typename Inspector::result_type>::type
-inspect(Inspector& f, json_box& x) {
-  std::string text;
-  auto load = caf::meta::load_callback([&]() -> caf::error {
-    x.value = text.empty() ? json{} : json::parse(text, nullptr, false);
-    if (x.value.is_discarded())
-      x.value = nullptr;
-    return caf::none;
-  });
-  return f(caf::meta::type_name("json"), text, load);
-}
-
-/// Shared JSON travels as its text too; the receiver gets its own value.
-template <class Inspector>
-typename std::enable_if<Inspector::reads_state,
-                        typename Inspector::result_type>::type
-inspect(Inspector& f, shared_json& x) {
-  auto text = x.is_null() ? std::string{} : dump(*x);
-  return f(caf::meta::type_name("json"), text);
-}
-
-template <class Inspector>
-typename std::enable_if<Inspector::writes_state,
-                        typename Inspector::result_type>::type
-inspect(Inspector& f, shared_json& x) {
+inspect(Inspector& f, T& x) {
   std::string text;
   auto load = caf::meta::load_callback([&]() -> caf::error {
     auto value = text.empty() ? json{} : json::parse(text, nullptr, false);
-    x = value.is_discarded() ? json{} : std::move(value);
+    from_wire(x, value.is_discarded() ? json{} : std::move(value));
     return caf::none;
   });
   return f(caf::meta::type_name("json"), text, load);
