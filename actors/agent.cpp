@@ -57,18 +57,16 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
   auto w = obs.watchers.find(id);
   auto wt = obs.waiters.find(id);
   auto p = obs.processing.find(id);
-  if (w == obs.watchers.end() && wt == obs.waiters.end()
-      && p == obs.processing.end())
-    return;
   // A view only for whoever gets one: streams on every change, blocking
-  // senders at the end.
-  if (w == obs.watchers.end() && (!terminal || wt == obs.waiters.end())
-      && p == obs.processing.end())
+  // senders at the end (ProcessNext answers with the result alone).
+  auto streams = w != obs.watchers.end();
+  auto waits = terminal && wt != obs.waiters.end();
+  if (!streams && !waits && p == obs.processing.end())
     return;
   task_view view;
-  if (w != obs.watchers.end() || (terminal && wt != obs.waiters.end()))
+  if (streams || waits)
     view = view_of(ctx, st, rec);
-  if (w != obs.watchers.end()) {
+  if (streams) {
     std::vector<std::string> results;
     if (terminal && !view.result.is_null())
       results.push_back(dump(a2a::artifact_update(view)));
@@ -79,7 +77,7 @@ void announce(const node_context& ctx, agent_state& st, agent_observers& obs,
   }
   if (!terminal)
     return;
-  if (wt != obs.waiters.end()) {
+  if (waits) {
     auto& xs = wt->second;
     for (size_t i = 0; i < xs.size(); ++i)
       if (i + 1 < xs.size())
@@ -442,8 +440,11 @@ void received(agent_pointer self, const task_record& rec) {
   });
 }
 
+/// Has the agent run its next standard task, if one waits (a `run` with
+/// none would find nothing).
 void kick(agent_pointer self) {
-  self->send(self, run_atom::value);
+  if (self->state.st->standard_count() > 0)
+    self->send(self, run_atom::value);
 }
 
 void drop_timers(agent_pointer self, const std::string& task_id) {
@@ -484,8 +485,7 @@ void finished(agent_pointer self, const std::string& id, json result) {
     return;
   drop_timers(self, id);
   changed(self, *rec);
-  // The next standard task, if one waits (an empty kick would find none).
-  if (rec->t.standard && s.st->standard_count() > 0)
+  if (rec->t.standard)
     kick(self);
   maybe_hand_over(self);
 }
@@ -716,8 +716,7 @@ agent_actor::behavior_type agent(agent_pointer self,
     if (!s.obs->expiries.empty())
       expire_waiters(self);
   }
-  if (self->state.st->standard_count() > 0)
-    kick(self);
+  kick(self);
   // Members may have changed while the agent was being (re)started.
   if (self->state.ctx->cluster)
     self->send(self, backup_atom::value);
@@ -836,19 +835,17 @@ agent_actor::behavior_type agent(agent_pointer self,
         received(self, rec);
         kick(self);
       }
-      // A blocking sender gets its view when the task ends, not now.
-      std::optional<task_view> view;
-      auto view_now = [&]() -> task_view& {
-        if (!view)
-          view = view_of(*s.ctx, *s.st, rec);
-        return *view;
-      };
-      if (req.sink)
-        watch(self, rec, view_now(), req.sink, req.seq, req.rpc_id);
       auto rp = self->make_response_promise<task_view>();
-      if (req.wait_ms == 0 || is_terminal(rec.status)) {
-        ack(self, rp, std::move(view_now()));
-        return rp;
+      // A blocking sender gets its view when the task ends, not now.
+      auto answer_now = req.wait_ms == 0 || is_terminal(rec.status);
+      if (req.sink || answer_now) {
+        auto view = view_of(*s.ctx, *s.st, rec);
+        if (req.sink)
+          watch(self, rec, view, req.sink, req.seq, req.rpc_id);
+        if (answer_now) {
+          ack(self, rp, std::move(view));
+          return rp;
+        }
       }
       auto deadline = self->clock().now()
                       + std::chrono::milliseconds{req.wait_ms};
@@ -1049,8 +1046,7 @@ agent_actor::behavior_type agent(agent_pointer self,
       if (backup_changed(self))
         commit(self, [](const caf::error&) {});
       // Tasks held back while the quorum was lost.
-      if (s.st->standard_count() > 0)
-        kick(self);
+      kick(self);
     },
     [self](expire_atom) {
       self->state.expiry_at.reset();

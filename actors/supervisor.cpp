@@ -250,7 +250,7 @@ struct env {
   void retire_dormant(const std::string& name, dormant_agent& d,
                       std::function<void(caf::error)> then) const {
     d.st->board().close(dormant_owner);
-    auto one = after_both([then](const caf::error& err) { then(err); });
+    auto one = after_both(std::move(then));
     store(removal(name), one);
     auto backup = d.backup.node.empty() || !ctx->cluster
                     ? replica_actor{}

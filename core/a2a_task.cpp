@@ -120,16 +120,6 @@ json task_json(const task_view& t, std::optional<size_t> history_length,
 
 namespace {
 
-/// Appends `"key":` to an object being written (`first` says whether a
-/// member came before).
-void append_key(std::string& out, bool& first, const std::string& key) {
-  if (!first)
-    out += ',';
-  first = false;
-  append_text(out, key);
-  out += ':';
-}
-
 /// Appends the history message of `t` as history_message would dump it,
 /// without copying the user message: its members in nlohmann's (sorted)
 /// order, with contextId and taskId merged in.

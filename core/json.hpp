@@ -35,6 +35,16 @@ inline void append_text(std::string& out, const std::string& x) {
   out += '"';
 }
 
+/// Appends `"key":` to an object being written; `first` says whether no
+/// member came before (and is false afterwards).
+inline void append_key(std::string& out, bool& first, const std::string& key) {
+  if (!first)
+    out += ',';
+  first = false;
+  append_text(out, key);
+  out += ':';
+}
+
 /// Appends `x` as dump(x) writes it, without dump's own buffer and
 /// serializer for each call: objects in their (sorted) order, strings as
 /// append_text, integers in decimal; floating-point numbers and binary
@@ -75,11 +85,7 @@ inline void append_json(std::string& out, const json& x) {
       out += '{';
       bool first = true;
       for (auto i = x.begin(); i != x.end(); ++i) {
-        if (!first)
-          out += ',';
-        first = false;
-        append_text(out, i.key());
-        out += ':';
+        append_key(out, first, i.key());
         append_json(out, i.value());
       }
       out += '}';
@@ -101,19 +107,11 @@ inline std::optional<json> parse_object(const std::string& text) {
   return result;
 }
 
-} // namespace am
-
-namespace am {
-
 /// A JSON value as a message field: local messages carry it parsed (no
 /// dump and re-parse between actors of one node); it crosses nodes as text.
 struct json_box {
   json value;
 };
-
-} // namespace am
-
-namespace am {
 
 /// An immutable JSON value that every copy shares: a task's params, user
 /// message and result are written once and then copied with the task, its
