@@ -263,8 +263,18 @@ private:
         auto& x = slots[i];
         if (!x.ptr)
           return npos;
-        if (x.hash == h && x.ptr->key == key)
-          return i;
+        if (x.hash == h) {
+          // An entry spans several cache lines (the directory's: 136
+          // bytes). The ones past the key load while the key is compared,
+          // not one after another once the caller reads the value.
+          // Measured: 11.5 -> 13.5-14.3 M lookups/s from 1 thread on
+          // 100,000 names (bench/directory_lookups).
+          auto at = reinterpret_cast<const char*>(x.ptr);
+          for (size_t off = 64; off < sizeof(entry); off += 64)
+            __builtin_prefetch(at + off);
+          if (x.ptr->key == key)
+            return i;
+        }
       }
     }
 
