@@ -267,8 +267,10 @@ private:
           // An entry spans several cache lines (the directory's: 136
           // bytes). The ones past the key load while the key is compared,
           // not one after another once the caller reads the value.
-          // Measured: 11.5 -> 13.5-14.3 M lookups/s from 1 thread on
-          // 100,000 names (bench/directory_lookups).
+          // Measured on 100,000 names from 1 thread: entries scattered
+          // (glibc's malloc) 11.5 -> 13.5-14.3 M lookups/s; packed
+          // (mimalloc, as in the node after a batch of starts) 15.3 ->
+          // 15.4-15.9.
           auto at = reinterpret_cast<const char*>(x.ptr);
           for (size_t off = 64; off < sizeof(entry); off += 64)
             __builtin_prefetch(at + off);
