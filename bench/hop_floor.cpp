@@ -3,10 +3,11 @@
 // work at all. Each answers every POST with the same canned A2A task reply
 // the node sends for a blocking SendMessage (about 650 bytes):
 //
-//   hop_floor one [port]   loop -> worker -> loop
-//   hop_floor two [port]   loop -> worker -> "agent" -> worker -> loop
-//                          (the node's path: the agent is a second actor
-//                          the worker asks, as for a local agent)
+//   hop_floor one PORT [CAF options]   loop -> worker -> loop
+//   hop_floor two PORT [CAF options]   loop -> worker -> "agent" -> worker
+//                                      -> loop
+//   (the node's path: the agent is a second actor the worker asks, as for
+//   a local agent; PORT 0 picks a free one)
 //
 // Scheduler settings are the node's defaults (one worker per core, no
 // moderate polling; `--scheduler.max-threads=N` overrides), the allocator
@@ -14,11 +15,12 @@
 // A2A scenario, so the figure is the most any design of this shape can
 // answer on this machine with the client beside it.
 
-#include <atomic>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -56,15 +58,16 @@ floor_worker(http::worker_actor::pointer self, agent_actor_t agent) {
     [=](rpc_atom, http::call& x) -> caf::result<http::call_result> {
       auto sink = std::move(x.reply);
       auto id = x.seq;
+      // The answer goes to the sink, as the node's worker sends it.
       if (!agent) {
         sink->result(id, http::call_result{200, canned_reply});
-        return http::call_result{};
+        return caf::delegated<http::call_result>{};
       }
       self->request(agent, caf::infinite, std::move(x.body))
         .then([sink, id](std::string&) {
           sink->result(id, http::call_result{200, canned_reply});
         });
-      return http::call_result{};
+      return caf::delegated<http::call_result>{};
     },
     [](tick_atom, uint64_t) {},
   };
@@ -76,7 +79,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "two";
   uint16_t port = argc > 2 ? static_cast<uint16_t>(std::atoi(argv[2])) : 0;
   if (mode != "one" && mode != "two") {
-    std::cerr << "usage: hop_floor one|two [port] [--scheduler.*=...]\n";
+    std::cerr << "usage: hop_floor one|two PORT [--scheduler.*=...]\n";
     return 2;
   }
   caf::actor_system_config cfg;
@@ -86,6 +89,13 @@ int main(int argc, char** argv) {
   // for it.
   if (auto err = argc > 2 ? cfg.parse(argc - 2, argv + 2) : caf::error{}) {
     std::cerr << "hop_floor: " << cfg.render(err) << '\n';
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (!cfg.remainder.empty()) {
+    std::cerr << "hop_floor: unexpected argument " << cfg.remainder.front()
+              << '\n';
     return 2;
   }
   // The node's defaults (app/config.cpp).
@@ -98,8 +108,10 @@ int main(int argc, char** argv) {
   agent_actor_t agent;
   if (mode == "two")
     agent = sys.spawn(null_agent);
+  // As many workers as the node (app/node.cpp).
   std::vector<http::worker_actor> workers;
-  for (int i = 0; i < 2; ++i)
+  auto n = std::max(2u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i)
     workers.push_back(sys.spawn(floor_worker, agent));
   http::server_config sc;
   sc.port = port;
@@ -109,7 +121,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cout << "listening http://127.0.0.1:" << srv->port << std::endl;
-  // Runs until killed (bench/compare stops it).
+  // Runs until its standard input closes or it is killed (bench/compare
+  // keeps a pipe open and stops it with SIGTERM).
   std::string line;
   while (std::getline(std::cin, line)) {
   }
