@@ -312,17 +312,7 @@ std::optional<std::string> check_tls(const config& cfg) {
   return std::nullopt;
 }
 
-std::optional<int> load(config& cfg, int argc, char** argv) {
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "agentmesh: configuration error: " << to_string(err) << '\n';
-    return 2;
-  }
-  if (cfg.cli_helptext_printed)
-    return 0;
-  // OpenSSL only for a node that speaks TLS: initialising it touches about
-  // 3 MB of libcrypto that a plain node never needs (idle RSS).
-  if (cfg.tls())
-    cfg.load<caf::openssl::manager>();
+void scheduler_defaults(caf::actor_system_config& cfg) {
   // One scheduler worker per core unless configured: CAF's default of at
   // least 4 puts twice the threads on a 2-core machine, and measured here
   // that cost about a tenth of the CPU per request and per started agent
@@ -337,6 +327,20 @@ std::optional<int> load(config& cfg, int argc, char** argv) {
   // about 5% fewer GetAgentState/s at full load.
   if (!caf::get_if(&cfg.content, "work-stealing.moderate-poll-attempts"))
     cfg.set("work-stealing.moderate-poll-attempts", size_t{1});
+}
+
+std::optional<int> load(config& cfg, int argc, char** argv) {
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << "agentmesh: configuration error: " << to_string(err) << '\n';
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  // OpenSSL only for a node that speaks TLS: initialising it touches about
+  // 3 MB of libcrypto that a plain node never needs (idle RSS).
+  if (cfg.tls())
+    cfg.load<caf::openssl::manager>();
+  scheduler_defaults(cfg);
   if (!cfg.remainder.empty()) {
     std::cerr << "agentmesh: configuration error: unexpected argument "
               << cfg.remainder.front() << '\n';

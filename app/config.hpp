@@ -103,6 +103,11 @@ private:
 /// `--help`, 2 for any configuration error.
 std::optional<int> load(config& cfg, int argc, char** argv);
 
+/// The node's scheduler settings where none are configured: one worker per
+/// core, no "moderate" polling phase (`load` applies them; benchmarks that
+/// must run like a node call it too).
+void scheduler_defaults(caf::actor_system_config& cfg);
+
 /// With TLS on, loads certificate, key (with passphrase) and CA with OpenSSL
 /// the way CAF will, so that a mistake stops start-up instead of hanging or
 /// killing the node at its first connection. Returns a message naming the

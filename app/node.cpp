@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <set>
-#include <thread>
 
 #include <arpa/inet.h>
 
@@ -217,8 +216,7 @@ caf::expected<node> start_node(caf::actor_system& sys, const config& cfg,
     s.skills.push_back(a2a::skill_row{name, info ? info->description : ""});
   }
   auto timeout = duration_cast<milliseconds>(cfg.request_timeout);
-  auto nworkers = std::max(2u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < nworkers; ++i)
+  for (unsigned i = 0, count = http::worker_count(); i < count; ++i)
     n.workers.push_back(http::spawn_worker(
       sys, ctx,
       http::node_handles{n.supervisor, n.directory, n.bus, n.membership},

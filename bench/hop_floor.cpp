@@ -9,23 +9,22 @@
 //   (the node's path: the agent is a second actor the worker asks, as for
 //   a local agent; PORT 0 picks a free one)
 //
-// Scheduler settings are the node's defaults (one worker per core, no
-// moderate polling; `--scheduler.max-threads=N` overrides), the allocator
-// is the node's. `bench/compare` drives it with the same wrk script as the
+// Scheduler settings, worker count and allocator are the node's
+// (`app::scheduler_defaults`, `http::worker_count`; `--scheduler.max-threads=N`
+// overrides). `bench/compare` drives it with the same wrk script as the
 // A2A scenario, so the figure is the most any design of this shape can
 // answer on this machine with the client beside it.
 
-#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
 #include "actors/vocabulary.hpp"
+#include "app/config.hpp"
 #include "http/server.hpp"
 
 using namespace am;
@@ -98,20 +97,13 @@ int main(int argc, char** argv) {
               << '\n';
     return 2;
   }
-  // The node's defaults (app/config.cpp).
-  if (!caf::get_if(&cfg.content, "scheduler.max-threads"))
-    cfg.set("scheduler.max-threads",
-            std::max<size_t>(1, std::thread::hardware_concurrency()));
-  if (!caf::get_if(&cfg.content, "work-stealing.moderate-poll-attempts"))
-    cfg.set("work-stealing.moderate-poll-attempts", size_t{1});
+  app::scheduler_defaults(cfg);
   caf::actor_system sys{cfg};
   agent_actor_t agent;
   if (mode == "two")
     agent = sys.spawn(null_agent);
-  // As many workers as the node (app/node.cpp).
   std::vector<http::worker_actor> workers;
-  auto n = std::max(2u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i)
+  for (unsigned i = 0, n = http::worker_count(); i < n; ++i)
     workers.push_back(sys.spawn(floor_worker, agent));
   http::server_config sc;
   sc.port = port;

@@ -5,7 +5,9 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <functional>
+#include <thread>
 #include <deque>
 #include <map>
 #include <optional>
@@ -18,6 +20,10 @@
 #include "http/jsonrpc.hpp"
 
 namespace am::http {
+
+unsigned worker_count() {
+  return std::max(2u, std::thread::hardware_concurrency());
+}
 
 down_action down_action_of(const caf::error& reason) {
   if (!reason || reason == caf::exit_reason::normal

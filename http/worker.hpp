@@ -39,6 +39,9 @@ worker_actor spawn_worker(caf::actor_system& sys, node_context_ptr ctx,
                           std::chrono::milliseconds timeout,
                           std::string version, bool read_boards = true);
 
+/// How many request workers a node runs: one per core, at least two.
+unsigned worker_count();
+
 /// Answers a JSON-RPC body at /a2a on the calling thread (the HTTP loop)
 /// when everything it asks is readable there without a message: today
 /// GetAgentState of a local agent whose board is open (single or batched;
