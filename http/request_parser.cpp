@@ -17,7 +17,9 @@ struct request_parser::impl {
   std::string field;
   std::string value;
   bool last_was_value = false;
-  size_t header_bytes = 0;
+  /// Bytes of the head in progress, counted as the parser consumes them
+  /// (request line, header lines, and any empty lines before it).
+  size_t head_bytes = 0;
   bool in_message = false;
   bool in_head = false;
   bool expect_continue = false;
@@ -37,15 +39,6 @@ struct request_parser::impl {
 
   static impl& self(http_parser* p) {
     return *static_cast<impl*>(p->data);
-  }
-
-  int count_header_bytes(size_t n) {
-    header_bytes += n;
-    if (header_bytes > lim.max_header_bytes) {
-      error = status::header_too_large;
-      return -1;
-    }
-    return 0;
   }
 
   void push_header() {
@@ -86,7 +79,6 @@ struct request_parser::impl {
       s.field.clear();
       s.value.clear();
       s.last_was_value = false;
-      s.header_bytes = 0;
       s.in_message = true;
       s.in_head = true;
       s.awaiting_value = false;
@@ -95,7 +87,7 @@ struct request_parser::impl {
     settings.on_url = [](http_parser* p, const char* at, size_t n) {
       auto& s = self(p);
       s.url.append(at, n);
-      return s.count_header_bytes(n);
+      return 0;
     };
     settings.on_header_field = [](http_parser* p, const char* at, size_t n) {
       auto& s = self(p);
@@ -110,14 +102,11 @@ struct request_parser::impl {
         s.error = status::bad_request;
         return -1;
       }
-      // Count the separators too (once per field, however the name is
-      // split across reads), so many tiny headers add up.
-      auto separators = s.field.empty() ? 4 : 0;
       s.field.append(at, n);
       s.awaiting_value = true;
       s.field_end = at + n;
       s.lf_after_field = 0;
-      return s.count_header_bytes(n + separators);
+      return 0;
     };
     settings.on_header_value = [](http_parser* p, const char* at, size_t n) {
       auto& s = self(p);
@@ -151,7 +140,7 @@ struct request_parser::impl {
       }
       s.last_was_value = true;
       s.value.append(at, n);
-      return s.count_header_bytes(n);
+      return 0;
     };
     settings.on_headers_complete = [](http_parser* p) {
       auto& s = self(p);
@@ -168,6 +157,8 @@ struct request_parser::impl {
       std::transform(expect.begin(), expect.end(), expect.begin(),
                      [](unsigned char c) { return std::tolower(c); });
       s.expect_continue = expect == "100-continue";
+      // Stop here, so feed() knows where the head ended.
+      http_parser_pause(p, 1);
       return 0;
     };
     settings.on_body = [](http_parser* p, const char* at, size_t n) {
@@ -186,6 +177,9 @@ struct request_parser::impl {
       s.out->push_back(std::move(s.cur));
       s.cur = request{};
       s.in_message = false;
+      s.head_bytes = 0;
+      // Stop here, so feed() knows where the next head begins.
+      http_parser_pause(p, 1);
       return 0;
     };
   }
@@ -202,37 +196,58 @@ request_parser::~request_parser() {
 request_parser::status request_parser::feed(const char* data, size_t n,
                                             std::vector<request>& out) {
   auto& s = *impl_;
-  if (s.error != status::ok)
-    return s.error;
-  if (s.parser.upgrade != 0)
-    return status::ok; // bytes after an upgrade request are not HTTP
   s.out = &out;
   s.buf_begin = data;
-  auto consumed = http_parser_execute(&s.parser, &s.settings, data, n);
-  s.out = nullptr;
-  if (s.awaiting_value) {
-    auto from = s.field_end != nullptr ? s.field_end : data;
-    s.lf_after_field += static_cast<size_t>(
-      std::count(from, data + consumed, '\n'));
-    s.field_end = nullptr;
+  // The parser runs up to the end of a head and of a message (it pauses
+  // there), and a head gets at most its limit's worth of bytes: where the
+  // head's limit is crossed then does not depend on how reads are split,
+  // and neither does what is found first, a malformed byte or the limit.
+  size_t pos = 0;
+  while (pos < n && s.error == status::ok) {
+    if (s.parser.upgrade != 0 && !s.in_message)
+      break; // bytes after an upgrade request are not HTTP
+    auto in_head = !s.in_message || s.in_head;
+    auto len = n - pos;
+    if (in_head) {
+      if (s.head_bytes >= s.lim.max_header_bytes) {
+        s.error = status::header_too_large;
+        break;
+      }
+      len = std::min(len, s.lim.max_header_bytes - s.head_bytes);
+    }
+    auto from = data + pos;
+    auto consumed = http_parser_execute(&s.parser, &s.settings, from, len);
+    if (in_head)
+      s.head_bytes += consumed; // reset when the message completes
+    if (s.awaiting_value) {
+      auto lf_from = s.field_end != nullptr ? s.field_end : from;
+      s.lf_after_field += static_cast<size_t>(
+        std::count(lf_from, from + consumed, '\n'));
+      s.field_end = from + consumed;
+    }
+    pos += consumed;
+    auto err = static_cast<http_errno>(s.parser.http_errno);
+    if (err == HPE_PAUSED) {
+      http_parser_pause(&s.parser, 0);
+      continue;
+    }
+    if (err != HPE_OK) {
+      if (s.error == status::ok)
+        s.error = err == HPE_HEADER_OVERFLOW ? status::header_too_large
+                                             : status::bad_request;
+      break;
+    }
+    if (consumed != len && s.parser.upgrade == 0)
+      s.error = status::bad_request;
   }
+  s.out = nullptr;
+  s.field_end = nullptr; // the next read starts counting line feeds anew
   for (auto i = n; i > 0; --i)
     if (data[i - 1] != ' ' && data[i - 1] != '\t') {
       s.last_non_ws = data[i - 1];
       break;
     }
-  auto err = static_cast<http_errno>(s.parser.http_errno);
-  if (err != HPE_OK) {
-    if (s.error == status::ok)
-      s.error = err == HPE_HEADER_OVERFLOW ? status::header_too_large
-                                           : status::bad_request;
-    return s.error;
-  }
-  if (consumed != n && s.parser.upgrade == 0) {
-    s.error = status::bad_request;
-    return s.error;
-  }
-  return status::ok;
+  return s.error;
 }
 
 bool request_parser::mid_request() const {
