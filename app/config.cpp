@@ -33,7 +33,8 @@ config::config() {
   opt_group{custom_options_, "http"}
     .add(http_host, "host", "address the HTTP server binds")
     .add(http_port, "port", "HTTP port (0 = ephemeral)")
-    .add(max_header_bytes, "max-header-bytes", "limit of request line+headers")
+    .add(max_header_bytes, "max-header-bytes",
+         "limit of request line+headers, bytes (256..65536)")
     .add(max_body_bytes, "max-body-bytes", "limit of a request body")
     .add(idle_timeout, "idle-timeout", "close idle or too slow connections")
     .add(header_timeout, "header-timeout",
@@ -162,7 +163,9 @@ checker one_of(Parse parse, const Names& names) {
 /// its integer type itself), by full name.
 const std::map<std::string, checker>& constraints() {
   static const std::map<std::string, checker> result{
-    {"http.max-header-bytes", in_range(256)},
+    // At most 64 KiB: http-parser has a limit of its own (80 KiB, global
+    // to the process) that must never be the one that fires.
+    {"http.max-header-bytes", in_range(256, 65536)},
     {"http.max-body-bytes", in_range(0)},
     {"http.max-connections", in_range(1)},
     {"http.max-batch", in_range(1)},

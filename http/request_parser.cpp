@@ -18,8 +18,13 @@ struct request_parser::impl {
   std::string value;
   bool last_was_value = false;
   /// Bytes of the head in progress, counted as the parser consumes them
-  /// (request line, header lines, and any empty lines before it).
+  /// (request line, header lines, and any empty lines before it); then of
+  /// the trailer section, if a chunked body has one.
   size_t head_bytes = 0;
+  /// Past a chunked body's last chunk: header lines now are trailers,
+  /// held to the head's limit and dropped (RFC 9110 6.5.1: a recipient
+  /// must not merge them into the headers unless it knows them).
+  bool in_trailer = false;
   bool in_message = false;
   bool in_head = false;
   bool expect_continue = false;
@@ -42,8 +47,11 @@ struct request_parser::impl {
   }
 
   void push_header() {
-    if (field.empty())
+    if (field.empty() || in_trailer) {
+      field.clear();
+      value.clear();
       return;
+    }
     std::transform(field.begin(), field.end(), field.begin(),
                    [](unsigned char c) { return std::tolower(c); });
     cur.headers.emplace_back(std::move(field), std::move(value));
@@ -81,6 +89,7 @@ struct request_parser::impl {
       s.last_was_value = false;
       s.in_message = true;
       s.in_head = true;
+      s.in_trailer = false;
       s.awaiting_value = false;
       return 0;
     };
@@ -177,8 +186,18 @@ struct request_parser::impl {
       s.out->push_back(std::move(s.cur));
       s.cur = request{};
       s.in_message = false;
-      s.head_bytes = 0;
+      s.in_trailer = false;
       // Stop here, so feed() knows where the next head begins.
+      http_parser_pause(p, 1);
+      return 0;
+    };
+    settings.on_chunk_header = [](http_parser* p) {
+      if (p->content_length != 0)
+        return 0;
+      // The last chunk: what follows is the trailer section. Stop here,
+      // so feed() counts it from its first byte.
+      auto& s = self(p);
+      s.in_trailer = true;
       http_parser_pause(p, 1);
       return 0;
     };
@@ -206,7 +225,8 @@ request_parser::status request_parser::feed(const char* data, size_t n,
   while (pos < n && s.error == status::ok) {
     if (s.parser.upgrade != 0 && !s.in_message)
       break; // bytes after an upgrade request are not HTTP
-    auto in_head = !s.in_message || s.in_head;
+    auto in_trailer = s.in_trailer;
+    auto in_head = !s.in_message || s.in_head || in_trailer;
     auto len = n - pos;
     if (in_head) {
       if (s.head_bytes >= s.lim.max_header_bytes) {
@@ -218,7 +238,7 @@ request_parser::status request_parser::feed(const char* data, size_t n,
     auto from = data + pos;
     auto consumed = http_parser_execute(&s.parser, &s.settings, from, len);
     if (in_head)
-      s.head_bytes += consumed; // reset when the message completes
+      s.head_bytes += consumed;
     if (s.awaiting_value) {
       auto lf_from = s.field_end != nullptr ? s.field_end : from;
       s.lf_after_field += static_cast<size_t>(
@@ -229,6 +249,16 @@ request_parser::status request_parser::feed(const char* data, size_t n,
     auto err = static_cast<http_errno>(s.parser.http_errno);
     if (err == HPE_PAUSED) {
       http_parser_pause(&s.parser, 0);
+      if (!s.in_message) {
+        // A message ended: the next head counts from zero. (A pause in a
+        // callback skips the parser's saving of its own head count, which
+        // would then depend on where reads end; ours is the one that
+        // limits, see app/config.cpp.)
+        s.head_bytes = 0;
+        s.parser.nread = 0;
+      } else if (s.in_trailer && !in_trailer) {
+        s.head_bytes = 0; // the trailer section begins
+      }
       continue;
     }
     if (err != HPE_OK) {

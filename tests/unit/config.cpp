@@ -210,6 +210,9 @@ CAF_TEST(checks come from the option set) {
                   "agents.task-history: expected an integer in 1..1099511627776");
   CAF_CHECK_EQUAL(check("http.max-body-bytes", int64_t{1} << 41),
                   "http.max-body-bytes: expected an integer in 0..1099511627776");
+  CAF_CHECK_EQUAL(check("http.max-header-bytes", int64_t{65537}),
+                  "http.max-header-bytes: expected an integer in 256..65536");
+  CAF_CHECK_EQUAL(check("http.max-header-bytes", int64_t{65536}), "");
   CAF_CHECK_EQUAL(check("agents.replicas", int64_t{2}),
                   "agents.replicas: expected an integer in 0..1");
   CAF_CHECK_EQUAL(check("log.format", std::string{"xml"}),

@@ -19,6 +19,19 @@ struct fixture {
   }
 };
 
+/// Feeds `bytes` in reads of `step` bytes, stopping at the first error.
+status feed_in_steps(request_parser& p, const std::string& bytes, size_t step,
+                     std::vector<request>& out) {
+  auto st = status::ok;
+  for (size_t i = 0; i < bytes.size() && st == status::ok; i += step)
+    st = p.feed(bytes.data() + i, std::min(step, bytes.size() - i), out);
+  return st;
+}
+
+/// Every split checked by the tests below: whole, byte by byte, and two
+/// sizes that put read ends at odd places.
+const size_t steps[] = {size_t{1} << 20, 1, 7, 64};
+
 const std::string post = "POST /a2a HTTP/1.1\r\nHost: x\r\n"
                          "Content-Type: application/json\r\n"
                          "Content-Length: 7\r\n\r\n{\"a\":1}";
@@ -240,13 +253,10 @@ CAF_TEST(a malformed byte and the limit are judged alike however reads split) {
                 + "\r\n\r\n";
   for (auto [bytes, want] : {std::pair{past, status::header_too_large},
                              std::pair{before, status::bad_request}}) {
-    for (size_t step : {bytes.size(), size_t{1}, size_t{7}, size_t{64}}) {
+    for (auto step : steps) {
       request_parser p{limits{256, 64}};
       std::vector<request> xs;
-      auto st = status::ok;
-      for (size_t i = 0; i < bytes.size() && st == status::ok; i += step)
-        st = p.feed(bytes.data() + i, std::min(step, bytes.size() - i), xs);
-      CAF_CHECK_EQUAL(st, want);
+      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), want);
       CAF_CHECK(xs.empty());
     }
   }
@@ -254,16 +264,62 @@ CAF_TEST(a malformed byte and the limit are judged alike however reads split) {
 
 CAF_TEST(the limit counts the head bytes however many headers) {
   // Request line, header lines and the empty line: 256 bytes pass, 257
-  // do not (one more byte in the value).
+  // do not (one more byte in the value), in every split.
   std::string head = "GET / HTTP/1.1\r\nA: b\r\n";
   auto pad = 256 - head.size() - std::string{"X: \r\n\r\n"}.size();
   for (size_t extra : {size_t{0}, size_t{1}}) {
     auto bytes = head + "X: " + std::string(pad + extra, 'v') + "\r\n\r\n";
+    for (auto step : steps) {
+      request_parser p{limits{256, 64}};
+      std::vector<request> xs;
+      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs),
+                      extra == 0 ? status::ok : status::header_too_large);
+      CAF_CHECK_EQUAL(xs.size(), extra == 0 ? 1u : 0u);
+    }
+  }
+}
+
+CAF_TEST(empty lines before a head count toward its limit) {
+  std::string head = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (size_t blank : {size_t{0}, size_t{120}}) {
+    auto bytes = std::string(2 * blank, '\n') + head;
+    for (auto step : steps) {
+      request_parser p{limits{256, 64}};
+      std::vector<request> xs;
+      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs),
+                      blank == 0 ? status::ok : status::header_too_large);
+    }
+  }
+}
+
+CAF_TEST(trailers are held to the limit and dropped) {
+  auto chunked = [](const std::string& trailers) {
+    return "POST /a2a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "3\r\nabc\r\n0\r\n"
+           + trailers + "\r\n";
+  };
+  // Within the limit: the request completes without them, and the next
+  // head in the same read gets a limit of its own.
+  auto small = chunked("A: " + std::string(100, 'a') + "\r\nB: "
+                       + std::string(100, 'b') + "\r\nC: c\r\n")
+               + "GET / HTTP/1.1\r\nX: " + std::string(200, 'v')
+               + "\r\n\r\n";
+  // Over it, however split (it used to be counted with the head's).
+  auto big = chunked("A: " + std::string(300, 'a') + "\r\nB: b\r\n");
+  for (auto step : steps) {
     request_parser p{limits{256, 64}};
     std::vector<request> xs;
-    CAF_CHECK_EQUAL(p.feed(bytes.data(), bytes.size(), xs),
-                    extra == 0 ? status::ok : status::header_too_large);
-    CAF_CHECK_EQUAL(xs.size(), extra == 0 ? 1u : 0u);
+    CAF_CHECK_EQUAL(feed_in_steps(p, small, step, xs), status::ok);
+    CAF_REQUIRE_EQUAL(xs.size(), 2u);
+    CAF_CHECK_EQUAL(xs[0].body, "abc");
+    CAF_CHECK_EQUAL(xs[0].headers.size(), 1u);
+    CAF_CHECK_EQUAL(xs[0].header("a"), "");
+    CAF_CHECK_EQUAL(xs[1].header("x").size(), 200u);
+    CAF_CHECK(!p.mid_request());
+    request_parser q{limits{256, 64}};
+    std::vector<request> ys;
+    CAF_CHECK_EQUAL(feed_in_steps(q, big, step, ys), status::header_too_large);
+    CAF_CHECK(ys.empty());
   }
 }
 
@@ -283,10 +339,7 @@ CAF_TEST(an upgrade request with a body split across reads completes) {
                     "{\"a\":1}";
   request_parser p{limits{256, 64}};
   std::vector<request> xs;
-  auto st = status::ok;
-  for (size_t i = 0; i < req.size() && st == status::ok; ++i)
-    st = p.feed(req.data() + i, 1, xs);
-  CAF_CHECK_EQUAL(st, status::ok);
+  CAF_CHECK_EQUAL(feed_in_steps(p, req, 1, xs), status::ok);
   CAF_REQUIRE_EQUAL(xs.size(), 1u);
   CAF_CHECK_EQUAL(xs[0].body, "{\"a\":1}");
   CAF_CHECK(!xs[0].keep_alive);
