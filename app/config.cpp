@@ -163,8 +163,8 @@ checker one_of(Parse parse, const Names& names) {
 /// its integer type itself), by full name.
 const std::map<std::string, checker>& constraints() {
   static const std::map<std::string, checker> result{
-    // At most 64 KiB: http-parser has a limit of its own (80 KiB, global
-    // to the process) that must never be the one that fires.
+    // At most 64 KiB: http-parser has a limit of its own for heads (80
+    // KiB, global to the process) that must never be the one that fires.
     {"http.max-header-bytes", in_range(256, 65536)},
     {"http.max-body-bytes", in_range(0)},
     {"http.max-connections", in_range(1)},

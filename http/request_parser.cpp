@@ -89,7 +89,6 @@ struct request_parser::impl {
       s.last_was_value = false;
       s.in_message = true;
       s.in_head = true;
-      s.in_trailer = false;
       s.awaiting_value = false;
       return 0;
     };
@@ -166,6 +165,8 @@ struct request_parser::impl {
       std::transform(expect.begin(), expect.end(), expect.begin(),
                      [](unsigned char c) { return std::tolower(c); });
       s.expect_continue = expect == "100-continue";
+      // Decided by the head: http-parser reads Connection in trailers too.
+      s.cur.keep_alive = http_should_keep_alive(p) != 0;
       // Stop here, so feed() knows where the head ended.
       http_parser_pause(p, 1);
       return 0;
@@ -182,7 +183,7 @@ struct request_parser::impl {
     settings.on_message_complete = [](http_parser* p) {
       auto& s = self(p);
       s.expect_continue = false; // the body is here already
-      s.cur.keep_alive = http_should_keep_alive(p) != 0 && p->upgrade == 0;
+      s.cur.keep_alive = s.cur.keep_alive && p->upgrade == 0;
       s.out->push_back(std::move(s.cur));
       s.cur = request{};
       s.in_message = false;
@@ -262,9 +263,13 @@ request_parser::status request_parser::feed(const char* data, size_t n,
       continue;
     }
     if (err != HPE_OK) {
+      // http-parser's own limit (80 KiB) is above any head's (64 KiB at
+      // most), but it also counts a chunk's size line: one that long is
+      // malformed, not a large head.
       if (s.error == status::ok)
-        s.error = err == HPE_HEADER_OVERFLOW ? status::header_too_large
-                                             : status::bad_request;
+        s.error = err == HPE_HEADER_OVERFLOW && in_head
+                    ? status::header_too_large
+                    : status::bad_request;
       break;
     }
     if (consumed != len && s.parser.upgrade == 0)

@@ -24,7 +24,8 @@ public:
     ok,
     /// Malformed HTTP: answer 400 and close.
     bad_request,
-    /// Request line plus headers exceed the limit: answer 431 and close.
+    /// A head (request line plus headers) or a chunked body's trailer
+    /// section exceeds the limit: answer 431 and close.
     header_too_large,
     /// Body exceeds the limit: answer 413 and close.
     body_too_large,

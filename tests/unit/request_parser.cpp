@@ -333,6 +333,56 @@ CAF_TEST(pipelined heads each get the whole limit) {
   CAF_CHECK_EQUAL(xs.size(), 3u);
 }
 
+CAF_TEST(trailer sections of every shape) {
+  std::string head = "POST /a2a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string next = "GET /health HTTP/1.1\r\n\r\n";
+  // A trailer section of exactly the limit, its empty last line included
+  // ("0\r\n" ends the body; the section is what follows).
+  auto pad = 256 - std::string{"T: \r\n\r\n"}.size();
+  auto exact = "T: " + std::string(pad, 't') + "\r\n\r\n";
+  auto over = "T: " + std::string(pad + 1, 't') + "\r\n\r\n";
+  struct shape {
+    std::string bytes;
+    status want;
+    size_t requests;
+  };
+  std::vector<shape> shapes{
+    {head + "0\r\n\r\n" + next, status::ok, 2},          // none
+    {head + "0;ext=1\r\n\r\n" + next, status::ok, 2},    // extension
+    {head + "0\r\n" + exact + next, status::ok, 2},       // at the limit
+    {head + "0\r\n" + over + next, status::header_too_large, 0},
+    // A trailer does not decide whether the connection stays open.
+    {head + "0\r\nConnection: close\r\n\r\n" + next, status::ok, 2},
+  };
+  for (auto& [bytes, want, requests] : shapes) {
+    for (auto step : steps) {
+      request_parser p{limits{256, 64}};
+      std::vector<request> xs;
+      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), want);
+      CAF_REQUIRE_EQUAL(xs.size(), requests);
+      for (auto& x : xs) {
+        CAF_CHECK(x.keep_alive);
+        CAF_CHECK(x.header("t").empty());
+        CAF_CHECK(x.header("connection").empty());
+      }
+      CAF_CHECK_EQUAL(p.mid_request(), want != status::ok);
+    }
+  }
+}
+
+CAF_TEST(an endless chunk size line is malformed not a large head) {
+  // http-parser counts a chunk's size line against its own 80 KiB head
+  // limit; past that it is a 400, the body's fault, not a 431.
+  auto bytes = "POST /a2a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;"
+               + std::string(81920, 'a') + "\r\nx\r\n0\r\n\r\n";
+  for (auto step : steps) {
+    request_parser p{limits{256, 64}};
+    std::vector<request> xs;
+    CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), status::bad_request);
+    CAF_CHECK(xs.empty());
+  }
+}
+
 CAF_TEST(an upgrade request with a body split across reads completes) {
   std::string req = "POST /a2a HTTP/1.1\r\nUpgrade: h2c\r\n"
                     "Connection: upgrade\r\nContent-Length: 7\r\n\r\n"
