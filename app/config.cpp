@@ -20,6 +20,7 @@
 
 #include "core/log.hpp"
 #include "actors/vocabulary.hpp"
+#include "http/request_parser.hpp"
 #include "http/server.hpp"
 
 namespace am::app {
@@ -165,7 +166,8 @@ const std::map<std::string, checker>& constraints() {
   static const std::map<std::string, checker> result{
     // At most 64 KiB: http-parser has a limit of its own for heads (80
     // KiB, global to the process) that must never be the one that fires.
-    {"http.max-header-bytes", in_range(256, 65536)},
+    {"http.max-header-bytes",
+     in_range(256, static_cast<int64_t>(http::max_head_limit))},
     {"http.max-body-bytes", in_range(0)},
     {"http.max-connections", in_range(1)},
     {"http.max-batch", in_range(1)},

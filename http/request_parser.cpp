@@ -77,6 +77,10 @@ struct request_parser::impl {
   }
 
   impl(limits l) : lim(l) {
+    // http-parser's own head count (80 KiB) must never be the one that
+    // fires: it is not counted byte by byte, so where it fires would
+    // depend on how reads are split.
+    lim.max_header_bytes = std::min(lim.max_header_bytes, max_head_limit);
     http_parser_init(&parser, HTTP_REQUEST);
     parser.data = this;
     http_parser_settings_init(&settings);

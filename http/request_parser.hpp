@@ -9,6 +9,9 @@
 
 namespace am::http {
 
+/// The largest head limit a parser takes (larger ones are lowered to it).
+constexpr size_t max_head_limit = 64 * 1024;
+
 /// Size limits for one request.
 struct limits {
   size_t max_header_bytes = 16 * 1024;

@@ -101,6 +101,19 @@ CAF_TEST(connection close and HTTP 1.0) {
   CAF_REQUIRE_EQUAL(out.size(), 2u);
   CAF_CHECK(!out[0].keep_alive);
   CAF_CHECK(!out[1].keep_alive);
+  feed("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  CAF_REQUIRE_EQUAL(out.size(), 3u);
+  CAF_CHECK(out[2].keep_alive);
+}
+
+CAF_TEST(a head limit above 64 KiB is lowered to it) {
+  // Above it http-parser's own count would decide, and not byte by byte.
+  auto bytes = "GET / HTTP/1.1\r\nX: " + std::string(70000, 'v') + "\r\n\r\n";
+  for (auto step : steps) {
+    request_parser p{limits{200000, 64}};
+    std::vector<request> xs;
+    CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), status::header_too_large);
+  }
 }
 
 CAF_TEST(oversized bodies by length or by chunks) {
