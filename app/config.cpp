@@ -164,8 +164,7 @@ checker one_of(Parse parse, const Names& names) {
 /// its integer type itself), by full name.
 const std::map<std::string, checker>& constraints() {
   static const std::map<std::string, checker> result{
-    // At most 64 KiB: http-parser has a limit of its own for heads (80
-    // KiB, global to the process) that must never be the one that fires.
+    // The parser's maximum: see http::max_head_limit.
     {"http.max-header-bytes",
      in_range(256, static_cast<int64_t>(http::max_head_limit))},
     {"http.max-body-bytes", in_range(0)},

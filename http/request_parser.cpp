@@ -77,9 +77,8 @@ struct request_parser::impl {
   }
 
   impl(limits l) : lim(l) {
-    // http-parser's own head count (80 KiB) must never be the one that
-    // fires: it is not counted byte by byte, so where it fires would
-    // depend on how reads are split.
+    // Where http-parser's own count fires would depend on how reads are
+    // split: it must never be the one that does.
     lim.max_header_bytes = std::min(lim.max_header_bytes, max_head_limit);
     http_parser_init(&parser, HTTP_REQUEST);
     parser.data = this;
@@ -222,18 +221,17 @@ request_parser::status request_parser::feed(const char* data, size_t n,
   auto& s = *impl_;
   s.out = &out;
   s.buf_begin = data;
-  // The parser runs up to the end of a head and of a message (it pauses
-  // there), and a head gets at most its limit's worth of bytes: where the
-  // head's limit is crossed then does not depend on how reads are split,
-  // and neither does what is found first, a malformed byte or the limit.
+  // The parser pauses where a head, a body and a message end, and a head
+  // (or trailer section) gets at most its limit's worth of bytes: where
+  // the limit is crossed then does not depend on how reads are split, and
+  // neither does what is found first, a malformed byte or the limit.
   size_t pos = 0;
   while (pos < n && s.error == status::ok) {
     if (s.parser.upgrade != 0 && !s.in_message)
       break; // bytes after an upgrade request are not HTTP
-    auto in_trailer = s.in_trailer;
-    auto in_head = !s.in_message || s.in_head || in_trailer;
+    auto limited = !s.in_message || s.in_head || s.in_trailer;
     auto len = n - pos;
-    if (in_head) {
+    if (limited) {
       if (s.head_bytes >= s.lim.max_header_bytes) {
         s.error = status::header_too_large;
         break;
@@ -242,7 +240,7 @@ request_parser::status request_parser::feed(const char* data, size_t n,
     }
     auto from = data + pos;
     auto consumed = http_parser_execute(&s.parser, &s.settings, from, len);
-    if (in_head)
+    if (limited)
       s.head_bytes += consumed;
     if (s.awaiting_value) {
       auto lf_from = s.field_end != nullptr ? s.field_end : from;
@@ -253,17 +251,13 @@ request_parser::status request_parser::feed(const char* data, size_t n,
     pos += consumed;
     auto err = static_cast<http_errno>(s.parser.http_errno);
     if (err == HPE_PAUSED) {
+      // A section ended (head, body or message): the next one that is
+      // limited, a head or a trailer section, counts from zero. So does
+      // http-parser's own count, which a pause in a callback leaves
+      // unsaved (it would then depend on where reads end).
       http_parser_pause(&s.parser, 0);
-      if (!s.in_message) {
-        // A message ended: the next head counts from zero. (A pause in a
-        // callback skips the parser's saving of its own head count, which
-        // would then depend on where reads end; ours is the one that
-        // limits, see app/config.cpp.)
-        s.head_bytes = 0;
-        s.parser.nread = 0;
-      } else if (s.in_trailer && !in_trailer) {
-        s.head_bytes = 0; // the trailer section begins
-      }
+      s.head_bytes = 0;
+      s.parser.nread = 0;
       continue;
     }
     if (err != HPE_OK) {
@@ -271,11 +265,13 @@ request_parser::status request_parser::feed(const char* data, size_t n,
       // most), but it also counts a chunk's size line: one that long is
       // malformed, not a large head.
       if (s.error == status::ok)
-        s.error = err == HPE_HEADER_OVERFLOW && in_head
+        s.error = err == HPE_HEADER_OVERFLOW && limited
                     ? status::header_too_large
                     : status::bad_request;
       break;
     }
+    // Only an upgrade stops the parser early without a pause or an error;
+    // anything else would loop here forever.
     if (consumed != len && s.parser.upgrade == 0)
       s.error = status::bad_request;
   }

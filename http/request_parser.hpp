@@ -9,7 +9,9 @@
 
 namespace am::http {
 
-/// The largest head limit a parser takes (larger ones are lowered to it).
+/// The largest head limit a parser takes (larger ones are lowered to it):
+/// below http-parser's own limit (80 KiB, global to the process), which
+/// must never be the one that fires for a head.
 constexpr size_t max_head_limit = 64 * 1024;
 
 /// Size limits for one request.

@@ -28,6 +28,22 @@ status feed_in_steps(request_parser& p, const std::string& bytes, size_t step,
   return st;
 }
 
+/// What a fresh parser made of some bytes fed in reads of one size.
+struct fed {
+  status st;
+  std::vector<request> reqs;
+  bool mid_request;
+};
+
+fed feed_split(const std::string& bytes, size_t step,
+               limits lim = limits{256, 64}) {
+  request_parser p{lim};
+  fed result;
+  result.st = feed_in_steps(p, bytes, step, result.reqs);
+  result.mid_request = p.mid_request();
+  return result;
+}
+
 /// Every split checked by the tests below: whole, byte by byte, and two
 /// sizes that put read ends at odd places.
 const size_t steps[] = {size_t{1} << 20, 1, 7, 64};
@@ -109,11 +125,9 @@ CAF_TEST(connection close and HTTP 1.0) {
 CAF_TEST(a head limit above 64 KiB is lowered to it) {
   // Above it http-parser's own count would decide, and not byte by byte.
   auto bytes = "GET / HTTP/1.1\r\nX: " + std::string(70000, 'v') + "\r\n\r\n";
-  for (auto step : steps) {
-    request_parser p{limits{200000, 64}};
-    std::vector<request> xs;
-    CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), status::header_too_large);
-  }
+  for (auto step : steps)
+    CAF_CHECK_EQUAL(feed_split(bytes, step, limits{200000, 64}).st,
+                    status::header_too_large);
 }
 
 CAF_TEST(oversized bodies by length or by chunks) {
@@ -267,10 +281,9 @@ CAF_TEST(a malformed byte and the limit are judged alike however reads split) {
   for (auto [bytes, want] : {std::pair{past, status::header_too_large},
                              std::pair{before, status::bad_request}}) {
     for (auto step : steps) {
-      request_parser p{limits{256, 64}};
-      std::vector<request> xs;
-      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), want);
-      CAF_CHECK(xs.empty());
+      auto r = feed_split(bytes, step);
+      CAF_CHECK_EQUAL(r.st, want);
+      CAF_CHECK(r.reqs.empty());
     }
   }
 }
@@ -283,11 +296,9 @@ CAF_TEST(the limit counts the head bytes however many headers) {
   for (size_t extra : {size_t{0}, size_t{1}}) {
     auto bytes = head + "X: " + std::string(pad + extra, 'v') + "\r\n\r\n";
     for (auto step : steps) {
-      request_parser p{limits{256, 64}};
-      std::vector<request> xs;
-      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs),
-                      extra == 0 ? status::ok : status::header_too_large);
-      CAF_CHECK_EQUAL(xs.size(), extra == 0 ? 1u : 0u);
+      auto r = feed_split(bytes, step);
+      CAF_CHECK_EQUAL(r.st, extra == 0 ? status::ok : status::header_too_large);
+      CAF_CHECK_EQUAL(r.reqs.size(), extra == 0 ? 1u : 0u);
     }
   }
 }
@@ -296,12 +307,9 @@ CAF_TEST(empty lines before a head count toward its limit) {
   std::string head = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   for (size_t blank : {size_t{0}, size_t{120}}) {
     auto bytes = std::string(2 * blank, '\n') + head;
-    for (auto step : steps) {
-      request_parser p{limits{256, 64}};
-      std::vector<request> xs;
-      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs),
+    for (auto step : steps)
+      CAF_CHECK_EQUAL(feed_split(bytes, step).st,
                       blank == 0 ? status::ok : status::header_too_large);
-    }
   }
 }
 
@@ -320,19 +328,17 @@ CAF_TEST(trailers are held to the limit and dropped) {
   // Over it, however split (it used to be counted with the head's).
   auto big = chunked("A: " + std::string(300, 'a') + "\r\nB: b\r\n");
   for (auto step : steps) {
-    request_parser p{limits{256, 64}};
-    std::vector<request> xs;
-    CAF_CHECK_EQUAL(feed_in_steps(p, small, step, xs), status::ok);
-    CAF_REQUIRE_EQUAL(xs.size(), 2u);
-    CAF_CHECK_EQUAL(xs[0].body, "abc");
-    CAF_CHECK_EQUAL(xs[0].headers.size(), 1u);
-    CAF_CHECK_EQUAL(xs[0].header("a"), "");
-    CAF_CHECK_EQUAL(xs[1].header("x").size(), 200u);
-    CAF_CHECK(!p.mid_request());
-    request_parser q{limits{256, 64}};
-    std::vector<request> ys;
-    CAF_CHECK_EQUAL(feed_in_steps(q, big, step, ys), status::header_too_large);
-    CAF_CHECK(ys.empty());
+    auto r = feed_split(small, step);
+    CAF_CHECK_EQUAL(r.st, status::ok);
+    CAF_REQUIRE_EQUAL(r.reqs.size(), 2u);
+    CAF_CHECK_EQUAL(r.reqs[0].body, "abc");
+    CAF_CHECK_EQUAL(r.reqs[0].headers.size(), 1u);
+    CAF_CHECK_EQUAL(r.reqs[0].header("a"), "");
+    CAF_CHECK_EQUAL(r.reqs[1].header("x").size(), 200u);
+    CAF_CHECK(!r.mid_request);
+    auto q = feed_split(big, step);
+    CAF_CHECK_EQUAL(q.st, status::header_too_large);
+    CAF_CHECK(q.reqs.empty());
   }
 }
 
@@ -369,16 +375,15 @@ CAF_TEST(trailer sections of every shape) {
   };
   for (auto& [bytes, want, requests] : shapes) {
     for (auto step : steps) {
-      request_parser p{limits{256, 64}};
-      std::vector<request> xs;
-      CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), want);
-      CAF_REQUIRE_EQUAL(xs.size(), requests);
-      for (auto& x : xs) {
+      auto r = feed_split(bytes, step);
+      CAF_CHECK_EQUAL(r.st, want);
+      CAF_REQUIRE_EQUAL(r.reqs.size(), requests);
+      for (auto& x : r.reqs) {
         CAF_CHECK(x.keep_alive);
         CAF_CHECK(x.header("t").empty());
         CAF_CHECK(x.header("connection").empty());
       }
-      CAF_CHECK_EQUAL(p.mid_request(), want != status::ok);
+      CAF_CHECK_EQUAL(r.mid_request, want != status::ok);
     }
   }
 }
@@ -389,10 +394,9 @@ CAF_TEST(an endless chunk size line is malformed not a large head) {
   auto bytes = "POST /a2a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;"
                + std::string(81920, 'a') + "\r\nx\r\n0\r\n\r\n";
   for (auto step : steps) {
-    request_parser p{limits{256, 64}};
-    std::vector<request> xs;
-    CAF_CHECK_EQUAL(feed_in_steps(p, bytes, step, xs), status::bad_request);
-    CAF_CHECK(xs.empty());
+    auto r = feed_split(bytes, step);
+    CAF_CHECK_EQUAL(r.st, status::bad_request);
+    CAF_CHECK(r.reqs.empty());
   }
 }
 
